@@ -1,0 +1,55 @@
+"""The ``lod1`` step: footprints + nDSM/DTM → LOD1 building blocks (GeoPackage with heights, CityJSON)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ai4geo_lab.buildings.algo import footprint_heights
+from ai4geo_lab.buildings.cityjson import lod1_cityjson, validate_cityjson
+from pydantic import BaseModel, ConfigDict, Field
+from pyproj import CRS
+
+from ai4geo_lab.errors import ProcessingError
+from ai4geo_lab.geo.raster import atomic_path, read_window
+from ai4geo_lab.geo.vector import read_vector, write_vector
+
+if TYPE_CHECKING:
+    from ai4geo_lab.chain.context import StepContext
+
+
+class Lod1Params(BaseModel):
+    """How a building's height is taken from the nDSM inside its footprint."""
+
+    model_config = ConfigDict(extra="forbid")
+    percentile: float = Field(default=90.0, gt=0, le=100, description="percentile of nDSM inside the footprint")
+    min_height: float = Field(default=2.0, ge=0, description="footprints lower than this are dropped (m)")
+
+
+def write_json(doc: dict, path: Path) -> Path:
+    """Write JSON atomically."""
+    tmp = atomic_path(path)
+    tmp.write_text(json.dumps(doc, separators=(",", ":")))
+    os.replace(tmp, path)
+    return path
+
+
+def run(ctx: StepContext, inputs: dict[str, Path], params: Lod1Params) -> dict[str, Path]:
+    """Heights per footprint, then extruded LOD1 solids, validated before writing."""
+    footprints = read_vector(inputs["footprints"])
+    ndsm, transform = read_window(inputs["ndsm"])
+    dtm, _ = read_window(inputs["dtm"])
+    buildings = footprint_heights(footprints, ndsm, dtm, transform, percentile=params.percentile)
+    buildings = buildings[buildings["height"] >= params.min_height].reset_index(drop=True)
+    epsg = CRS.from_user_input(ctx.grid.crs).to_epsg()
+    doc = lod1_cityjson(buildings, epsg)
+    problems = validate_cityjson(doc)
+    if problems:
+        raise ProcessingError(f"the LOD1 CityJSON is invalid: {problems[0]} ({len(problems)} problems)")
+    ctx.log(f"[{ctx.step_id}] {len(buildings)} LOD1 buildings")
+    return {
+        "buildings": write_vector(buildings, ctx.output_path("buildings", ".gpkg"), layer="buildings"),
+        "cityjson": write_json(doc, ctx.output_path("buildings", ".city.json")),
+    }

@@ -1,0 +1,161 @@
+"""Run configurations: one YAML file names the inputs, the ground grid, the cluster and the steps."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ai4geo_lab.chain.registry import get_step
+from ai4geo_lab.cluster import ClusterConfig
+from ai4geo_lab.errors import ConfigError, InputNotFoundError, InvalidInputError
+from ai4geo_lab.geo.tiles import DEFAULT_TILE_SIZE
+
+
+def format_validation_error(exc: ValidationError, where: str = "") -> str:
+    """One readable line per problem of a pydantic validation error."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{where}{loc}: {err['msg']}" if loc else f"{where}{err['msg']}")
+    return "; ".join(parts)
+
+
+class InputConfig(BaseModel):
+    """An input file and, optionally, its acquisition date."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: Path
+    datetime: dt.datetime | None = None
+
+
+class GridConfig(BaseModel):
+    """The ground grid of the products: like an existing raster, or bounds + crs + gsd."""
+
+    model_config = ConfigDict(extra="forbid")
+    like: Path | None = None
+    bounds: tuple[float, float, float, float] | None = None
+    crs: str | None = None
+    gsd: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> GridConfig:
+        if self.like is None and (self.bounds is None or self.crs is None or self.gsd is None):
+            raise ValueError("give either 'like: <raster>' or all of 'bounds', 'crs' and 'gsd'")
+        return self
+
+
+class StepConfig(BaseModel):
+    """One step of a run: which registered step, its inputs (names of run inputs or ``step_id.output``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")
+    step: str
+    inputs: dict[str, str] = {}
+    params: dict[str, Any] = {}
+
+
+class RunConfig(BaseModel):
+    """A whole run. Relative paths are relative to the configuration file's folder."""
+
+    model_config = ConfigDict(extra="forbid")
+    output: Path
+    grid: GridConfig
+    inputs: dict[str, InputConfig] = {}
+    steps: list[StepConfig] = Field(min_length=1)
+    tile_size: int = Field(default=DEFAULT_TILE_SIZE, ge=64, le=10000)
+    cluster: ClusterConfig = ClusterConfig()
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: ({"path": v} if isinstance(v, str | Path) else v) for k, v in value.items()}
+        return value
+
+    def resolve(self, base: Path) -> RunConfig:
+        """A copy with relative paths made absolute against ``base``."""
+        def absolute(p: Path | None) -> Path | None:
+            return None if p is None else (p if p.is_absolute() else (base / p).resolve())
+
+        data = self.model_copy(deep=True)
+        data.output = absolute(data.output)
+        data.grid.like = absolute(data.grid.like)
+        for inp in data.inputs.values():
+            inp.path = absolute(inp.path)
+        return data
+
+    def validate_steps(self) -> dict[str, Any]:
+        """Check every step (known, valid parameters, resolvable inputs, existing files); return the parsed params."""
+        produced: dict[str, tuple[str, ...]] = {}
+        parsed: dict[str, Any] = {}
+        for s in self.steps:
+            where = f"step '{s.id}' ({s.step})"
+            if s.id in produced or s.id in self.inputs:
+                raise ConfigError(f"{where}: the id '{s.id}' is used twice", "give every step a unique id")
+            spec = get_step(s.step)
+            try:
+                parsed[s.id] = spec.params.model_validate(s.params)
+            except ValidationError as exc:
+                raise ConfigError(f"{where}: invalid parameters: {format_validation_error(exc, 'params.')}",
+                                  f"see `ai4geo steps {s.step}` for the parameters") from exc
+            missing = [n for n in spec.inputs if n not in s.inputs]
+            if missing:
+                raise ConfigError(f"{where}: missing input(s) {', '.join(missing)}",
+                                  f"this step needs: {', '.join(spec.inputs)}")
+            extra = [n for n in s.inputs if n not in spec.inputs + spec.optional_inputs]
+            if extra:
+                raise ConfigError(f"{where}: unknown input(s) {', '.join(extra)}",
+                                  f"this step takes: {', '.join(spec.inputs + spec.optional_inputs)}")
+            for role, ref in s.inputs.items():
+                self.resolve_ref(ref, produced, where=f"{where}, input '{role}'")
+            produced[s.id] = spec.outputs
+        for name, inp in self.inputs.items():
+            if not inp.path.exists():
+                raise InputNotFoundError(f"input '{name}': {inp.path} does not exist", "check the path in the config")
+        if self.grid.like is not None and not self.grid.like.exists():
+            raise InputNotFoundError(f"grid.like: {self.grid.like} does not exist", "check the path in the config")
+        return parsed
+
+    def resolve_ref(self, ref: str, produced: dict[str, tuple[str, ...]], where: str) -> tuple[str, str | None]:
+        """Split an input reference into (source, output) and check that it exists earlier in the run."""
+        if ref in self.inputs:
+            return ref, None
+        step_id, _, out = ref.partition(".")
+        if step_id not in produced:
+            raise ConfigError(f"{where}: '{ref}' is neither a run input nor the output of an earlier step",
+                              f"run inputs: {', '.join(self.inputs) or 'none'}; earlier steps: "
+                              f"{', '.join(produced) or 'none'}")
+        outputs = produced[step_id]
+        if not out:
+            if len(outputs) != 1:
+                raise ConfigError(f"{where}: step '{step_id}' has several outputs",
+                                  f"name one: {', '.join(f'{step_id}.{o}' for o in outputs)}")
+            out = outputs[0]
+        if out not in outputs:
+            raise ConfigError(f"{where}: step '{step_id}' has no output '{out}'", f"outputs: {', '.join(outputs)}")
+        return step_id, out
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read, validate and resolve a YAML run configuration."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputNotFoundError(f"configuration file {path} does not exist", "check the path")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InvalidInputError(f"{path} is not valid YAML{at}: {getattr(exc, 'problem', exc)}",
+                                "fix the syntax (indentation, colons, quotes)") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must hold a mapping (output, grid, inputs, steps)", "see the README's example")
+    try:
+        config = RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {format_validation_error(exc)}", "see the README's example") from exc
+    return config.resolve(path.parent.resolve())

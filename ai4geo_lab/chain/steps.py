@@ -1,0 +1,33 @@
+"""The built-in steps of the 3D chain, registered by name."""
+
+from __future__ import annotations
+
+from ai4geo_lab.buildings import step as lod1
+from ai4geo_lab.chain.registry import StepSpec, register
+from ai4geo_lab.change import step as change
+from ai4geo_lab.landcover import step as landcover
+from ai4geo_lab.segmentation import step as building_mask
+from ai4geo_lab.stereo import step as stereo
+from ai4geo_lab.terrain import step as terrain
+from ai4geo_lab.vectorize import step as footprints
+
+BUILTIN_STEPS = [
+    StepSpec("stereo", stereo.StereoParams, ("left", "right"), ("dsm",), stereo.run,
+             "DSM from a stereo pair with RPC models (plane-sweep NCC)"),
+    StepSpec("terrain", terrain.TerrainParams, ("dsm",), ("dtm", "ndsm"), terrain.run,
+             "DTM by morphological filtering of the DSM, and nDSM"),
+    StepSpec("building_mask", building_mask.BuildingMaskParams, ("ndsm",), ("mask",), building_mask.run,
+             "building mask by thresholds on nDSM and NDVI", optional_inputs=("image",)),
+    StepSpec("footprints", footprints.FootprintParams, ("mask",), ("footprints",), footprints.run,
+             "regularised footprint polygons from a building mask"),
+    StepSpec("lod1", lod1.Lod1Params, ("footprints", "ndsm", "dtm"), ("buildings", "cityjson"), lod1.run,
+             "LOD1 buildings (heights, CityJSON) from footprints and nDSM"),
+    StepSpec("landcover", landcover.LandcoverParams, ("image", "ndsm"), ("landcover",), landcover.run,
+             "rule-based land cover from a 4-band image and the nDSM"),
+    StepSpec("change", change.ChangeParams, ("dsm_before", "dsm_after", "ndsm_before", "ndsm_after"), ("change",),
+             change.run, "3D change between two dates from DSM differences",
+             optional_inputs=("image_before", "image_after")),
+]
+
+for _spec in BUILTIN_STEPS:
+    register(_spec)

@@ -1,0 +1,104 @@
+"""The ``ai4geo`` command line: the same functions as the notebooks, widgets and server extension."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ai4geo_lab.errors import Ai4geoError
+
+app = typer.Typer(help="ai4geo_lab: satellite imagery to 3D geospatial information.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+sample_app = typer.Typer(help="The embedded sample city (synthetic, with ground truth).", no_args_is_help=True)
+app.add_typer(sample_app, name="sample")
+
+
+@sample_app.command("make")
+def sample_make(
+    out: Annotated[Path, typer.Option("--out", help="folder to create")],
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same city)")] = 0,
+    size_m: Annotated[float, typer.Option("--size-m", help="side of the square city (m)")] = 600.0,
+    gsd: Annotated[float, typer.Option(help="ground sampling distance (m)")] = 0.5,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing folder")] = False,
+) -> None:
+    """Generate the sample city: images, stereo pairs with RPCs, ground truth and a STAC catalogue."""
+    from ai4geo_lab.sample import make_sample_city
+
+    city = make_sample_city(out, seed=seed, size_m=size_m, gsd=gsd, overwrite=overwrite)
+    typer.echo(f"sample city written to {city.root}")
+
+
+@app.command("run")
+def run_cmd(
+    config: Annotated[Path, typer.Argument(help="YAML run configuration")],
+    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+) -> None:
+    """Run a chain configuration; finished steps and tiles are not recomputed."""
+    from ai4geo_lab.chain import run
+
+    result = run(config, progress=not quiet)
+    typer.echo(f"{len(result.products)} products in {result.root} (STAC: {result.catalog})")
+
+
+@app.command("demo")
+def demo_cmd(
+    out: Annotated[Path, typer.Option("--out", help="output folder")] = Path("demo-out"),
+    seed: Annotated[int, typer.Option(help="seed of the sample city")] = 0,
+    size_m: Annotated[float, typer.Option("--size-m", help="side of the sample city (m)")] = 600.0,
+    gsd: Annotated[float, typer.Option(help="ground sampling distance (m)")] = 0.5,
+    workers: Annotated[int | None, typer.Option(help="local Dask workers (default: cores)")] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+) -> None:
+    """Make the sample city, run the whole chain on it and write metrics.json and report.html."""
+    from ai4geo_lab.demo import run_demo
+
+    metrics = run_demo(out, seed=seed, size_m=size_m, gsd=gsd, workers=workers, progress=not quiet)
+    typer.echo(json.dumps(metrics, indent=1))
+    typer.echo(f"report: {Path(out) / 'report.html'}")
+
+
+@app.command("steps")
+def steps_cmd(name: Annotated[str | None, typer.Argument(help="a step to describe")] = None) -> None:
+    """List the chain's steps, or show one step's parameters (JSON Schema)."""
+    from ai4geo_lab.chain import get_step, list_steps
+
+    if name is None:
+        for spec in list_steps():
+            typer.echo(f"{spec.name:15s} {spec.description}  [in: {', '.join(spec.inputs)} → "
+                       f"out: {', '.join(spec.outputs)}]")
+        return
+    spec = get_step(name)
+    typer.echo(json.dumps(spec.params.model_json_schema(), indent=1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: user errors are printed on one line, without a traceback, with exit code 2."""
+    try:
+        app(args=argv, prog_name="ai4geo", standalone_mode=False)
+    except Ai4geoError as exc:
+        typer.echo(f"ai4geo: error: {exc}", err=True)
+        return 2
+    except typer.Abort:
+        typer.echo("ai4geo: interrupted; finished tiles are kept, run again to resume", err=True)
+        return 130
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

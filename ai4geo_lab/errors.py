@@ -1,0 +1,62 @@
+"""One exception hierarchy: every message says what is wrong and what to do."""
+
+from __future__ import annotations
+
+
+class Ai4geoError(Exception):
+    """Base class of every error ai4geo_lab raises on purpose.
+
+    The message is meant for a user: what went wrong, then what to do about it.
+    The CLI prints it on one line without a traceback; the server maps it to an HTTP status.
+    """
+
+    http_status: int = 400
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(f"{message} — {hint}" if hint else message)
+
+
+class InputNotFoundError(Ai4geoError):
+    """A file or folder the user named does not exist."""
+
+    http_status = 404
+
+
+class InvalidInputError(Ai4geoError):
+    """A file exists but cannot be read as what it should be (bad raster, bad YAML, bad geometry...)."""
+
+
+class ConfigError(Ai4geoError):
+    """A run configuration or a step's parameters are invalid."""
+
+
+class UnknownStepError(ConfigError):
+    """A configuration names a step the registry does not know."""
+
+
+class OutputNotWritableError(Ai4geoError):
+    """The output folder cannot be created or written."""
+
+    http_status = 403
+
+
+class MissingDependencyError(Ai4geoError):
+    """An optional dependency is not installed."""
+
+    http_status = 501
+
+
+class ProcessingError(Ai4geoError):
+    """A processing step failed on valid input."""
+
+    http_status = 500
+
+
+def missing_dependency(package: str, extra: str) -> MissingDependencyError:
+    """Build the error for an optional import that failed."""
+    return MissingDependencyError(
+        f"this feature needs the Python package '{package}', which is not installed",
+        f"install it with: pip install 'ai4geo-lab[{extra}]'",
+    )

@@ -1,0 +1,1 @@
+"""Geospatial foundations: RPC sensor models, tile grids, raster and vector I/O."""

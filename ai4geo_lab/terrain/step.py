@@ -1,0 +1,51 @@
+"""The ``terrain`` step: DTM by morphological filtering of the DSM, and nDSM = DSM − DTM."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from ai4geo_lab.terrain.algo import fill_nodata, morphological_dtm, ndsm
+from pydantic import BaseModel, ConfigDict, Field
+
+from ai4geo_lab.geo.raster import read_window
+
+if TYPE_CHECKING:
+    from ai4geo_lab.chain.context import StepContext
+    from ai4geo_lab.geo.grid import GroundGrid
+    from ai4geo_lab.geo.tiles import Tile
+
+
+class TerrainParams(BaseModel):
+    """Morphological DTM extraction (grey opening wider than the largest object, then smoothing)."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_object_size_m: float = Field(default=60.0, gt=0, description="width of the largest above-ground object")
+    smooth_m: float = Field(default=5.0, ge=0, description="smoothing of the DTM (m)")
+    slope_tolerance: float = Field(default=0.3, ge=0, description="terrain slope kept by the filter (m/m)")
+
+
+def dtm_tile(tile: Tile, grid: GroundGrid, dsm: Path, params: dict[str, Any]) -> np.ndarray:
+    """DTM of one tile, computed on the hole-filled DSM of its halo."""
+    data, _ = read_window(dsm, tile.halo)
+    if not np.isfinite(data).any():
+        return np.full((int(tile.core.height), int(tile.core.width)), np.nan, np.float32)
+    dtm = morphological_dtm(fill_nodata(data), grid.gsd, **params)
+    return dtm[tile.core_in_halo]
+
+
+def ndsm_tile(tile: Tile, grid: GroundGrid, dsm: Path, dtm: Path) -> np.ndarray:
+    """nDSM of one tile."""
+    return ndsm(read_window(dsm, tile.core)[0], read_window(dtm, tile.core)[0])
+
+
+def run(ctx: StepContext, inputs: dict[str, Path], params: TerrainParams) -> dict[str, Path]:
+    """DTM then nDSM, tile by tile."""
+    overlap = math.ceil((params.max_object_size_m + params.smooth_m * 3) / ctx.grid.gsd)
+    dtm = ctx.tiled_raster("dtm", dtm_tile, overlap=overlap, dtype="float32", nodata=np.nan,
+                           dsm=inputs["dsm"], params=params.model_dump())
+    out = ctx.tiled_raster("ndsm", ndsm_tile, overlap=0, dtype="float32", nodata=np.nan,
+                           dsm=inputs["dsm"], dtm=dtm)
+    return {"dtm": dtm, "ndsm": out}

@@ -1,0 +1,37 @@
+"""The ``footprints`` step: building mask → regularised footprint polygons (GeoPackage)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ai4geo_lab.vectorize.algo import mask_to_polygons, regularize
+from pydantic import BaseModel, ConfigDict, Field
+
+from ai4geo_lab.geo.raster import open_raster
+from ai4geo_lab.geo.vector import write_vector
+
+if TYPE_CHECKING:
+    from ai4geo_lab.chain.context import StepContext
+
+
+class FootprintParams(BaseModel):
+    """Polygonisation and regularisation of a building mask."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_area_m2: float = Field(default=25.0, ge=0, description="smaller polygons are dropped")
+    simplify_m: float | None = Field(default=None, ge=0, description="Douglas–Peucker tolerance (default: 1 px)")
+    regularize: bool = Field(default=True, description="square the outlines (rectangles, dominant directions)")
+    tolerance_m: float | None = Field(default=None, gt=0, description="regularisation tolerance (default: 1.5 px)")
+
+
+def run(ctx: StepContext, inputs: dict[str, Path], params: FootprintParams) -> dict[str, Path]:
+    """Vectorise the whole mask (polygons may cross tile borders), then regularise."""
+    with open_raster(inputs["mask"]) as src:
+        mask, transform, crs = src.read(1), src.transform, src.crs
+    gdf = mask_to_polygons(mask, transform, min_area_m2=params.min_area_m2, simplify_m=params.simplify_m)
+    gdf = gdf.set_crs(crs, allow_override=True)
+    if params.regularize and len(gdf):
+        gdf = regularize(gdf, params.tolerance_m or 1.5 * ctx.grid.gsd)
+    ctx.log(f"[{ctx.step_id}] {len(gdf)} footprints")
+    return {"footprints": write_vector(gdf, ctx.output_path("footprints", ".gpkg"), layer="footprints")}

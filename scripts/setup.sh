@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Set up ai4geo_lab in ./.venv: a virtual environment with the package and its dependencies.
+# Idempotent: a second run with unchanged project files does nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "setup: Python 3.11 or newer is needed (found: $("$PYTHON" --version 2>&1)); set PYTHON=/path/to/python3.11" >&2
+  exit 1
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+
+stamp=.venv/.ai4geo-setup
+want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null || true)" = "$want" ]; then
+  exit 0
+fi
+
+quiet_pip() {  # pip without its noise about absent local index folders
+  .venv/bin/python -m pip "$@" > >(grep -v '^WARNING: Location' || true) 2>&1
+}
+
+echo "setup: installing Python dependencies into .venv (first time: a few minutes)"
+quiet_pip install --quiet --upgrade pip
+quiet_pip install --quiet -e ".[test]"
+.venv/bin/python -c "import ai4geo_lab, torch, torchvision, rasterio, distributed" >/dev/null
+echo "$want" > "$stamp"
+echo "setup: done (.venv ready; start JupyterLab with .venv/bin/jupyter lab)"

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up (if needed), lint, then run the whole test suite (every marker: realdata, browser, slow, notebooks).
+# Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/ruff check ai4geo_lab tests benchmarks
+exec .venv/bin/python -m pytest "$@"
