@@ -7,11 +7,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ai4geo_lab.buildings.algo import footprint_heights
-from ai4geo_lab.buildings.cityjson import lod1_cityjson, validate_cityjson
 from pydantic import BaseModel, ConfigDict, Field
 from pyproj import CRS
 
+from ai4geo_lab.buildings.algo import footprint_heights
+from ai4geo_lab.buildings.cityjson import lod1_cityjson, validate_cityjson
 from ai4geo_lab.errors import ProcessingError
 from ai4geo_lab.geo.raster import atomic_path, read_window
 from ai4geo_lab.geo.vector import read_vector, write_vector

@@ -7,6 +7,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure as MplFigure
+
+from ai4geo_lab.change.classes import CHANGE_CLASSES
+from ai4geo_lab.geo.raster import read_window
+from ai4geo_lab.geo.vector import read_vector
+from ai4geo_lab.landcover.classes import LANDCOVER_CLASSES
 from ai4geo_lab.quality.metrics import (
     binary_scores,
     classification_scores,
@@ -17,12 +23,6 @@ from ai4geo_lab.quality.metrics import (
     object_scores,
 )
 from ai4geo_lab.quality.report import Figure, error_histogram, render_report, side_by_side
-from matplotlib.figure import Figure as MplFigure
-
-from ai4geo_lab.change.classes import CHANGE_CLASSES
-from ai4geo_lab.geo.raster import read_window
-from ai4geo_lab.geo.vector import read_vector
-from ai4geo_lab.landcover.classes import LANDCOVER_CLASSES
 
 
 def _r(value: Any, nd: int = 4) -> Any:

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from ai4geo_lab.landcover.algo import ndvi
-from ai4geo_lab.segmentation.algo import ndsm_threshold_mask
 from pydantic import BaseModel, ConfigDict, Field
 
 from ai4geo_lab.geo.raster import read_window
+from ai4geo_lab.landcover.algo import ndvi
+from ai4geo_lab.segmentation.algo import ndsm_threshold_mask
 
 if TYPE_CHECKING:
     from ai4geo_lab.chain.context import StepContext

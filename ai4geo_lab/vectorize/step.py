@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ai4geo_lab.vectorize.algo import mask_to_polygons, regularize
 from pydantic import BaseModel, ConfigDict, Field
 
 from ai4geo_lab.geo.raster import open_raster
 from ai4geo_lab.geo.vector import write_vector
+from ai4geo_lab.vectorize.algo import mask_to_polygons, regularize
 
 if TYPE_CHECKING:
     from ai4geo_lab.chain.context import StepContext

@@ -1,0 +1,1 @@
+"""Buildings: footprint heights (LOD0/LOD1) and CityJSON export."""

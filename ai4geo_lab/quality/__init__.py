@@ -1,0 +1,1 @@
+"""Quality: product metrics against references and readable HTML reports."""

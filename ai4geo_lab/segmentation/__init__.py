@@ -1,0 +1,1 @@
+"""Building segmentation: masks of building pixels from elevation and spectral evidence."""

@@ -1,0 +1,1 @@
+"""Vectorisation: building masks to regularised footprint polygons."""
