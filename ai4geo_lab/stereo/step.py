@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from ai4geo_lab.stereo.algo import plane_sweep_ncc
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from rasterio.windows import Window
 
 from ai4geo_lab.geo.raster import open_raster, read_window
 from ai4geo_lab.geo.rpc import read_rpc
+from ai4geo_lab.stereo.algo import plane_sweep_ncc
 
 if TYPE_CHECKING:
     from ai4geo_lab.chain.context import StepContext

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from ai4geo_lab.terrain.algo import fill_nodata, morphological_dtm, ndsm
 from pydantic import BaseModel, ConfigDict, Field
 
 from ai4geo_lab.geo.raster import read_window
+from ai4geo_lab.terrain.algo import fill_nodata, morphological_dtm, ndsm
 
 if TYPE_CHECKING:
     from ai4geo_lab.chain.context import StepContext
@@ -24,7 +24,7 @@ class TerrainParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     max_object_size_m: float = Field(default=60.0, gt=0, description="width of the largest above-ground object")
     smooth_m: float = Field(default=5.0, ge=0, description="smoothing of the DTM (m)")
-    slope_tolerance: float = Field(default=0.3, ge=0, description="terrain slope kept by the filter (m/m)")
+    ground_threshold_m: float = Field(default=1.5, gt=0, description="DSM this close to the opening is ground (m)")
 
 
 def dtm_tile(tile: Tile, grid: GroundGrid, dsm: Path, params: dict[str, Any]) -> np.ndarray:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from ai4geo_lab.errors import ConfigError, InvalidInputError
-from ai4geo_lab.segmentation.algo import ndsm_threshold_mask, remove_small_components
+from ai4geo_lab.geo.masks import remove_small_components
+from ai4geo_lab.segmentation.algo import ndsm_threshold_mask
 
 
 def scene() -> np.ndarray:

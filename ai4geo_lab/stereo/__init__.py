@@ -1,0 +1,1 @@
+"""Stereo: DSMs from pairs of sensor images with RPC models."""

@@ -1,0 +1,1 @@
+"""Terrain: DTM extraction from a DSM, and normalised DSM (height above ground)."""

@@ -1,0 +1,36 @@
+"""Every notebook in notebooks/ is executed, with small parameters, by a real Jupyter kernel."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
+SMALL = {"01_sample_city_chain": {"SIZE_M": 200.0, "GSD": 1.0, "SEED": 5, "TILE_SIZE": 100, "WORKERS": 2}}
+
+
+@pytest.mark.notebooks
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
+def test_notebook_runs(notebook: Path, tmp_path: Path):
+    import papermill
+
+    params = {"OUT": str(tmp_path / "out"), **SMALL.get(notebook.stem, {})}
+    out = tmp_path / notebook.name
+    papermill.execute_notebook(str(notebook), str(out), parameters=params, cwd=str(tmp_path),
+                               kernel_name="python3", progress_bar=False)
+    cells = json.loads(out.read_text())["cells"]
+    errors = [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    if notebook.stem == "01_sample_city_chain":
+        assert (tmp_path / "out" / "report.html").stat().st_size > 10_000
+        assert (tmp_path / "out" / "products" / "lod1_1" / "buildings.city.json").is_file()
+
+
+def test_every_notebook_has_a_parameters_cell():
+    assert NOTEBOOKS
+    for nb in NOTEBOOKS:
+        cells = json.loads(nb.read_text())["cells"]
+        assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells), nb.name
