@@ -11,6 +11,7 @@ from typing import Any
 
 from pyproj import CRS
 
+from ai4geo_lab import __version__
 from ai4geo_lab.chain.config import RunConfig, load_config
 from ai4geo_lab.chain.context import StepContext
 from ai4geo_lab.chain.lineage import product_item, write_catalog
@@ -95,7 +96,8 @@ def _run(config: RunConfig, params: dict[str, Any], client: Any, progress: bool,
                     input_dates.append(dates[f"{src}.{out}"])
         p = params[s.id]
         p_dump = p.model_dump(mode="json")
-        fp = fingerprint(s.step, p_dump, inputs, {"tile_size": config.tile_size, "grid": repr(grid)})
+        fp = fingerprint(s.step, p_dump, inputs,
+                         {"tile_size": config.tile_size, "grid": repr(grid), "version": __version__})
         rec = manifest.step(s.id)
         outputs_ok = rec.get("outputs") and all(Path(v).is_file() for v in rec["outputs"].values())
         tiles_ok = all(
