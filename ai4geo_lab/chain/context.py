@@ -72,7 +72,7 @@ class StepContext:
         rec_id = f"{self.step_id}/{name}"
         todo = [t for t in grid if not self.manifest.tile_done(rec_id, t.key, tile_dir / f"{t.key}.tif")]
         bar = tqdm(total=len(grid), initial=len(grid) - len(todo), desc=f"{self.step_id}:{name}", unit="tile",
-                   disable=not self.progress, leave=False)
+                   disable=None if self.progress else True, leave=False)  # None: only on a terminal
         failures: list[str] = []
 
         def done(info: dict[str, Any]) -> None:

@@ -54,7 +54,7 @@ class GroundGrid:
 
     def window_transform(self, window: Window) -> Affine:
         """Transform of a window of the grid."""
-        return self.transform * Affine.translation(window.col_off, window.row_off)
+        return self.transform @ Affine.translation(window.col_off, window.row_off)
 
     def window_xy(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """Map coordinates (x, y) of the pixel centres of a window, as 2D arrays."""

@@ -18,12 +18,16 @@ from rasterio.windows import Window
 
 from ai4geo_lab.errors import InputNotFoundError, InvalidInputError, OutputNotWritableError
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def atomic_path(path: Path) -> Path:
     """A temporary path beside ``path`` (same filesystem, so that ``os.replace`` is atomic)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; the final file gets the usual mode
     return Path(tmp)
 
 

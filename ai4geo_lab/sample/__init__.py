@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -101,6 +102,12 @@ class SampleCity:
         return tuple(self.meta["terrain_range"])
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _check(seed: int, size_m: float, gsd: float) -> None:
     if not 100 <= size_m <= 5000:
         raise ConfigError(f"size_m must be between 100 and 5000 m, got {size_m:g}", "e.g. --size-m 600")
@@ -167,6 +174,7 @@ def make_sample_city(out: str | Path, seed: int = 0, size_m: float = 600.0, gsd:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        tmp.chmod(0o777 & ~_umask())
     except OSError as exc:
         raise OutputNotWritableError(f"cannot write in {out.parent} ({exc.strerror})",
                                      "choose a writable folder") from exc

@@ -175,10 +175,9 @@ def render_view(scene: Scene, reflectance: np.ndarray, view: View, rng: np.rando
     dsm = scene.dsm.astype(np.float64)
     h_top, h_bot = float(dsm.max()) + 1.0, float(dsm.min()) - 1.0
     e_top, n_top, e_bot, n_bot = _line_of_sight(view, h_top, h_bot)
-    inv = ~t
 
     def to_rc(e: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        c, r = inv * (e, n)
+        c, r = (e - t.c) / t.a, (n - t.f) / t.e
         return r - 0.5, c - 0.5  # array index coordinates of pixel centres
 
     def surface(e: np.ndarray, n: np.ndarray) -> np.ndarray:

@@ -264,10 +264,9 @@ def compose(transform: Affine, shape: tuple[int, int], dtm: np.ndarray, roads: P
         dtm[wmask] = level
         lc[wmask] = CODES["water"]
     dsm = dtm.copy()
-    inv = ~transform
     for t in trees:
-        c0, r0 = inv * (t.x - t.radius, t.y + t.radius)
-        c1, r1 = inv * (t.x + t.radius, t.y - t.radius)
+        c0, r0 = (t.x - t.radius - transform.c) / transform.a, (t.y + t.radius - transform.f) / transform.e
+        c1, r1 = (t.x + t.radius - transform.c) / transform.a, (t.y - t.radius - transform.f) / transform.e
         win = (slice(max(0, int(r0)), max(0, min(shape[0], int(r1) + 2))),
                slice(max(0, int(c0)), max(0, min(shape[1], int(c1) + 2))))
         r2 = ((x[win] - t.x) ** 2 + (y[win] - t.y) ** 2) / t.radius**2

@@ -96,8 +96,10 @@ def test_failed_run_leaves_nothing_half_written(tmp_path, small_city):
     # an image without RPC: every stereo tile fails
     plain = write_raster(tmp_path / "plain.tif", np.ones((50, 50), np.uint16), Affine(1, 0, 0, 0, -1, 50),
                          "EPSG:32631")
+    steps = [{"id": "dsm", "step": "stereo", "inputs": {"left": "left", "right": "right"},
+              "params": {"hmin": 100, "hmax": 250, "height_step": 1.0}}]
     path = config(tmp_path, small_city, inputs={"left": str(plain), "right": str(small_city.image("date1", "pan_bwd"))},
-                  tile_size=100)
+                  tile_size=100, steps=steps)
     proc = ai4geo("run", str(path))
     assert_user_error(proc, "tiles", "failed")
     out = tmp_path / "out"

@@ -1,0 +1,43 @@
+"""`ai4geo demo` as a user runs it: the sample city through the whole chain, measured against its truth."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pystac
+import pytest
+
+from ai4geo_lab.buildings.cityjson import validate_cityjson
+
+
+@pytest.mark.slow
+def test_demo_command_at_default_size(tmp_path):
+    out = tmp_path / "demo"
+    proc = subprocess.run([sys.executable, "-m", "ai4geo_lab.cli", "demo", "--out", str(out), "--workers", "2"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "[dsm_1] stereo: done" in proc.stdout  # progress is shown step by step
+    metrics = json.loads((out / "metrics.json").read_text())
+    # every product has its number, and the simple methods do what they claim on this city
+    assert metrics["dsm_date1.nmad_m"] < 0.5 and metrics["dsm_date1.valid_fraction"] > 0.9
+    assert metrics["dtm_date1.nmad_m"] < 0.5
+    assert metrics["building_mask.iou"] > 0.85
+    assert metrics["footprints.object_f1"] > 0.85
+    assert metrics["lod1.height_rmse_m"] < 8 and metrics["lod1.n_matched"] > 50
+    assert metrics["landcover.overall_accuracy"] > 0.85
+    assert metrics["change.f1"] > 0.8
+    times = metrics["wall_time_s"]
+    assert {"sample_city", "chain", "step.dsm_1", "step.change_12", "total"} <= set(times)
+    assert times["total"] < 300
+    html = (out / "report.html").read_text()
+    assert html.count("<img") >= 4 and f"{metrics['building_mask.iou']:.4g}"[:4] in html
+    doc = json.loads((out / "products" / "lod1_1" / "buildings.city.json").read_text())
+    assert validate_cityjson(doc) == [] and len(doc["CityObjects"]) == metrics["footprints.n_pred"]
+    catalog = pystac.Catalog.from_file(str(out / "products" / "stac" / "catalog.json"))
+    assert len(list(catalog.get_items(recursive=True))) == 12  # every product file
+    # the saved configuration reruns with `ai4geo run`, and everything is up to date
+    again = subprocess.run([sys.executable, "-m", "ai4geo_lab.cli", "run", str(out / "demo.yaml")],
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and again.stdout.count("up to date, skipped") == 9
