@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import yaml
 from ai4geo_lab.chain import RunConfig, run
 from ai4geo_lab.chain.runner import check_writable
 from ai4geo_lab.cluster import ClusterConfig, connect
-from ai4geo_lab.geo.raster import atomic_path
+from ai4geo_lab.geo.atomic import write_text_atomic
 from ai4geo_lab.quality.evaluate import evaluate_run, write_report
 
 #: Height searched above the highest terrain: the tallest building a user expects.
@@ -85,9 +84,7 @@ def run_demo(out: str | Path = "demo-out", seed: int = 0, size_m: float = 600.0,
     city = _city(out, seed, size_m, gsd)
     times["sample_city"] = round(time.perf_counter() - t0, 2)
     mapping = demo_config(city, out, workers=workers)
-    tmp = atomic_path(out / "demo.yaml")
-    tmp.write_text(yaml.safe_dump(mapping, sort_keys=False))
-    os.replace(tmp, out / "demo.yaml")
+    write_text_atomic(out / "demo.yaml", yaml.safe_dump(mapping, sort_keys=False))
     config = RunConfig.model_validate(mapping).resolve(out)
     t1 = time.perf_counter()
     if client is None:
@@ -102,8 +99,6 @@ def run_demo(out: str | Path = "demo-out", seed: int = 0, size_m: float = 600.0,
     times.update({f"step.{k}": v for k, v in result.wall_time_s.items()})
     times["total"] = round(time.perf_counter() - t0, 2)
     metrics["wall_time_s"] = times
-    tmp = atomic_path(out / "metrics.json")
-    tmp.write_text(json.dumps(metrics, indent=1))
-    os.replace(tmp, out / "metrics.json")
+    write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=1))
     write_report(out / "report.html", city, metrics, figures, tables)
     return metrics

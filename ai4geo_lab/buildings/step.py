@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +12,8 @@ from pyproj import CRS
 from ai4geo_lab.buildings.algo import footprint_heights
 from ai4geo_lab.buildings.cityjson import lod1_cityjson, validate_cityjson
 from ai4geo_lab.errors import ProcessingError
-from ai4geo_lab.geo.raster import atomic_path, read_window
+from ai4geo_lab.geo.atomic import write_text_atomic
+from ai4geo_lab.geo.raster import read_window
 from ai4geo_lab.geo.vector import read_vector, write_vector
 
 if TYPE_CHECKING:
@@ -26,14 +26,6 @@ class Lod1Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
     percentile: float = Field(default=90.0, gt=0, le=100, description="percentile of nDSM inside the footprint")
     min_height: float = Field(default=2.0, ge=0, description="footprints lower than this are dropped (m)")
-
-
-def write_json(doc: dict, path: Path) -> Path:
-    """Write JSON atomically."""
-    tmp = atomic_path(path)
-    tmp.write_text(json.dumps(doc, separators=(",", ":")))
-    os.replace(tmp, path)
-    return path
 
 
 def run(ctx: StepContext, inputs: dict[str, Path], params: Lod1Params) -> dict[str, Path]:
@@ -51,5 +43,6 @@ def run(ctx: StepContext, inputs: dict[str, Path], params: Lod1Params) -> dict[s
     ctx.log(f"[{ctx.step_id}] {len(buildings)} LOD1 buildings")
     return {
         "buildings": write_vector(buildings, ctx.output_path("buildings", ".gpkg"), layer="buildings"),
-        "cityjson": write_json(doc, ctx.output_path("buildings", ".city.json")),
+        "cityjson": write_text_atomic(ctx.output_path("buildings", ".city.json"),
+                                      json.dumps(doc, separators=(",", ":"))),
     }

@@ -16,8 +16,9 @@ from tqdm.auto import tqdm
 
 from ai4geo_lab.chain.manifest import Manifest
 from ai4geo_lab.errors import ProcessingError
+from ai4geo_lab.geo.atomic import atomic_path
 from ai4geo_lab.geo.grid import GroundGrid
-from ai4geo_lab.geo.raster import atomic_path, read_window, write_raster
+from ai4geo_lab.geo.raster import read_window, write_raster
 from ai4geo_lab.geo.tiles import Tile, TileGrid
 
 #: A tile function: reads what it needs for ``tile`` (halo window) and returns the core-window array.

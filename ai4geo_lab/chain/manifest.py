@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Any
 
-from ai4geo_lab.geo.raster import atomic_path
+from ai4geo_lab.geo.atomic import write_text_atomic
 
 MANIFEST_NAME = "run.json"
 
@@ -54,9 +53,7 @@ class Manifest:
     def save(self) -> None:
         """Write the manifest atomically."""
         with self._lock:
-            tmp = atomic_path(self.path)
-            tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True))
-            os.replace(tmp, self.path)
+            write_text_atomic(self.path, json.dumps(self.data, indent=1, sort_keys=True))
 
     def step(self, step_id: str) -> dict[str, Any]:
         """The record of a step (created empty if new)."""

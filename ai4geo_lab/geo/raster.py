@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,19 +15,8 @@ from affine import Affine
 from rasterio.io import MemoryFile
 from rasterio.windows import Window
 
-from ai4geo_lab.errors import InputNotFoundError, InvalidInputError, OutputNotWritableError
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def atomic_path(path: Path) -> Path:
-    """A temporary path beside ``path`` (same filesystem, so that ``os.replace`` is atomic)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; the final file gets the usual mode
-    return Path(tmp)
+from ai4geo_lab.errors import InputNotFoundError, InvalidInputError
+from ai4geo_lab.geo.atomic import atomic_path
 
 
 def write_raster(
@@ -54,11 +42,7 @@ def write_raster(
     }
     if rpcs is not None:
         profile.pop("crs"), profile.pop("transform")
-    try:
-        tmp = atomic_path(path)
-    except OSError as exc:
-        raise OutputNotWritableError(f"cannot write in {path.parent}: {exc.strerror}",
-                                     "choose a writable output folder") from exc
+    tmp = atomic_path(path)
     try:
         with MemoryFile() as mem, warnings.catch_warnings():
             warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)

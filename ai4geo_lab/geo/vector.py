@@ -8,7 +8,7 @@ from pathlib import Path
 import geopandas as gpd
 
 from ai4geo_lab.errors import InputNotFoundError, InvalidInputError
-from ai4geo_lab.geo.raster import atomic_path
+from ai4geo_lab.geo.atomic import atomic_path
 
 
 def write_vector(gdf: gpd.GeoDataFrame, path: str | Path, layer: str | None = None) -> Path:

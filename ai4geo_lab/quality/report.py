@@ -10,7 +10,6 @@ import base64
 import html
 import io
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,8 +23,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
 from matplotlib.patches import Patch
 
-from ai4geo_lab.errors import InvalidInputError, OutputNotWritableError
-from ai4geo_lab.geo.raster import atomic_path
+from ai4geo_lab.errors import InvalidInputError
+from ai4geo_lab.geo.atomic import write_text_atomic
 
 #: metric-name suffix → unit shown in the report
 UNITS: dict[str, str] = {"_m2": "m²", "_m": "m", "_s": "s", "_pct": "%", "_px": "px", "_deg": "°"}
@@ -171,18 +170,7 @@ def render_report(
     """
     path = Path(path)
     text = render_html(title, metrics, figures, tables, notes, dpi=dpi)
-    try:
-        tmp = atomic_path(path)
-    except OSError as exc:
-        raise OutputNotWritableError(f"cannot write the report in {path.parent}: {exc.strerror}",
-                                     "choose a writable output folder") from exc
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(path, text)
 
 
 def _subsample(array: np.ndarray, max_side: int = MAX_DRAWN_SIDE) -> np.ndarray:
