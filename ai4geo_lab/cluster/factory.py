@@ -26,7 +26,6 @@ class ClusterConfig(BaseModel):
     threads_per_worker: int = Field(default=1, ge=1)
     memory_limit: str = "auto"
     address: str | None = None
-    dashboard: bool = False
 
 
 @contextmanager
@@ -51,6 +50,6 @@ def connect(config: ClusterConfig | None = None) -> Iterator[Any]:
         return
     n = config.n_workers or max(1, min(os.cpu_count() or 1, 8))
     with LocalCluster(n_workers=n, threads_per_worker=config.threads_per_worker, processes=True,
-                      memory_limit=config.memory_limit, dashboard_address=":0" if config.dashboard else None,
+                      memory_limit=config.memory_limit, dashboard_address="127.0.0.1:0",
                       host="127.0.0.1") as cluster, Client(cluster) as client:
         yield client
