@@ -61,6 +61,28 @@ def demo_cmd(
     typer.echo(f"report: {Path(out) / 'report.html'}")
 
 
+@app.command("report")
+def report_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="output folder of a run (holds run.json)")],
+    reference: Annotated[list[str] | None, typer.Option(
+        "--reference", "-r", help="PRODUCT=FILE, e.g. dsm.dsm=lidar.tif (repeatable)")] = None,
+    landcover: Annotated[Path | None, typer.Option(
+        help="reference land cover, for height errors by class and non-vegetated accuracy")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="report file (default: RUN_DIR/report.html)")] = None,
+) -> None:
+    """Report on a run: its products, and the quality and accuracy class of those with a reference."""
+    from dataclasses import replace
+
+    from ai4geo_lab.quality.run_report import build_run_report, parse_reference
+
+    refs = [replace(parse_reference(r), landcover=landcover) for r in reference or []]
+    report = build_run_report(run_dir, refs)
+    path = report.save(out or Path(run_dir) / "report.html")
+    for a in report.assessments:
+        typer.echo(f"{Path(a.product).name}: {a.summary.get('accuracy_class', 'assessed')}")
+    typer.echo(f"report: {path}")
+
+
 @app.command("steps")
 def steps_cmd(name: Annotated[str | None, typer.Argument(help="a step to describe")] = None) -> None:
     """List the chain's steps, or show one step's parameters (JSON Schema)."""

@@ -13,7 +13,7 @@ from ai4geo_lab.chain import RunConfig, run
 from ai4geo_lab.chain.runner import check_writable
 from ai4geo_lab.cluster import ClusterConfig, connect
 from ai4geo_lab.geo.atomic import write_text_atomic
-from ai4geo_lab.quality.evaluate import evaluate_run, write_report
+from ai4geo_lab.quality.evaluate import evaluate_run
 
 #: Height searched above the highest terrain: the tallest building a user expects.
 MAX_BUILDING_HEIGHT_M = 70.0
@@ -94,11 +94,13 @@ def run_demo(out: str | Path = "demo-out", seed: int = 0, size_m: float = 600.0,
         result = run(config, client=client, progress=progress, log=log)
     times["chain"] = round(time.perf_counter() - t1, 2)
     t2 = time.perf_counter()
-    metrics, figures, tables = evaluate_run(city, result)
+    report = evaluate_run(city, result)
+    metrics = dict(report.metrics)
     times["evaluation"] = round(time.perf_counter() - t2, 2)
     times.update({f"step.{k}": v for k, v in result.wall_time_s.items()})
     times["total"] = round(time.perf_counter() - t0, 2)
     metrics["wall_time_s"] = times
     write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=1))
-    write_report(out / "report.html", city, metrics, figures, tables)
+    report.metrics = metrics
+    report.save(out / "report.html")
     return metrics

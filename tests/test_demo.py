@@ -21,7 +21,7 @@ def test_demo_command_at_default_size(tmp_path):
     assert "[dsm_1] stereo: done" in proc.stdout  # progress is shown step by step
     metrics = json.loads((out / "metrics.json").read_text())
     # every product has its number, and the simple methods do what they claim on this city
-    assert metrics["dsm_date1.nmad_m"] < 0.5 and metrics["dsm_date1.valid_fraction"] > 0.9
+    assert metrics["dsm_date1.nmad_m"] < 0.5 and metrics["dsm_date1.completeness"] > 0.9
     assert metrics["dtm_date1.nmad_m"] < 0.5
     assert metrics["building_mask.iou"] > 0.85
     assert metrics["footprints.object_f1"] > 0.85
@@ -36,7 +36,13 @@ def test_demo_command_at_default_size(tmp_path):
     doc = json.loads((out / "products" / "lod1_1" / "buildings.city.json").read_text())
     assert validate_cityjson(doc) == [] and len(doc["CityObjects"]) == metrics["footprints.n_pred"]
     catalog = pystac.Catalog.from_file(str(out / "products" / "stac" / "catalog.json"))
-    assert len(list(catalog.get_items(recursive=True))) == 12  # every product file
+    items = {i.id: i for i in catalog.get_items(recursive=True)}
+    assert len(items) == 12  # every product file
+    # qualified products carry their accuracy class; the others say they were not assessed
+    assert items["dsm_1-dsm"].properties["ai4geo:accuracy_class"].startswith("ASPRS 2023")
+    assert items["dsm_1-dsm"].properties["ai4geo:quality"]["nmad_m"] == metrics["dsm_date1.nmad_m"]
+    assert "LOD" in items["lod1_1-buildings"].properties["ai4geo:accuracy_class"]
+    assert items["terrain_1-ndsm"].properties["ai4geo:accuracy_class"].startswith("not assessed")
     # the saved configuration reruns with `ai4geo run`, and everything is up to date
     again = subprocess.run([sys.executable, "-m", "ai4geo_lab.cli", "run", str(out / "demo.yaml")],
                            capture_output=True, text=True, timeout=300)

@@ -14,25 +14,6 @@ from ai4geo_lab.errors import ConfigError, InvalidInputError
 
 NMAD_FACTOR = 1.4826
 
-#: ASPRS Positional Accuracy Standards for Digital Geospatial Data (Edition 1, 2014): a vertical accuracy
-#: class is named "X-cm" for data whose non-vegetated RMSEz is at most X cm. These are the classes the
-#: standard tabulates as examples; (name, RMSEz upper bound in metres), from best to worst.
-ASPRS_VERTICAL_CLASSES: tuple[tuple[str, float], ...] = (
-    ("1-cm", 0.01),
-    ("2.5-cm", 0.025),
-    ("5-cm", 0.05),
-    ("10-cm", 0.10),
-    ("15-cm", 0.15),
-    ("20-cm", 0.20),
-    ("33.3-cm", 0.333),
-    ("66.7-cm", 0.667),
-    ("100-cm", 1.00),
-    ("333.3-cm", 3.333),
-)
-#: LE90 / RMSE for unbiased, normally distributed errors (the 90th percentile of |N(0, 1)|)
-LE90_PER_RMSE = 1.6449
-
-
 def _nan_stats() -> dict[str, float]:
     return {k: math.nan for k in ("bias", "rmse", "nmad", "le90", "mae")}
 
@@ -230,19 +211,3 @@ def height_rmse(
         return {"rmse": math.nan, "bias": math.nan, "mae": math.nan, "n": 0}
     return {"rmse": float(np.sqrt(np.mean(e * e))), "bias": float(e.mean()), "mae": float(np.abs(e).mean()),
             "n": int(e.size)}
-
-
-def dsm_accuracy_class(le90_m: float) -> str:
-    """ASPRS (2014) vertical accuracy class of a DSM from its LE90, e.g. "ASPRS 100-cm".
-
-    The standard classes by RMSEz; assuming unbiased normal errors, RMSEz = LE90 / 1.6449. The result is the
-    best class of :data:`ASPRS_VERTICAL_CLASSES` whose bound holds, "beyond ASPRS 333.3-cm" when none does,
-    "unknown" for a non-finite LE90.
-    """
-    if le90_m is None or not math.isfinite(le90_m) or le90_m < 0:
-        return "unknown"
-    rmse = le90_m / LE90_PER_RMSE
-    for name, bound in ASPRS_VERTICAL_CLASSES:
-        if rmse <= bound:
-            return f"ASPRS {name}"
-    return f"beyond ASPRS {ASPRS_VERTICAL_CLASSES[-1][0]}"

@@ -15,7 +15,6 @@ from ai4geo_lab.quality.metrics import (
     binary_scores,
     classification_scores,
     confusion_matrix,
-    dsm_accuracy_class,
     height_errors,
     height_rmse,
     match_polygons,
@@ -139,13 +138,3 @@ def test_match_reprojects_the_reference() -> None:
     pred_utm.geometry = pred_utm.geometry.translate(500_000, 4_000_000)
     m = match_polygons(pred_utm, ref_geo.to_crs("EPSG:4326"))
     assert len(m) == 2 and m["iou"].min() > 0.79
-
-
-def test_dsm_accuracy_class_table() -> None:
-    # RMSE = LE90 / 1.6449
-    assert dsm_accuracy_class(1.6449 * 0.9) == "ASPRS 100-cm"
-    assert dsm_accuracy_class(1.6449 * 1.0) == "ASPRS 100-cm"
-    assert dsm_accuracy_class(1.6449 * 1.1) == "ASPRS 333.3-cm"
-    assert dsm_accuracy_class(0.01) == "ASPRS 1-cm"
-    assert dsm_accuracy_class(100.0) == "beyond ASPRS 333.3-cm"
-    assert dsm_accuracy_class(float("nan")) == "unknown"
