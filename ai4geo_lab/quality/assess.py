@@ -23,7 +23,7 @@ from ai4geo_lab.quality.classes import asprs_class, ce90, citygml_lod_class, le9
 from ai4geo_lab.quality.coregistration import nuth_kaab
 from ai4geo_lab.quality.metrics import binary_scores, classification_scores, height_rmse, match_polygons
 from ai4geo_lab.quality.polygons import polygon_table
-from ai4geo_lab.quality.report import Figure, error_histogram, side_by_side
+from ai4geo_lab.quality.report import Figure, error_histogram, raster_figure, side_by_side
 from ai4geo_lab.quality.tables import height_table
 
 #: land-cover classes of open, non-vegetated ground, where ASPRS places the checkpoints of its non-vegetated
@@ -77,8 +77,12 @@ def assess_heights(product: str | Path, reference: str | Path, landcover: str | 
         "shift_east_m": offset["dx_m"], "shift_north_m": offset["dy_m"], "shift_pixels_used": offset["n"],
     }
     summary = {k: _f(v) for k, v in summary.items()}
+    err = pred - ref
+    bound = max(1.0, 3 * float(summary["nmad_m"] or 0.0))
     figures = [
         Figure(f"{name} and reference", "metres", side_by_side([pred, ref], [name, "reference"], cmap="terrain")),
+        Figure(f"{name} error map", f"{name} − reference (m); grey: no value",
+               raster_figure(err, f"{name} − reference", cmap="RdBu_r", vmin=-bound, vmax=bound)),
         Figure(f"{name} errors", f"{name} − reference over valid pixels",
                error_histogram((pred - ref)[np.isfinite(pred - ref)], f"{name} error (m)")),
     ]

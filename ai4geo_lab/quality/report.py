@@ -173,12 +173,25 @@ def render_report(
     return write_text_atomic(path, text)
 
 
-def _subsample(array: np.ndarray, max_side: int = MAX_DRAWN_SIDE) -> np.ndarray:
+def _subsample(array: np.ndarray, categorical: bool = False, max_side: int = MAX_DRAWN_SIDE) -> np.ndarray:
+    """The raster at most ``max_side`` pixels a side: aggregated by datashader (mean, or mode for classes)."""
     a = np.asarray(array)
     if a.ndim != 2:
         raise InvalidInputError(f"a raster figure needs a 2D array, got shape {a.shape}")
-    step = max(1, math.ceil(max(a.shape) / max_side))
-    return a[::step, ::step]
+    rows, cols = a.shape
+    if max(rows, cols) <= max_side:
+        return a
+    import datashader
+    import xarray as xr
+
+    scale = max_side / max(rows, cols)
+    canvas = datashader.Canvas(plot_width=max(1, round(cols * scale)), plot_height=max(1, round(rows * scale)),
+                               x_range=(-0.5, cols - 0.5), y_range=(-0.5, rows - 0.5))
+    coords = {"y": np.arange(rows, dtype=np.float64), "x": np.arange(cols, dtype=np.float64)}
+    data = a if categorical else a.astype(np.float32)
+    out = canvas.raster(xr.DataArray(data, dims=("y", "x"), coords=coords),
+                        downsample_method="mode" if categorical else "mean")
+    return np.asarray(out.values)
 
 
 def _robust_limits(
@@ -206,7 +219,7 @@ def _class_rgba(array: np.ndarray, legend: Legend) -> np.ndarray:
 
 
 def _draw(ax: Any, array: np.ndarray, cmap: str, vmin: float, vmax: float, legend: Legend | None) -> Any:
-    a = _subsample(array)
+    a = _subsample(array, categorical=legend is not None)
     ax.set_xticks([])
     ax.set_yticks([])
     if legend is not None:
@@ -298,4 +311,23 @@ def error_histogram(errors: np.ndarray, title: str, bins: int = 80) -> MplFigure
     ax.text(0.98, 0.95, stats, ha="right", va="top", transform=ax.transAxes, fontsize="small",
             bbox={"facecolor": "white", "edgecolor": "0.7"})
     ax.legend(loc="upper left", fontsize="small")
+    return fig
+
+
+def relief_figure(dem: np.ndarray, gsd: float, title: str) -> MplFigure:
+    """An elevation model as colour (height) over shaded relief, with a colour bar."""
+    from ai4geo_lab.geo.relief import hillshade
+
+    fig = _new_figure((6.5, 5.5))
+    ax = fig.add_subplot()
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    shade = _subsample(hillshade(np.nan_to_num(dem, nan=float(np.nanmedian(dem))), gsd))
+    ax.imshow(shade, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    lo, hi = _robust_limits([dem], None, None)
+    colormap = matplotlib.colormaps["terrain"].with_extremes(bad="0.85")
+    image = ax.imshow(np.ma.masked_invalid(_subsample(dem).astype(np.float64)), cmap=colormap, vmin=lo, vmax=hi,
+                      alpha=0.55, interpolation="nearest")
+    fig.colorbar(image, ax=ax, shrink=0.85, label="m")
     return fig

@@ -17,7 +17,7 @@ import pystac
 
 from ai4geo_lab.change.classes import CHANGE_CLASSES
 from ai4geo_lab.errors import InputNotFoundError, InvalidInputError
-from ai4geo_lab.geo.raster import read_window
+from ai4geo_lab.geo.raster import open_raster, read_window
 from ai4geo_lab.landcover.classes import LANDCOVER_CLASSES
 from ai4geo_lab.quality.assess import (
     Assessment,
@@ -27,7 +27,7 @@ from ai4geo_lab.quality.assess import (
     assess_heights,
 )
 from ai4geo_lab.quality.classes import HOW_TO_QUALIFY, NOT_ASSESSED
-from ai4geo_lab.quality.report import Figure, raster_figure, render_html, render_report
+from ai4geo_lab.quality.report import Figure, raster_figure, relief_figure, render_html, render_report
 
 HEIGHT_OUTPUTS = {"dsm", "dtm"}
 
@@ -124,7 +124,11 @@ def _quicklook(key: str, path: Path, step: str) -> Figure | None:
         return Figure(key, "land cover", raster_figure(data, key, legend=LANDCOVER_CLASSES))
     if step == "change":
         return Figure(key, "change", raster_figure(data, key, legend=CHANGE_CLASSES))
-    return Figure(key, path.name, raster_figure(data, key, cmap="terrain" if step != "building_mask" else "gray"))
+    if step in ("stereo", "terrain") and path.stem != "ndsm":
+        with open_raster(path) as src:
+            gsd = abs(src.transform.a)
+        return Figure(key, f"{path.name}: height over shaded relief", relief_figure(data, gsd, key))
+    return Figure(key, path.name, raster_figure(data, key, cmap="viridis" if step != "building_mask" else "gray"))
 
 
 def build_run_report(run_dir: str | Path, references: list[Reference] | None = None,
@@ -143,7 +147,8 @@ def build_run_report(run_dir: str | Path, references: list[Reference] | None = N
     figures: list[Figure] = []
     tables: dict[str, pd.DataFrame] = {}
     rows = []
-    for step_id, rec in manifest["steps"].items():
+    steps = sorted(manifest["steps"].items(), key=lambda kv: kv[1].get("finished", ""))  # in run order
+    for step_id, rec in steps:
         if "/" in step_id or rec.get("status") != "done":
             continue
         for output, path_str in rec.get("outputs", {}).items():

@@ -13,6 +13,7 @@ from affine import Affine
 from pyproj import Transformer
 from scipy.ndimage import gaussian_filter, map_coordinates, maximum_filter, sobel
 
+from ai4geo_lab.geo.relief import hillshade
 from ai4geo_lab.geo.rpc import RPCModel
 from ai4geo_lab.sample.scene import CODES, CRS, Scene
 
@@ -45,15 +46,10 @@ def _texture(rng: np.random.Generator, shape: tuple[int, int], gsd: float) -> np
     return 1.0 + t
 
 
-def hillshade(dsm: np.ndarray, gsd: float) -> np.ndarray:
-    """Lambertian shading of the DSM under the sun (roof pitches, tree crowns, relief)."""
-    gx = sobel(dsm, axis=1) / (8 * gsd)
-    gy = -sobel(dsm, axis=0) / (8 * gsd)
-    az, el = math.radians(SUN_AZIMUTH_DEG), math.radians(SUN_ELEVATION_DEG)
-    sun = np.array([math.sin(az) * math.cos(el), math.cos(az) * math.cos(el), math.sin(el)])
-    norm = np.sqrt(gx**2 + gy**2 + 1)
-    cos_i = (-gx * sun[0] - gy * sun[1] + sun[2]) / norm
-    return np.clip(cos_i / sun[2], 0.35, 1.3).astype(np.float32)
+def sun_shading(dsm: np.ndarray, gsd: float) -> np.ndarray:
+    """Lambertian shading of the DSM under the sun (roof pitches, tree crowns, relief), 1 on flat ground."""
+    cos_i = hillshade(dsm, gsd, SUN_AZIMUTH_DEG, SUN_ELEVATION_DEG)
+    return np.clip(cos_i / math.sin(math.radians(SUN_ELEVATION_DEG)), 0.35, 1.3).astype(np.float32)
 
 
 def ortho_reflectance(scene: Scene, rng: np.random.Generator) -> np.ndarray:
@@ -71,7 +67,7 @@ def ortho_reflectance(scene: Scene, rng: np.random.Generator) -> np.ndarray:
     m = scene.building_ids > 0
     out[:, m] = colours[roof_colour[scene.building_ids[m]]].T
     tex = _texture(rng, scene.shape, gsd)
-    shade = hillshade(scene.dsm, gsd)
+    shade = sun_shading(scene.dsm, gsd)
     return np.clip(out * tex * shade, 0.002, 1.0)
 
 
