@@ -35,12 +35,17 @@ def sample_make(
 @app.command("run")
 def run_cmd(
     config: Annotated[Path, typer.Argument(help="YAML run configuration")],
+    cluster: Annotated[str | None, typer.Option(
+        help="where to run: local, local:N, tcp://host:port, slurm, pbs, gateway, kubernetes, synchronous, "
+             "or a YAML file (default: the configuration's cluster section)")] = None,
+    resume: Annotated[bool, typer.Option("--resume/--restart",
+                                         help="skip finished steps and tiles (default), or start over")] = True,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Run a chain configuration; finished steps and tiles are not recomputed."""
     from ai4geo_lab.chain import run
 
-    result = run(config, progress=not quiet)
+    result = run(config, progress=not quiet, cluster=cluster, restart=not resume)
     typer.echo(f"{len(result.products)} products in {result.root} (STAC: {result.catalog})")
 
 
@@ -51,12 +56,14 @@ def demo_cmd(
     size_m: Annotated[float, typer.Option("--size-m", help="side of the sample city (m)")] = 600.0,
     gsd: Annotated[float, typer.Option(help="ground sampling distance (m)")] = 0.5,
     workers: Annotated[int | None, typer.Option(help="local Dask workers (default: cores)")] = None,
+    cluster: Annotated[str | None, typer.Option(help="where to run (as for `ai4geo run`)")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Make the sample city, run the whole chain on it and write metrics.json and report.html."""
     from ai4geo_lab.demo import run_demo
 
-    metrics = run_demo(out, seed=seed, size_m=size_m, gsd=gsd, workers=workers, progress=not quiet)
+    metrics = run_demo(out, seed=seed, size_m=size_m, gsd=gsd, workers=workers, progress=not quiet,
+                       cluster=cluster)
     typer.echo(json.dumps(metrics, indent=1))
     typer.echo(f"report: {Path(out) / 'report.html'}")
 
@@ -100,7 +107,11 @@ def steps_cmd(name: Annotated[str | None, typer.Argument(help="a step to describ
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors are printed on one line, without a traceback, with exit code 2."""
     try:
-        app(args=argv, prog_name="ai4geo", standalone_mode=False)
+        code = app(args=argv, prog_name="ai4geo", standalone_mode=False)
+        if code == 130:  # typer turns Ctrl-C into this exit code
+            raise typer.Abort()
+        if isinstance(code, int) and code:
+            return code
     except Ai4geoError as exc:
         typer.echo(f"ai4geo: error: {exc}", err=True)
         return 2

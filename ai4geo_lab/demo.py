@@ -71,7 +71,7 @@ def _city(out: Path, seed: int, size_m: float, gsd: float) -> Any:
 
 def run_demo(out: str | Path = "demo-out", seed: int = 0, size_m: float = 600.0, gsd: float = 0.5,
              workers: int | None = None, progress: bool = True, client: Any = None,
-             log: Any = print) -> dict[str, Any]:
+             log: Any = print, cluster: Any = None) -> dict[str, Any]:
     """Make the sample city, run the chain, compare every product with the truth.
 
     Writes ``out/metrics.json`` and ``out/report.html`` and returns the metrics.
@@ -88,7 +88,7 @@ def run_demo(out: str | Path = "demo-out", seed: int = 0, size_m: float = 600.0,
     config = RunConfig.model_validate(mapping).resolve(out)
     t1 = time.perf_counter()
     if client is None:
-        with connect(ClusterConfig.model_validate(mapping["cluster"])) as own:
+        with connect(cluster if cluster is not None else ClusterConfig.model_validate(mapping["cluster"])) as own:
             result = run(config, client=own, progress=progress, log=log)
     else:
         result = run(config, client=client, progress=progress, log=log)

@@ -21,6 +21,9 @@ from ai4geo_lab.geo.grid import GroundGrid
 from ai4geo_lab.geo.raster import read_window, write_raster
 from ai4geo_lab.geo.tiles import Tile, TileGrid
 
+#: How many times Dask retries a tile whose worker died or whose task failed.
+TILE_RETRIES = 2
+
 #: A tile function: reads what it needs for ``tile`` (halo window) and returns the core-window array.
 TileFn = Callable[..., np.ndarray]
 
@@ -91,8 +94,8 @@ class StepContext:
         else:
             from distributed import as_completed
 
-            futures = [self.client.submit(_compute_tile, *a, key=f"{rec_id}-{k}-{id(self)}", pure=False)
-                       for k, a in args.items()]
+            futures = [self.client.submit(_compute_tile, *a, key=f"{rec_id}-{k}-{id(self)}", pure=False,
+                                          retries=TILE_RETRIES) for k, a in args.items()]
             for fut in as_completed(futures):
                 try:
                     done(fut.result())

@@ -15,7 +15,7 @@ from ai4geo_lab import __version__
 from ai4geo_lab.chain.config import RunConfig, load_config
 from ai4geo_lab.chain.context import StepContext
 from ai4geo_lab.chain.lineage import product_item, write_catalog
-from ai4geo_lab.chain.manifest import Manifest, fingerprint
+from ai4geo_lab.chain.manifest import MANIFEST_NAME, Manifest, fingerprint
 from ai4geo_lab.chain.registry import get_step
 from ai4geo_lab.cluster import connect
 from ai4geo_lab.errors import Ai4geoError, OutputNotWritableError, ProcessingError
@@ -54,18 +54,23 @@ def _grid(config: RunConfig) -> GroundGrid:
 
 
 def run(config: RunConfig | str | Path, client: Any = None, progress: bool = True,
-        log: Callable[[str], None] = print) -> RunResult:
+        log: Callable[[str], None] = print, cluster: Any = None, restart: bool = False) -> RunResult:
     """Run every step of ``config`` (a :class:`RunConfig` or a YAML path) and return what it produced.
 
-    ``client`` is a ``distributed.Client``; without one, the configuration's ``cluster`` section decides
-    (a LocalCluster by default). Finished steps and tiles recorded in ``OUT/run.json`` are not recomputed.
+    ``client`` is a ``distributed.Client``; without one, ``cluster`` (any spec of
+    :func:`ai4geo_lab.cluster.connect`) or else the configuration's ``cluster`` section decides (a LocalCluster
+    by default). Finished steps and tiles recorded in ``OUT/run.json`` are not recomputed, unless ``restart``.
     """
     if not isinstance(config, RunConfig):
         config = load_config(config)
     params = config.validate_steps()
     check_writable(config.output)
+    if restart:
+        (config.output / MANIFEST_NAME).unlink(missing_ok=True)
     if client is None:
-        with connect(config.cluster) as own_client:
+        with connect(cluster if cluster is not None else config.cluster) as own_client:
+            if own_client is not None and getattr(own_client, "dashboard_link", None):
+                log(f"Dask dashboard: {own_client.dashboard_link}")
             return _run(config, params, own_client, progress, log)
     return _run(config, params, client, progress, log)
 
