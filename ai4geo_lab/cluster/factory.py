@@ -94,7 +94,8 @@ def _jobqueue(kind: str, config: ClusterConfig) -> Any:
     except Exception as exc:
         raise ConfigError(f"cannot start a {kind} cluster: {exc}", "check the options (queue, cores, memory, "
                           "walltime) and that the batch system answers") from exc
-    cluster.scale(jobs=config.jobs)
+    # adaptive with a fixed size: a job that ends (walltime, preemption, scancel) is replaced
+    cluster.adapt(minimum_jobs=config.jobs, maximum_jobs=config.jobs)
     return cluster
 
 
