@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import traceback
 from collections.abc import Callable
@@ -26,6 +27,15 @@ TILE_RETRIES = 2
 
 #: A tile function: reads what it needs for ``tile`` (halo window) and returns the core-window array.
 TileFn = Callable[..., np.ndarray]
+
+
+def fit_tile_size(tile_size: int, overlap: int, bytes_per_px: float, worker_memory: float | None,
+                  share: float = 0.25, minimum: int = 64) -> int:
+    """The largest tile side ≤ ``tile_size`` whose halo window needs at most ``share`` of a worker's memory."""
+    if not worker_memory:
+        return tile_size
+    side = int(math.sqrt(share * worker_memory / bytes_per_px)) - 2 * overlap
+    return max(minimum, min(tile_size, side))
 
 
 def _compute_tile(tile_fn: TileFn, tile: Tile, grid: GroundGrid, out_path: Path, dtype: str,
@@ -63,17 +73,34 @@ class StepContext:
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
+    def worker_memory(self) -> float | None:
+        """The smallest memory limit among the client's workers (bytes), if any is set."""
+        if self.client is None:
+            return None
+        limits = [w.get("memory_limit") for w in self.client.scheduler_info().get("workers", {}).values()]
+        limits = [m for m in limits if m]
+        return min(limits) if limits else None
+
     def tiled_raster(self, name: str, tile_fn: TileFn, overlap: int, dtype: str, nodata: float | None,
-                     band_names: list[str] | None = None, **kwargs: Any) -> Path:
+                     band_names: list[str] | None = None, bytes_per_px: float = 64.0, **kwargs: Any) -> Path:
         """Map ``tile_fn`` over the tiles of the ground grid and mosaic the results into one COG.
 
         Each tile's result is written atomically to ``OUT/<step>/tiles/<name>/<key>.tif`` and recorded in
-        the manifest; tiles already recorded (and present) are not recomputed.
+        the manifest; tiles already recorded (and present) are not recomputed. Tiles shrink when one halo
+        window (``bytes_per_px`` of working memory per pixel) would take more than a quarter of a worker's memory.
         """
-        grid = TileGrid(*self.grid.shape, tile_size=self.tile_size, overlap=overlap)
+        size = fit_tile_size(self.tile_size, overlap, bytes_per_px, self.worker_memory())
+        if size < self.tile_size:
+            self.log(f"[{self.step_id}] {name}: tiles of {size} px to fit the workers' memory")
+        grid = TileGrid(*self.grid.shape, tile_size=size, overlap=overlap)
         tile_dir = self.root / self.step_id / "tiles" / name
         tile_dir.mkdir(parents=True, exist_ok=True)
         rec_id = f"{self.step_id}/{name}"
+        record = self.manifest.step(rec_id)
+        if record.get("tile_size") != size:  # other tiles than those recorded: start this raster afresh
+            record.clear()
+            record.update({"tile_size": size, "tiles": {}})
+            self.manifest.save()
         todo = [t for t in grid if not self.manifest.tile_done(rec_id, t.key, tile_dir / f"{t.key}.tif")]
         bar = tqdm(total=len(grid), initial=len(grid) - len(todo), desc=f"{self.step_id}:{name}", unit="tile",
                    disable=None if self.progress else True, leave=False)  # None: only on a terminal

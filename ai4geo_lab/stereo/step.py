@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     from ai4geo_lab.geo.tiles import Tile
 
 
+#: Working memory of plane-sweep stereo per ground pixel: the RPC height polynomials (128 B), the running
+#: best/score arrays, the two warped images and the box-filter temporaries.
+BYTES_PER_PX = 320.0
+
+
 class StereoParams(BaseModel):
     """Ground-space plane-sweep stereo with NCC (winner-takes-all over candidate heights)."""
 
@@ -90,6 +95,6 @@ def run(ctx: StepContext, inputs: dict[str, Path], params: StereoParams) -> dict
     ctx.log(f"[{ctx.step_id}] sweeping {len(heights)} heights from {params.hmin:.1f} to {heights[-1]:.1f} m "
             f"(step {step:.2f} m)")
     dsm = ctx.tiled_raster("dsm", stereo_tile, overlap=params.window // 2 + params.median + 1, dtype="float32",
-                           nodata=np.nan, left=inputs["left"], right=inputs["right"],
+                           nodata=np.nan, bytes_per_px=BYTES_PER_PX, left=inputs["left"], right=inputs["right"],
                            params=params.model_dump(), heights=heights)
     return {"dsm": dsm}

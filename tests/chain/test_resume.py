@@ -80,3 +80,29 @@ def test_products_carry_stac_lineage(small_city, dask_client, tmp_path):
     # footprint of the product in WGS84 contains the city centre
     lon, lat = np.mean(dsm.bbox[0::2]), np.mean(dsm.bbox[1::2])
     assert dsm.bbox[0] < lon < dsm.bbox[2] and dsm.bbox[1] < lat < dsm.bbox[3]
+
+
+def test_tiles_fit_the_workers_memory():
+    from ai4geo_lab.chain.context import fit_tile_size
+
+    # 1000 px tiles with a 10 px halo at 320 B/px need 1020² × 320 B ≈ 333 MB
+    assert fit_tile_size(1000, 10, 320, 8e9) == 1000
+    assert fit_tile_size(1000, 10, 320, 1e9) == int((0.25 * 1e9 / 320) ** 0.5) - 20  # 863 px
+    assert fit_tile_size(1000, 10, 320, 1e6) == 64  # never below the minimum
+    assert fit_tile_size(1000, 10, 320, None) == 1000
+
+
+@pytest.mark.slow
+def test_small_workers_get_smaller_tiles(small_city, tmp_path):
+    from distributed import Client, LocalCluster
+
+    # one worker with 1.2 GB: a 1000 px stereo tile would want ~0.33 GB, more than a quarter of it
+    with LocalCluster(n_workers=1, threads_per_worker=1, memory_limit="1.2GB", dashboard_address="127.0.0.1:0",
+                      host="127.0.0.1") as cluster, Client(cluster) as client:
+        lines: list[str] = []
+        result = run(make_config(small_city, tmp_path / "run", tile_size=1000), client=client, progress=False,
+                     log=lines.append)
+    assert any("tiles of" in line and "fit the workers' memory" in line for line in lines)
+    manifest = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert manifest["steps"]["dsm/dsm"]["tile_size"] < 1000
+    assert len(result.tiles_computed["dsm"]) == 1  # the 200 px city still fits in one of them
