@@ -25,7 +25,7 @@ def test_demo_command_at_default_size(tmp_path):
     assert metrics["dtm_date1.nmad_m"] < 0.5
     assert metrics["building_mask.iou"] > 0.85
     assert metrics["footprints.object_f1"] > 0.85
-    assert metrics["lod1.height_rmse_m"] < 8 and metrics["lod1.n_matched"] > 50
+    assert metrics["lod1.height_rmse_m"] < 2 and metrics["lod1.n_matched"] > 50
     assert metrics["landcover.overall_accuracy"] > 0.85
     assert metrics["change.f1"] > 0.8
     times = metrics["wall_time_s"]

@@ -43,11 +43,14 @@ def footprint_heights(
     transform: Affine,
     percentile: float = 90.0,
     all_touched: bool = False,
+    outlier_margin_m: float | None = 6.0,
 ) -> gpd.GeoDataFrame:
     """A copy of ``footprints`` with ``height``, ``base_elevation`` and ``n_pixels``.
 
     ``height`` is the ``percentile`` of the nDSM over the pixels whose centre lies in the footprint (NaN
-    ignored), ``base_elevation`` the median DTM there, ``n_pixels`` the number of those pixels. Footprints
+    ignored), after dropping pixels more than ``outlier_margin_m`` above the building's median (matching
+    blunders, a taller neighbour's facade; a pitched roof rises less than that above its median; None keeps
+    all); ``base_elevation`` is the median DTM there, ``n_pixels`` the number of those pixels. Footprints
     must be in the rasters' CRS; where footprints overlap, the later row takes the shared pixels. A footprint
     without a valid pixel gets NaN.
     """
@@ -70,6 +73,9 @@ def footprint_heights(
     if shapes:
         labels = rasterio.features.rasterize(shapes, out_shape=h.shape, transform=transform, fill=0,
                                              dtype="int32", all_touched=all_touched)
+    if outlier_margin_m is not None:
+        median = np.concatenate([[np.nan], grouped_percentile(labels, h, n, 50.0)])
+        h = np.where(h > median[labels] + outlier_margin_m, np.nan, h)
     out["height"] = grouped_percentile(labels, h, n, percentile)
     out["base_elevation"] = grouped_percentile(labels, g, n, 50.0)
     out["n_pixels"] = np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(np.int64)

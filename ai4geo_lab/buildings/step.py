@@ -26,6 +26,8 @@ class Lod1Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
     percentile: float = Field(default=90.0, gt=0, le=100, description="percentile of nDSM inside the footprint")
     min_height: float = Field(default=2.0, ge=0, description="footprints lower than this are dropped (m)")
+    outlier_margin_m: float | None = Field(default=6.0, gt=0, description="pixels this far above the median are "
+                                           "blunders, not roof (m; null keeps all)")
 
 
 def run(ctx: StepContext, inputs: dict[str, Path], params: Lod1Params) -> dict[str, Path]:
@@ -33,7 +35,8 @@ def run(ctx: StepContext, inputs: dict[str, Path], params: Lod1Params) -> dict[s
     footprints = read_vector(inputs["footprints"])
     ndsm, transform = read_window(inputs["ndsm"])
     dtm, _ = read_window(inputs["dtm"])
-    buildings = footprint_heights(footprints, ndsm, dtm, transform, percentile=params.percentile)
+    buildings = footprint_heights(footprints, ndsm, dtm, transform, percentile=params.percentile,
+                                  outlier_margin_m=params.outlier_margin_m)
     buildings = buildings[buildings["height"] >= params.min_height].reset_index(drop=True)
     epsg = CRS.from_user_input(ctx.grid.crs).to_epsg()
     doc = lod1_cityjson(buildings, epsg)

@@ -59,3 +59,14 @@ def test_empty_footprints_and_bad_shapes() -> None:
     assert {"height", "base_elevation", "n_pixels"} <= set(out.columns) and len(out) == 0
     with pytest.raises(InvalidInputError):
         footprint_heights(empty, np.zeros((4, 4)), np.zeros((4, 5)), T)
+
+
+def test_blunders_above_the_roof_do_not_raise_the_height():
+    ndsm = np.zeros((40, 40))
+    ndsm[10:30, 10:30] = 12.0
+    ndsm[10:30, 10:14] = 45.0  # 20 % of the roof: a taller neighbour's facade matched onto it
+    fp = gpd.GeoDataFrame(geometry=[box(10, 10, 30, 30)], crs="EPSG:32631")
+    t = Affine(1, 0, 0, 0, -1, 40)
+    assert footprint_heights(fp, ndsm, np.zeros_like(ndsm), t)["height"].iloc[0] == pytest.approx(12.0)
+    raw = footprint_heights(fp, ndsm, np.zeros_like(ndsm), t, outlier_margin_m=None)["height"].iloc[0]
+    assert raw == pytest.approx(45.0)
