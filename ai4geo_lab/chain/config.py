@@ -6,13 +6,13 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ai4geo_lab.chain.registry import get_step
 from ai4geo_lab.cluster import ClusterConfig
-from ai4geo_lab.errors import ConfigError, InputNotFoundError, InvalidInputError
+from ai4geo_lab.errors import ConfigError, InputNotFoundError
 from ai4geo_lab.geo.tiles import DEFAULT_TILE_SIZE
+from ai4geo_lab.yamlfile import read_yaml
 
 
 def format_validation_error(exc: ValidationError, where: str = "") -> str:
@@ -143,15 +143,7 @@ class RunConfig(BaseModel):
 def load_config(path: str | Path) -> RunConfig:
     """Read, validate and resolve a YAML run configuration."""
     path = Path(path)
-    if not path.is_file():
-        raise InputNotFoundError(f"configuration file {path} does not exist", "check the path")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InvalidInputError(f"{path} is not valid YAML{at}: {getattr(exc, 'problem', exc)}",
-                                "fix the syntax (indentation, colons, quotes)") from exc
+    raw = read_yaml(path, "configuration file")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping (output, grid, inputs, steps)", "see the README's example")
     try:

@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ai4geo_lab.errors import ConfigError, missing_dependency
+from ai4geo_lab.yamlfile import read_yaml
 
 #: Worker environment. Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536, which also switches off glibc's adaptive
 #: mmap threshold: every array over 128 KiB is then mmapped and unmapped, and the tile algorithms (many
@@ -60,13 +60,7 @@ def parse_spec(spec: ClusterConfig | dict | str | Path | None) -> ClusterConfig:
 
         spec = dask.config.get("ai4geo.cluster", default=None) or "local"
     if isinstance(spec, Path) or (isinstance(spec, str) and spec.endswith((".yaml", ".yml"))):
-        path = Path(spec)
-        if not path.is_file():
-            raise ConfigError(f"cluster file {path} does not exist", "give a YAML file or a spec like local:2")
-        try:
-            spec = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+        spec = read_yaml(spec, "cluster file")
     if isinstance(spec, str):
         text = spec.strip()
         if "://" in text:
