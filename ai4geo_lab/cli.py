@@ -13,8 +13,55 @@ from ai4geo_lab.errors import Ai4geoError
 
 app = typer.Typer(help="ai4geo_lab: satellite imagery to 3D geospatial information.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
+aoi_app = typer.Typer(help="Named areas of interest, shared by the CLI, notebooks and JupyterLab.",
+                      no_args_is_help=True)
 sample_app = typer.Typer(help="The embedded sample city (synthetic, with ground truth).", no_args_is_help=True)
 app.add_typer(sample_app, name="sample")
+app.add_typer(aoi_app, name="aoi")
+
+WorkspaceOpt = Annotated[Path | None, typer.Option(help="workspace folder (default: $AI4GEO_WORKSPACE or "
+                                                        "~/ai4geo-workspace)")]
+
+
+@aoi_app.command("save")
+def aoi_save(
+    name: Annotated[str, typer.Argument(help="name to save it under")],
+    source: Annotated[str, typer.Argument(help="'west,south,east,north', WKT, GeoJSON, or a vector file")],
+    crs: Annotated[str | None, typer.Option(help="CRS of the coordinates, if not longitude/latitude")] = None,
+    max_area_km2: Annotated[float, typer.Option(help="refuse larger areas")] = 50_000.0,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Validate an AOI (repairing invalid geometry with a warning) and save it by name."""
+    import warnings
+
+    from ai4geo_lab.aoi import AOIWarning, load_aoi, save_aoi
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AOIWarning)
+        path = save_aoi(source, name, workspace, crs=crs, max_area_km2=max_area_km2)
+    for w in caught:
+        typer.echo(f"ai4geo: warning: {w.message}", err=True)
+    aoi = load_aoi(name, workspace)
+    typer.echo(f"saved '{name}' ({aoi.area_km2:,.3f} km²) to {path}")
+
+
+@aoi_app.command("list")
+def aoi_list(workspace: WorkspaceOpt = None) -> None:
+    """The saved AOIs, with their areas and bounds."""
+    from ai4geo_lab.aoi import list_aois, load_aoi
+
+    for name in list_aois(workspace):
+        aoi = load_aoi(name, workspace)
+        w, s, e, n = aoi.bounds
+        typer.echo(f"{name:24s} {aoi.area_km2:12,.3f} km²  [{w:.5f}, {s:.5f}, {e:.5f}, {n:.5f}]")
+
+
+@aoi_app.command("show")
+def aoi_show(name: Annotated[str, typer.Argument()], workspace: WorkspaceOpt = None) -> None:
+    """A saved AOI as GeoJSON."""
+    from ai4geo_lab.aoi import load_aoi
+
+    typer.echo(json.dumps(load_aoi(name, workspace).to_geojson()))
 
 
 @sample_app.command("make")

@@ -1,0 +1,6 @@
+"""Areas of interest: one geometry in EPSG:4326, from whatever a user has, validated, and saved by name."""
+
+from ai4geo_lab.aoi.geometry import AOI, AOIWarning, to_aoi
+from ai4geo_lab.aoi.workspace import delete_aoi, list_aois, load_aoi, save_aoi, workspace_dir
+
+__all__ = ["AOI", "AOIWarning", "delete_aoi", "list_aois", "load_aoi", "save_aoi", "to_aoi", "workspace_dir"]
