@@ -89,6 +89,11 @@ PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
         yield root
     finally:
         subprocess.run(["scancel", "--user", "root"], env=env, capture_output=True)
+        for _ in range(60):  # let the job steps end before their daemons do
+            queue = subprocess.run(["squeue", "-h"], capture_output=True, text=True, env=env).stdout
+            if not queue.strip():
+                break
+            time.sleep(0.25)
         pids = []
         for pid_file in ("run/slurmd.pid", "run/slurmctld.pid", "m/pid"):
             with contextlib.suppress(OSError, ValueError, IndexError):
