@@ -66,11 +66,17 @@ def _new_figure(figsize: tuple[float, float]) -> MplFigure:
 
 
 def split_metric_name(key: str) -> tuple[str, str, str]:
-    """(group, name, unit) of a metric key: "dsm.nmad_m" → ("dsm", "nmad", "m")."""
+    """(group, name, unit) of a metric key: "dsm.nmad_m" → ("dsm", "nmad", "m").
+
+    A unit suffix on the group applies to its members: "wall_time_s.chain" → ("wall_time", "chain", "s").
+    """
     group, _, name = key.partition(".") if "." in key else (DEFAULT_GROUP, "", key)
     for suffix, unit in UNITS.items():
         if name.endswith(suffix) and len(name) > len(suffix):
             return group, name[: -len(suffix)], unit
+    for suffix, unit in UNITS.items():
+        if group.endswith(suffix) and len(group) > len(suffix):
+            return group[: -len(suffix)], name, unit
     return group, name, ""
 
 

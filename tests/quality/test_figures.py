@@ -24,3 +24,11 @@ def test_hillshade_faces_the_sun():
     assert np.allclose(hillshade(np.zeros((5, 5)), 1.0, altitude_deg=30), 0.5)  # flat: sin(altitude)
     fig = relief_figure(100 - x + y, 1.0, "relief")
     assert fig.axes and fig.axes[0].get_title() == "relief"
+
+
+def test_metric_names_and_units():
+    from ai4geo_lab.quality.report import split_metric_name
+
+    assert split_metric_name("dsm.nmad_m") == ("dsm", "nmad", "m")
+    assert split_metric_name("wall_time_s.step.dsm_1") == ("wall_time", "step.dsm_1", "s")
+    assert split_metric_name("footprints.n_pred") == ("footprints", "n_pred", "")
