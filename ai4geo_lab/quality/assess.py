@@ -29,7 +29,8 @@ from ai4geo_lab.quality.tables import height_table
 #: land-cover classes of open, non-vegetated ground, where ASPRS places the checkpoints of its non-vegetated
 #: vertical accuracy (NVA): roads and bare soil (not roofs and walls, not vegetation, not water)
 OPEN_GROUND = {2, 5}
-BUILDING = 1
+#: classes of stable terrain for co-registration: bare ground and low vegetation (not buildings, trees, water)
+STABLE_TERRAIN = {2, 4, 5}
 
 
 @dataclass
@@ -67,7 +68,7 @@ def assess_heights(product: str | Path, reference: str | Path, landcover: str | 
     e = (pred - ref)[nva_mask]
     e = e[np.isfinite(e)]
     rmse_nva = float(np.sqrt(np.mean(e * e))) if e.size else math.nan
-    offset = nuth_kaab(pred, ref, gsd, stable=None if lc is None else lc != BUILDING)
+    offset = nuth_kaab(pred, ref, gsd, stable=None if lc is None else np.isin(lc, list(STABLE_TERRAIN)))
     summary = {
         "bias_m": overall.bias_m, "rmse_m": overall.rmse_m, "nmad_m": overall.nmad_m, "le90_m": le90(pred - ref),
         "completeness": overall.completeness, "rmse_nva_m": rmse_nva,

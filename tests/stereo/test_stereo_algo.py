@@ -70,3 +70,40 @@ def test_bad_window(pair, window):
     _, images, sweeps = pair
     with pytest.raises(ConfigError):
         plane_sweep_ncc(images[0], images[1], sweeps[0], sweeps[1], np.arange(95.0, 125.0), window=window)
+
+
+def test_nodata_stripe_gives_nan(pair):
+    """Ground pixels seen in a nodata stripe of one image get no height."""
+    scene, images, sweeps = pair
+    left = images[0].copy()
+    left[40:60] = np.nan
+    heights = ground_heights(95.0, 125.0, 1.0, 0.35)
+    res = plane_sweep_ncc(left, images[1], sweeps[0], sweeps[1], heights)
+    rows, _ = sweeps[0].project(scene.dsm)
+    hidden = (rows > 40) & (rows < 59)
+    assert hidden.sum() > 1000
+    assert np.isnan(res.dsm[hidden]).mean() > 0.95
+    assert np.isfinite(res.dsm[~hidden]).mean() > 0.7
+
+
+def test_occlusion_checks_remove_fattening(pair):
+    """Shiftable windows and the one-point-per-image-pixel rule remove most blunders beside the roof."""
+    scene, images, sweeps = pair
+    heights = ground_heights(95.0, 125.0, 1.0, 0.35)
+    plain = plane_sweep_ncc(images[0], images[1], sweeps[0], sweeps[1], heights, shiftable=False, unique_dh=0)
+    checked = plane_sweep_ncc(images[0], images[1], sweeps[0], sweeps[1], heights)
+
+    def blunders(dsm: np.ndarray) -> float:
+        return float(np.mean(np.abs(dsm - scene.dsm)[np.isfinite(dsm)] > 3.0))
+
+    assert blunders(checked.dsm) < 0.5 * blunders(plain.dsm)
+    assert blunders(checked.dsm) < 0.01
+    assert np.isfinite(checked.dsm).mean() > 0.85
+
+
+def test_textureless_images_give_nan(pair):
+    """Constant images correlate with nothing: no height, not a spurious one."""
+    _, images, sweeps = pair
+    flat = np.full_like(images[0], 0.3)
+    res = plane_sweep_ncc(flat, flat, sweeps[0], sweeps[1], np.arange(95.0, 125.0, 1.0))
+    assert np.isnan(res.dsm).all()

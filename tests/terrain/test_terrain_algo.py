@@ -54,3 +54,36 @@ def test_nan_preserved_and_filled():
 
 def test_ndsm_clips_at_zero():
     assert ndsm(np.array([[1.0, 5.0, np.nan]]), np.array([[2.0, 1.0, 0.0]])).tolist()[0][:2] == [0.0, 4.0]
+
+
+def hill_with_buildings(n=300, seed=0):
+    """A 25 m hill on a slope with a building every 60 m, some on its flanks."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:n, 0:n].astype(float)
+    ground = 100 + 25 * np.exp(-((x - 150) ** 2 + (y - 150) ** 2) / (2 * 50**2)) + 0.03 * x
+    dsm = ground.copy()
+    boxes = []
+    for r0 in range(5, n - 45, 60):
+        for c0 in range(5, n - 45, 60):
+            if abs(r0 + 20 - 150) < 30 and abs(c0 + 20 - 150) < 30:
+                continue  # the hill top itself stays bare
+            w, h = rng.integers(12, 40, 2)
+            r, c = r0 + rng.integers(0, 15), c0 + rng.integers(0, 15)
+            height = rng.uniform(4, 30)
+            dsm[r:r + h, c:c + w] += height
+            boxes.append((np.s_[r:r + h, c:c + w], height))
+    dsm += rng.normal(0, 0.1, dsm.shape)
+    return ground.astype(np.float32), dsm.astype(np.float32), boxes
+
+
+def test_hill_top_is_not_cut():
+    """A plain opening flattens the hill top; the slope test puts it back and keeps the buildings out."""
+    ground, dsm, boxes = hill_with_buildings()
+    plain = morphological_dtm(dsm, 1.0, slope_tolerance=0)
+    dtm = morphological_dtm(dsm, 1.0)
+    assert ground[150, 150] - plain[150, 150] > 3
+    assert abs(dtm[150, 150] - ground[150, 150]) < 1
+    assert np.sqrt(np.mean((dtm - ground) ** 2)) < 0.5
+    h = ndsm(dsm, dtm)
+    errors = [abs(np.median(h[box]) - height) for box, height in boxes]
+    assert np.median(errors) < 0.5 and max(errors) < 1.5
