@@ -54,6 +54,30 @@ class ProcessingError(Ai4geoError):
     http_status = 500
 
 
+class UnknownCollectionError(InvalidInputError):
+    """A search names a collection the provider does not know."""
+
+    http_status = 404
+
+
+class ProviderError(Ai4geoError):
+    """A data provider (catalogue, STAC API, Overpass) is unreachable, timed out or answered with an error."""
+
+    http_status = 502
+
+
+class ProviderAuthError(ProviderError):
+    """A data provider refused the credentials (or needs some)."""
+
+    http_status = 401
+
+
+class DiskFullError(OutputNotWritableError):
+    """The disk filled up while writing; partial files are kept for a resume."""
+
+    http_status = 507
+
+
 def missing_dependency(package: str, extra: str) -> MissingDependencyError:
     """Build the error for an optional import that failed."""
     return MissingDependencyError(

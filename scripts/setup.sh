@@ -10,8 +10,9 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
   exit 1
 fi
 
-# System packages: a single-node Slurm (slurm-wlm, munge) for the HPC tests of dask-jobqueue.
-APT_PACKAGES=(slurm-wlm munge)
+# System packages: a single-node Slurm (slurm-wlm, munge) for the HPC tests of dask-jobqueue; chromium for the
+# browser tests (Playwright drives /usr/bin/chromium).
+APT_PACKAGES=(slurm-wlm munge chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

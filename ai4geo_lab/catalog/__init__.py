@@ -1,0 +1,118 @@
+"""Finding and fetching data: EODAG providers, any STAC API, and the embedded local catalogue (offline).
+
+>>> from ai4geo_lab.catalog import add_local_catalog, search
+>>> add_local_catalog("sample-city")                     # a sample city folder, or any static STAC catalogue
+>>> res = search("1.43,43.60,1.45,43.61", "sample-ortho", "2024-01-01", "2025-12-31", max_cloud=20,
+...              provider="local")
+>>> res.frame                                            # GeoDataFrame: id, collection, provider, datetime, ...
+>>> res.download("data/")                                # resumable, checksummed, recorded in the inventory
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ai4geo_lab.catalog.download import inventory, inventory_path
+from ai4geo_lab.catalog.results import SearchResults
+from ai4geo_lab.catalog.search import SearchRequest, build_request, run_request, search, search_page
+from ai4geo_lab.catalog.sources import (
+    LOCAL,
+    add_local_catalog,
+    eodag_config_dir,
+    local_catalogs,
+    remove_local_catalog,
+)
+
+__all__ = [
+    "LOCAL", "SearchRequest", "SearchResults", "add_local_catalog", "build_request", "collections",
+    "eodag_config_dir", "inventory", "inventory_path", "local_catalogs", "providers", "queryables",
+    "remove_local_catalog", "run_request", "search", "search_page",
+]
+
+
+def providers(workspace: str | Path | None = None) -> list[dict[str, Any]]:
+    """Every search target: the local catalogue first, then EODAG's providers (preferred first)."""
+    from ai4geo_lab.catalog.sources import eodag_providers
+
+    out = [{"name": LOCAL, "kind": "local", "offline": True,
+            "catalogs": [str(p) for p in local_catalogs(workspace)]}]
+    out += [{"name": name, "kind": "eodag", "offline": False} for name in eodag_providers(workspace)]
+    return out
+
+
+def collections(provider: str | None = None, workspace: str | Path | None = None) -> list[dict[str, Any]]:
+    """The collections a provider serves ({id, title, provider}); with no provider, those of the local
+    catalogue and of every EODAG provider."""
+    from ai4geo_lab.catalog import sources as prov
+
+    target = prov.resolve(provider, workspace)
+    out: list[dict[str, Any]] = []
+    if target.kind in (LOCAL, "auto") and target.paths:
+        from ai4geo_lab.catalog.local import LocalIndex
+
+        out += [{"id": c, "title": c, "provider": LOCAL}
+                for c in LocalIndex.from_paths(list(target.paths)).collection_ids()]
+    if target.kind == "stac-api":
+        import requests
+
+        try:
+            resp = requests.get(f"{target.url}/collections", timeout=prov.DEFAULT_TIMEOUT_S)
+            resp.raise_for_status()
+            docs = resp.json().get("collections", [])
+        except (requests.RequestException, ValueError) as exc:
+            from ai4geo_lab.errors import ProviderError
+
+            raise ProviderError(f"cannot list the collections of {prov.safe_url(target.url or '')} "
+                                f"({type(exc).__name__})", "check the URL of the STAC API") from exc
+        out += [{"id": c["id"], "title": c.get("title") or c["id"], "provider": target.url} for c in docs]
+    if target.kind in ("eodag", "auto"):
+        dag = prov.gateway(workspace)
+        name = target.name if target.kind == "eodag" else None
+        out += [{"id": c.id, "title": getattr(c, "title", None) or c.id, "provider": name or "eodag"}
+                for c in dag.list_collections(provider=name, fetch_providers=False)]
+    return out
+
+
+def queryables(collection: str, provider: str | None = None,
+               workspace: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """What a search of ``collection`` can filter on, as {name: JSON Schema}, for forms. The common ones (aoi,
+    start, end, max_cloud) come first; then the provider's own."""
+    from ai4geo_lab.catalog import sources as prov
+    from ai4geo_lab.catalog.search import SearchRequest
+
+    schema = SearchRequest.model_json_schema()["properties"]
+    out = {k: schema[k] for k in ("aoi", "start", "end", "max_cloud")}
+    target = prov.resolve(provider, workspace)
+    if target.kind in (LOCAL, "auto") and target.paths:
+        from ai4geo_lab.catalog.local import LocalIndex
+
+        index = LocalIndex.from_paths(list(target.paths))
+        if collection in index.collection_ids() or target.kind == LOCAL:
+            if collection not in index.collection_ids():
+                from ai4geo_lab.catalog.search import _unknown
+
+                raise _unknown(collection, index.collection_ids(), "the local catalogue")
+            kinds = {bool: "boolean", int: "integer", float: "number", str: "string"}
+            for item in index.items:
+                if item.get("collection") != collection:
+                    continue
+                for key, value in (item.get("properties") or {}).items():
+                    if key not in ("datetime", "eo:cloud_cover") and type(value) in kinds and key not in out:
+                        out[key] = {"type": kinds[type(value)], "title": key}
+            return out
+    dag = prov.gateway(workspace)
+    name = target.name if target.kind in ("eodag", "stac-api") else None
+    try:
+        found = dag.list_queryables(provider=name, collection=collection, fetch_providers=False)
+        extra = found.get_model_json_schema().get("properties", {})
+    except Exception as exc:
+        from ai4geo_lab.catalog.search import _eodag_error
+
+        raise _eodag_error(exc, name, workspace) from exc
+    skip = {"collection", "geom", "start", "end", "startTimeFromAscendingNode", "completionTimeFromAscendingNode",
+            "start_datetime", "end_datetime", "geometry", "datetime"}
+    for key, value in extra.items():
+        if key not in skip and key not in out:
+            out[key] = value
+    return out

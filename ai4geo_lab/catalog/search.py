@@ -1,0 +1,285 @@
+"""``search(aoi, collection, start, end, ...)``: one function over the local catalogue, EODAG and STAC APIs."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+from shapely.geometry import mapping, shape
+
+from ai4geo_lab.aoi import to_aoi
+from ai4geo_lab.catalog import sources as prov
+from ai4geo_lab.catalog.results import SearchResults
+from ai4geo_lab.errors import (
+    Ai4geoError,
+    ConfigError,
+    InvalidInputError,
+    ProviderAuthError,
+    ProviderError,
+    UnknownCollectionError,
+)
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 500
+
+
+class SearchRequest(BaseModel):
+    """A search, as plain data: what a page token encodes and what a REST payload carries."""
+
+    collection: str
+    aoi: dict[str, Any] | None = Field(None, description="GeoJSON geometry in EPSG:4326")
+    start: str | None = Field(None, description="ISO 8601 date or date-time (UTC if no offset)")
+    end: str | None = Field(None, description="ISO 8601 date or date-time; a date means its whole day")
+    max_cloud: float | None = Field(None, ge=0, le=100, description="maximum cloud cover (%)")
+    provider: str | None = Field(None, description="'local', an EODAG provider, a STAC API URL or a catalogue path")
+    queryables: dict[str, Any] = Field(default_factory=dict)
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    page: int = Field(1, ge=1)
+    cursor: dict[str, Any] | None = Field(None, description="the provider's own next-page token, if it has one")
+
+    def token(self) -> str:
+        """This request as an opaque, URL-safe page token."""
+        return base64.urlsafe_b64encode(json.dumps(self.model_dump(), separators=(",", ":")).encode()).decode()
+
+    @classmethod
+    def from_token(cls, token: str) -> SearchRequest:
+        """The request a page token stands for."""
+        try:
+            return cls.model_validate(json.loads(base64.urlsafe_b64decode(token.encode())))
+        except Exception as exc:
+            raise InvalidInputError("the page token is not valid", "use the next_token of a search result") from exc
+
+
+def _parse_when(value: Any, name: str, end: bool) -> dt.datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        when = value
+    elif isinstance(value, dt.date):
+        when = dt.datetime.combine(value, dt.time.max if end else dt.time.min)
+    else:
+        text = str(value).strip()
+        try:
+            if len(text) == 10:
+                day = dt.date.fromisoformat(text)
+                when = dt.datetime.combine(day, dt.time.max if end else dt.time.min)
+            else:
+                when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise InvalidInputError(f"{name} '{value}' is not a date", "write it as YYYY-MM-DD or an ISO 8601 "
+                                                                        "date-time") from exc
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC)
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    return None if when is None else when.isoformat().replace("+00:00", "Z")
+
+
+def build_request(aoi: Any, collection: str, start: Any = None, end: Any = None, max_cloud: float | None = None,
+                  provider: str | None = None, limit: int = DEFAULT_LIMIT, page: int = 1,
+                  **queryables: Any) -> SearchRequest:
+    """Validate the arguments of :func:`search` into a :class:`SearchRequest` (clear errors for bad input)."""
+    if not collection or not isinstance(collection, str):
+        raise InvalidInputError("no collection given", "name one; see ai4geo_lab.catalog.collections()")
+    t0, t1 = _parse_when(start, "start", False), _parse_when(end, "end", True)
+    if t0 is not None and t1 is not None and t1 < t0:
+        raise InvalidInputError(f"the end date {_iso(t1)} is before the start date {_iso(t0)}",
+                                "swap them, or give an end after the start")
+    if max_cloud is not None:
+        try:
+            max_cloud = float(max_cloud)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"max_cloud must be a number, got {max_cloud!r}") from exc
+        if math.isnan(max_cloud) or not 0 <= max_cloud <= 100:
+            raise InvalidInputError(f"max_cloud {max_cloud} is outside 0–100", "give a percentage from 0 to 100")
+    if not 1 <= int(limit) <= MAX_LIMIT:
+        raise InvalidInputError(f"limit {limit} is outside 1–{MAX_LIMIT}", "ask for fewer items per page")
+    if int(page) < 1:
+        raise InvalidInputError(f"page {page} must be 1 or more")
+    geometry = None if aoi is None else mapping(to_aoi(aoi, max_area_km2=None).geometry)
+    return SearchRequest(collection=collection, aoi=geometry, start=_iso(t0), end=_iso(t1), max_cloud=max_cloud,
+                         provider=provider, queryables=queryables, limit=int(limit), page=int(page))
+
+
+def search(aoi: Any, collection: str, start: Any = None, end: Any = None, max_cloud: float | None = None,
+           provider: str | None = None, *, limit: int = DEFAULT_LIMIT, page: int = 1,
+           workspace: str | Path | None = None, **queryables: Any) -> SearchResults:
+    """Search a catalogue for items of ``collection`` over ``aoi`` between ``start`` and ``end``.
+
+    ``aoi``: anything :func:`ai4geo_lab.aoi.to_aoi` takes (or None for everywhere). ``provider``: None (the local
+    catalogue when it holds the collection, else EODAG's preferred provider), ``'local'``, an EODAG provider name,
+    a STAC API URL, or a static catalogue path. ``queryables``: extra equality filters on item properties.
+    Returns one page of ``limit`` items; ``results.next_page()`` or ``search_page(results.next_token)`` goes on.
+    Cloud cover is filtered on the client (servers do not honour it reliably); ``results.notes`` says so.
+    """
+    return run_request(build_request(aoi, collection, start, end, max_cloud, provider, limit, page, **queryables),
+                       workspace)
+
+
+def search_page(token: str, workspace: str | Path | None = None) -> SearchResults:
+    """The page a ``next_token`` stands for."""
+    return run_request(SearchRequest.from_token(token), workspace)
+
+
+def run_request(req: SearchRequest, workspace: str | Path | None = None) -> SearchResults:
+    """Execute a validated request."""
+    target = prov.resolve(req.provider, workspace)
+    if target.kind == "auto":
+        if target.paths:
+            from ai4geo_lab.catalog.local import LocalIndex
+
+            if req.collection in LocalIndex.from_paths(list(target.paths)).collection_ids():
+                return _search_local(req, target)
+        return _search_eodag(req, None, workspace)
+    if target.kind == prov.LOCAL:
+        return _search_local(req, target)
+    if target.kind == "stac-api":
+        _check_stac_api(target.url or "", req.collection)
+    return _search_eodag(req, target.name, workspace)
+
+
+def _unknown(collection: str, known: list[str], where: str) -> UnknownCollectionError:
+    import difflib
+
+    close = difflib.get_close_matches(collection, known, n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}?" if close else (
+        f"known collections: {', '.join(known[:15])}{'…' if len(known) > 15 else ''}" if known else
+        "this provider lists no collections")
+    return UnknownCollectionError(f"unknown collection '{collection}' in {where}", hint)
+
+
+def _search_local(req: SearchRequest, target: prov.Provider) -> SearchResults:
+    from ai4geo_lab.catalog.local import LocalIndex
+
+    index = LocalIndex.from_paths(list(target.paths))
+    known = index.collection_ids()
+    if req.collection not in known:
+        raise _unknown(req.collection, known, "the local catalogue")
+    t0 = np.datetime64(req.start.rstrip("Z"), "ns") if req.start else None
+    t1 = np.datetime64(req.end.rstrip("Z"), "ns") if req.end else None
+    idx = index.search(shape(req.aoi) if req.aoi else None, [req.collection], t0, t1, req.max_cloud,
+                       req.queryables)
+    lo = (req.page - 1) * req.limit
+    page = idx[lo: lo + req.limit]
+    items = [{**index.items[i], "ai4geo:provider": prov.LOCAL} for i in page]
+    notes = []
+    if req.max_cloud is not None:
+        notes.append(f"cloud cover ≤ {req.max_cloud:g} % filtered in ai4geo_lab (items without a cloud cover are "
+                     "left out)")
+    return SearchResults(items, req, prov.LOCAL, has_next=len(idx) > lo + req.limit, notes=notes)
+
+
+def _check_stac_api(url: str, collection: str, timeout: float = prov.DEFAULT_TIMEOUT_S) -> None:
+    import requests
+
+    root = url[: -len("/search")] if url.endswith("/search") else url
+    try:
+        resp = requests.get(f"{root}/collections", timeout=timeout, headers={"Accept": "application/json"})
+    except requests.Timeout as exc:
+        raise ProviderError(f"the STAC API {prov.safe_url(root)} did not answer within {timeout:g} s",
+                            "try again later, or check the URL") from exc
+    except requests.RequestException as exc:
+        raise ProviderError(f"cannot reach the STAC API {prov.safe_url(root)} ({type(exc).__name__})",
+                            "check the URL and your network connection") from exc
+    if resp.status_code in (401, 403):
+        raise ProviderAuthError(f"the STAC API {prov.safe_url(root)} refused access (HTTP {resp.status_code})",
+                                "this API needs credentials: set them in EODAG's configuration")
+    if resp.status_code >= 400:
+        raise ProviderError(f"the STAC API {prov.safe_url(root)} answered HTTP {resp.status_code} for /collections",
+                            "is this the root URL of a STAC API?")
+    try:
+        known = sorted(c.get("id") for c in resp.json().get("collections", []))
+    except ValueError as exc:
+        raise ProviderError(f"{prov.safe_url(root)}/collections is not JSON", "is this a STAC API?") from exc
+    if collection not in known:
+        raise _unknown(collection, known, f"the STAC API {prov.safe_url(root)}")
+
+
+def _eodag_error(exc: Exception, provider: str | None, workspace: str | Path | None) -> Ai4geoError:
+    from eodag.utils import exceptions as ex
+
+    who = f"provider '{provider}'" if provider else "EODAG"
+    cfg = prov.eodag_config_dir(workspace)
+    if isinstance(exc, ex.AuthenticationError) or "401" in str(exc) or "403" in str(exc):
+        return ProviderAuthError(f"{who} refused the credentials",
+                                 f"set them in {cfg}/eodag.yml or in EODAG__{(provider or 'X').upper()}__AUTH__"
+                                 "CREDENTIALS__... environment variables")
+    if isinstance(exc, ex.MisconfiguredError):
+        return ProviderAuthError(f"{who} is not configured for this search (often: credentials missing)",
+                                 f"set them in {cfg}/eodag.yml or in EODAG's environment variables")
+    if isinstance(exc, ex.TimeOutError):
+        return ProviderError(f"{who} did not answer in time", "try again later, or with a smaller area or period")
+    if isinstance(exc, ex.UnsupportedCollection | ex.NoMatchingCollection):
+        return UnknownCollectionError(f"{who} does not know this collection",
+                                      "see ai4geo_lab.catalog.collections(provider)")
+    if isinstance(exc, ex.ValidationError):
+        return InvalidInputError(f"{who} refused the search parameters: {exc}", "check the queryables")
+    if isinstance(exc, ex.UnsupportedProvider):
+        return ConfigError(f"{who} cannot serve this search: {exc}", "choose another provider")
+    return ProviderError(f"{who} failed: {type(exc).__name__}", "check the provider is reachable and try again")
+
+
+def _search_eodag(req: SearchRequest, provider: str | None, workspace: str | Path | None) -> SearchResults:
+    from ai4geo_lab.catalog.results import product_to_item
+
+    dag = prov.gateway(workspace)
+    if provider is not None and not provider.startswith("stac_api_"):
+        try:
+            known = sorted(c.id for c in dag.list_collections(provider=provider, fetch_providers=False))
+        except Exception as exc:
+            raise _eodag_error(exc, provider, workspace) from exc
+        if req.collection not in known:
+            raise _unknown(req.collection, known, f"EODAG provider '{provider}'")
+    kwargs: dict[str, Any] = {"collection": req.collection, "limit": req.limit, "count": False,
+                              "raise_errors": True, **req.queryables}
+    if req.cursor:  # the provider's next-page token (STAC APIs page with tokens, not numbers)
+        kwargs["next_page_token"] = req.cursor.get("token")
+        kwargs["next_page_token_key"] = req.cursor.get("key")
+    elif req.page > 1:
+        kwargs["page"] = req.page
+    if req.aoi:
+        kwargs["geom"] = shape(req.aoi)
+    if req.start:
+        kwargs["start"] = req.start
+    if req.end:
+        kwargs["end"] = req.end
+    if provider:
+        kwargs["provider"] = provider
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # 'page' is deprecated in favour of next_page()
+            products = dag.search(**kwargs)
+    except Exception as exc:
+        raise _eodag_error(exc, provider, workspace) from exc
+    items = [product_to_item(p) for p in products]
+    notes = []
+    if req.max_cloud is not None:
+        before = len(items)
+        items = [it for it in items
+                 if it["properties"].get("eo:cloud_cover") is not None
+                 and float(it["properties"]["eo:cloud_cover"]) <= req.max_cloud]
+        notes.append(f"cloud cover ≤ {req.max_cloud:g} % filtered in ai4geo_lab, not by the provider "
+                     f"({before - len(items)} of {before} items of this page left out; a page may hold fewer items)")
+    kept = {it["id"] for it in items}
+    by_id = {p.properties.get("id"): p for p in products if p.properties.get("id") in kept}
+    name = provider or (products[0].provider if len(products) else "eodag")
+    token = getattr(products, "next_page_token", None)
+    cursor = {"token": _jsonable_token(token), "key": getattr(products, "next_page_token_key", None)} \
+        if token is not None else None
+    return SearchResults(items, req, name, has_next=token is not None and len(products) >= req.limit, notes=notes,
+                         products=by_id,
+                         next_cursor=cursor)
+
+
+def _jsonable_token(token: Any) -> Any:
+    return token if isinstance(token, str | int | float) else json.loads(json.dumps(token, default=str))
