@@ -151,6 +151,15 @@ def steps_cmd(name: Annotated[str | None, typer.Argument(help="a step to describ
     typer.echo(json.dumps(spec.params.model_json_schema(), indent=1))
 
 
+# ---- data access: catalogue search and download, local catalogues, OpenStreetMap (ai4geo_lab.catalog, .osm) ----
+from ai4geo_lab.catalog import cli as _catalog_cli  # noqa: E402  (light: heavy imports happen inside commands)
+
+app.command("search")(_catalog_cli.search_cmd)
+app.command("download")(_catalog_cli.download_cmd)
+app.command("osm")(_catalog_cli.osm_cmd)
+app.add_typer(_catalog_cli.catalog_app, name="catalog")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors are printed on one line, without a traceback, with exit code 2."""
     try:

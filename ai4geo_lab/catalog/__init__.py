@@ -10,19 +10,29 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ai4geo_lab.catalog.download import inventory, inventory_path
-from ai4geo_lab.catalog.results import SearchResults
-from ai4geo_lab.catalog.search import SearchRequest, build_request, run_request, search, search_page
-from ai4geo_lab.catalog.sources import (
-    LOCAL,
-    add_local_catalog,
-    eodag_config_dir,
-    local_catalogs,
-    remove_local_catalog,
-)
+if TYPE_CHECKING:
+    from ai4geo_lab.catalog.results import SearchResults
+
+# Imported on first use, so that `import ai4geo_lab.catalog` (and the CLI) stays quick.
+_LAZY = {
+    "inventory": "download", "inventory_path": "download",
+    "LOCAL": "sources", "add_local_catalog": "sources", "eodag_config_dir": "sources", "local_catalogs": "sources",
+    "remove_local_catalog": "sources",
+    "SearchResults": "results",
+    "SearchRequest": "query", "build_request": "query", "run_request": "query", "search": "query",
+    "search_page": "query",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"ai4geo_lab.catalog.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'ai4geo_lab.catalog' has no attribute {name!r}")
+
 
 __all__ = [
     "LOCAL", "SearchRequest", "SearchResults", "add_local_catalog", "build_request", "collections",
@@ -33,7 +43,7 @@ __all__ = [
 
 def providers(workspace: str | Path | None = None) -> list[dict[str, Any]]:
     """Every search target: the local catalogue first, then EODAG's providers (preferred first)."""
-    from ai4geo_lab.catalog.sources import eodag_providers
+    from ai4geo_lab.catalog.sources import LOCAL, eodag_providers, local_catalogs
 
     out = [{"name": LOCAL, "kind": "local", "offline": True,
             "catalogs": [str(p) for p in local_catalogs(workspace)]}]
@@ -45,6 +55,7 @@ def collections(provider: str | None = None, workspace: str | Path | None = None
     """The collections a provider serves ({id, title, provider}); with no provider, those of the local
     catalogue and of every EODAG provider."""
     from ai4geo_lab.catalog import sources as prov
+    from ai4geo_lab.catalog.sources import LOCAL
 
     target = prov.resolve(provider, workspace)
     out: list[dict[str, Any]] = []
@@ -79,7 +90,8 @@ def queryables(collection: str, provider: str | None = None,
     """What a search of ``collection`` can filter on, as {name: JSON Schema}, for forms. The common ones (aoi,
     start, end, max_cloud) come first; then the provider's own."""
     from ai4geo_lab.catalog import sources as prov
-    from ai4geo_lab.catalog.search import SearchRequest
+    from ai4geo_lab.catalog.query import SearchRequest
+    from ai4geo_lab.catalog.sources import LOCAL
 
     schema = SearchRequest.model_json_schema()["properties"]
     out = {k: schema[k] for k in ("aoi", "start", "end", "max_cloud")}
@@ -90,7 +102,7 @@ def queryables(collection: str, provider: str | None = None,
         index = LocalIndex.from_paths(list(target.paths))
         if collection in index.collection_ids() or target.kind == LOCAL:
             if collection not in index.collection_ids():
-                from ai4geo_lab.catalog.search import _unknown
+                from ai4geo_lab.catalog.query import _unknown
 
                 raise _unknown(collection, index.collection_ids(), "the local catalogue")
             kinds = {bool: "boolean", int: "integer", float: "number", str: "string"}
@@ -107,7 +119,7 @@ def queryables(collection: str, provider: str | None = None,
         found = dag.list_queryables(provider=name, collection=collection, fetch_providers=False)
         extra = found.get_model_json_schema().get("properties", {})
     except Exception as exc:
-        from ai4geo_lab.catalog.search import _eodag_error
+        from ai4geo_lab.catalog.query import _eodag_error
 
         raise _eodag_error(exc, name, workspace) from exc
     skip = {"collection", "geom", "start", "end", "startTimeFromAscendingNode", "completionTimeFromAscendingNode",

@@ -338,7 +338,7 @@ def _eodag_download(product: Any, folder: Path, provider: str, item: dict[str, A
                 from exc
         raise
     except Exception as exc:
-        from ai4geo_lab.catalog.search import _eodag_error
+        from ai4geo_lab.catalog.query import _eodag_error
 
         raise _eodag_error(exc, provider, workspace) from exc
     size = path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

@@ -12,7 +12,7 @@ import pandas as pd
 from shapely.geometry import mapping, shape
 
 if TYPE_CHECKING:
-    from ai4geo_lab.catalog.search import SearchRequest
+    from ai4geo_lab.catalog.query import SearchRequest
 
 COLUMNS = ["id", "collection", "provider", "datetime", "cloud_cover", "quicklook", "geometry"]
 QUICKLOOK_KEYS = ("quicklook", "thumbnail", "overview", "preview")
@@ -107,7 +107,7 @@ class SearchResults:
 
     def next_page(self) -> SearchResults:
         """The next page (empty when this is the last)."""
-        from ai4geo_lab.catalog.search import run_request
+        from ai4geo_lab.catalog.query import run_request
 
         if not self.has_next:
             return SearchResults([], self.request.model_copy(update={"page": self.page + 1}), self.provider, False,
