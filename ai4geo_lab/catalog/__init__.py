@@ -68,7 +68,7 @@ def collections(provider: str | None = None, workspace: str | Path | None = None
         import requests
 
         try:
-            resp = requests.get(f"{target.url}/collections", timeout=prov.DEFAULT_TIMEOUT_S)
+            resp = requests.get(f"{target.url}/collections", timeout=prov.timeout_s())
             resp.raise_for_status()
             docs = resp.json().get("collections", [])
         except (requests.RequestException, ValueError) as exc:

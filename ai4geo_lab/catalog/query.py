@@ -124,14 +124,15 @@ def search(aoi: Any, collection: str, start: Any = None, end: Any = None, max_cl
                        workspace)
 
 
-def search_page(token: str, workspace: str | Path | None = None) -> SearchResults:
-    """The page a ``next_token`` stands for."""
-    return run_request(SearchRequest.from_token(token), workspace)
+def search_page(token: str, workspace: str | Path | None = None, allow_paths: bool = True) -> SearchResults:
+    """The page a ``next_token`` stands for. A server answering requests passes ``allow_paths=False`` so that a
+    token cannot name a file of its own choosing as a catalogue."""
+    return run_request(SearchRequest.from_token(token), workspace, allow_paths)
 
 
-def run_request(req: SearchRequest, workspace: str | Path | None = None) -> SearchResults:
-    """Execute a validated request."""
-    target = prov.resolve(req.provider, workspace)
+def run_request(req: SearchRequest, workspace: str | Path | None = None, allow_paths: bool = True) -> SearchResults:
+    """Execute a validated request (see :func:`search_page` for ``allow_paths``)."""
+    target = prov.resolve(req.provider, workspace, allow_paths)
     if target.kind == "auto":
         if target.paths:
             from ai4geo_lab.catalog.local import LocalIndex
@@ -177,9 +178,10 @@ def _search_local(req: SearchRequest, target: prov.Provider) -> SearchResults:
     return SearchResults(items, req, prov.LOCAL, has_next=len(idx) > lo + req.limit, notes=notes)
 
 
-def _check_stac_api(url: str, collection: str, timeout: float = prov.DEFAULT_TIMEOUT_S) -> None:
+def _check_stac_api(url: str, collection: str, timeout: float | None = None) -> None:
     import requests
 
+    timeout = timeout or prov.timeout_s()
     root = url[: -len("/search")] if url.endswith("/search") else url
     try:
         resp = requests.get(f"{root}/collections", timeout=timeout, headers={"Accept": "application/json"})

@@ -25,6 +25,14 @@ LOCAL = "local"
 REGISTRY_FILE = "catalogs.json"
 DEFAULT_TIMEOUT_S = 20.0
 
+
+def timeout_s() -> float:
+    """Seconds to wait for a provider: ``$AI4GEO_SEARCH_TIMEOUT``, else 20."""
+    try:
+        return float(os.environ.get("AI4GEO_SEARCH_TIMEOUT") or DEFAULT_TIMEOUT_S)
+    except ValueError:
+        return DEFAULT_TIMEOUT_S
+
 _LOCK = threading.RLock()
 _GATEWAYS: dict[str, Any] = {}
 _URL_PROVIDERS: dict[tuple[str, str], str] = {}
@@ -142,7 +150,7 @@ def eodag_providers(workspace: str | Path | None = None) -> list[str]:
     return [p for p in gateway(workspace).providers if not p.startswith("stac_api_")]
 
 
-def url_provider(url: str, workspace: str | Path | None = None, timeout: float = DEFAULT_TIMEOUT_S) -> str:
+def url_provider(url: str, workspace: str | Path | None = None, timeout: float | None = None) -> str:
     """Register a STAC API (its root URL, or its ``/search`` URL) as an EODAG provider; returns its name."""
     root = url.rstrip("/")
     if root.endswith("/search"):
@@ -154,7 +162,7 @@ def url_provider(url: str, workspace: str | Path | None = None, timeout: float =
         if name is None:
             name = "stac_api_" + hashlib.sha1(root.encode()).hexdigest()[:10]
             dag.add_provider(name, url=f"{root}/search", search={
-                "type": "StacSearch", "asset_key_from_href": False, "timeout": timeout,
+                "type": "StacSearch", "asset_key_from_href": False, "timeout": timeout or timeout_s(),
                 "discover_queryables": {"fetch_url": None, "collection_fetch_url": None},
                 "discover_collections": {"fetch_url": f"{root}/collections"},
             })
@@ -162,10 +170,10 @@ def url_provider(url: str, workspace: str | Path | None = None, timeout: float =
     return name
 
 
-def resolve(provider: str | None, workspace: str | Path | None = None) -> Provider:
+def resolve(provider: str | None, workspace: str | Path | None = None, allow_paths: bool = True) -> Provider:
     """What ``provider`` names: None (the local catalogue if it has the collection, else EODAG's choice),
-    'local' (the embedded local catalogue), a path to a static catalogue,
-    an http(s) STAC API URL, or an EODAG provider name."""
+    'local' (the embedded local catalogue), a path to a static catalogue (only if ``allow_paths``: a server
+    passes False for requests it did not write), an http(s) STAC API URL, or an EODAG provider name."""
     if provider is None:
         return Provider("auto", "auto", tuple(local_catalogs(workspace)))
     if provider == LOCAL:
@@ -178,6 +186,9 @@ def resolve(provider: str | None, workspace: str | Path | None = None) -> Provid
     if provider.startswith(("http://", "https://")):
         return Provider("stac-api", url_provider(provider, workspace), url=provider.rstrip("/"))
     if provider.startswith(("file:", "/", ".", "~")) or Path(provider).suffix == ".json":
+        if not allow_paths:
+            raise InvalidInputError("a catalogue path cannot be given here",
+                                    "add the catalogue to the local catalogue, then use provider 'local'")
         cat = _catalog_file(provider.removeprefix("file://").removeprefix("file:"))
         return Provider(LOCAL, LOCAL, (cat,))
     names = eodag_providers(workspace)

@@ -103,3 +103,32 @@ def test_refused_credentials(stac_api, file_server, eodag_env, workspace, city_i
     with pytest.raises(ProviderAuthError, match="refused"):
         res.download(tmp_path / "dl", progress=False)
     json.dumps(res.to_geojson())
+
+
+def test_refused_credentials_at_search(file_server, eodag_env, workspace):
+    with pytest.raises(ProviderAuthError, match="HTTP 401"):
+        search(None, "sample-ortho", provider=f"{file_server[0]}/private/stac")
+
+
+def test_timeout_names_the_provider(eodag_env, workspace, monkeypatch):
+    import socket
+
+    from ai4geo_lab.errors import ProviderError
+
+    monkeypatch.setenv("AI4GEO_SEARCH_TIMEOUT", "1")
+    with socket.socket() as silent:  # accepts connections (backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        port = silent.getsockname()[1]
+        with pytest.raises(ProviderError, match="did not answer within 1 s"):
+            search(None, "sample-ortho", provider=f"http://127.0.0.1:{port}")
+
+
+def test_tokens_cannot_name_files_for_a_server(small_city, workspace):
+    from ai4geo_lab.catalog import SearchRequest, search_page
+    from ai4geo_lab.errors import InvalidInputError
+
+    token = SearchRequest(collection="sample-ortho", provider=str(small_city.root / "catalog")).token()
+    assert len(search_page(token)) == 2
+    with pytest.raises(InvalidInputError, match="catalogue path"):
+        search_page(token, allow_paths=False)

@@ -28,8 +28,9 @@ def _free_port() -> int:
 @pytest.fixture
 def lab(tmp_path, small_city):
     """``jupyter-lab`` on 127.0.0.1 with a notebook that opens a SearchPanel over the sample city."""
-    from ai4geo_lab.catalog.local import read_static_catalog
     from shapely.geometry import shape
+
+    from ai4geo_lab.catalog.local import read_static_catalog
 
     items = read_static_catalog(small_city.root / "catalog" / "catalog.json")
     centre = shape(items[0]["geometry"]).centroid
