@@ -120,10 +120,18 @@ def test_draw_search_and_see_footprints(lab):
             assert footprints.count() == 2  # two ortho images of the sample city, both in the drawn rectangle
             page.screenshot(path=str(ARTIFACTS / "search_panel_results.png"))
 
+            # a click on a footprint selects its row and highlights it; a row selection highlights footprints
+            selected = page.locator(f".ai4geo-search-panel path[stroke='{SELECTED_STROKE}']")
             select = panel.locator("select[multiple]")
-            select.select_option(index=0)
-            page.locator(f".ai4geo-search-panel path[stroke='{SELECTED_STROKE}']").first.wait_for(timeout=30_000)
-            assert page.locator(f".ai4geo-search-panel path[stroke='{SELECTED_STROKE}']").count() == 1
+            fp = footprints.last.bounding_box()
+            page.mouse.click(fp["x"] + 8, fp["y"] + fp["height"] / 2)  # inside the footprint, outside the AOI
+            selected.first.wait_for(timeout=30_000)
+            assert selected.count() == 1
+            page.wait_for_function("s => s.selectedOptions.length === 1", arg=select.element_handle(), timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "search_panel_clicked.png"))
+            select.select_option(index=[0, 1])
+            page.wait_for_function(f"() => document.querySelectorAll(\".ai4geo-search-panel path[stroke='"
+                                   f"{SELECTED_STROKE}']\").length === 2", timeout=30_000)
             page.screenshot(path=str(ARTIFACTS / "search_panel_selected.png"))
         finally:
             browser.close()
