@@ -1,7 +1,8 @@
 """Where searches go: every EODAG provider, any STAC API URL, and the embedded local catalogue.
 
 EODAG is configured in isolation: its configuration folder is ``WORKSPACE/eodag`` (unless ``EODAG_CFG_DIR`` is
-already set) and ``EODAG_STRICT_COLLECTIONS`` is on, so nothing is fetched before a search. Credentials are read by
+set) and strict collections are on (unless ``EODAG_STRICT_COLLECTIONS=false``), so nothing is fetched before a
+search; the process environment is left as it was. Credentials are read by
 EODAG only, from its ``eodag.yml`` there or from its ``EODAG__<PROVIDER>__AUTH__...`` environment variables; this
 module never reads, prints or logs them.
 """
@@ -133,14 +134,14 @@ def gateway(workspace: str | Path | None = None) -> Any:
         if dag is not None:
             return dag
         cfg.mkdir(parents=True, exist_ok=True)
-        os.environ["EODAG_CFG_DIR"] = str(cfg)
-        os.environ.setdefault("EODAG_STRICT_COLLECTIONS", "true")
         try:
             from eodag import EODataAccessGateway
+            from eodag.config import EODAGSettings
         except ImportError as exc:
             raise MissingDependencyError("searching providers needs the Python package 'eodag', which is not "
                                          "installed", "install it with: pip install 'eodag>=4.10,<5'") from exc
-        dag = EODataAccessGateway()
+        strict = os.environ.get("EODAG_STRICT_COLLECTIONS", "true").lower() not in ("0", "false", "no")
+        dag = EODataAccessGateway(settings=EODAGSettings(cfg_dir=cfg, strict_collections=strict))
         _GATEWAYS[str(cfg)] = dag
         return dag
 

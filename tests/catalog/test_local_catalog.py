@@ -186,3 +186,15 @@ def test_disk_full_keeps_partial_and_records_nothing(local, city_items, tiny_dis
     assert len(parts) == 1 and 0 < parts[0].stat().st_size < src.stat().st_size
     assert not list(tiny_disk.rglob("*.tif"))
     assert len(inventory(workspace)) == 0
+
+
+def test_eodag_is_isolated_in_the_workspace(workspace, monkeypatch):
+    from ai4geo_lab.catalog import providers
+    from ai4geo_lab.catalog.sources import gateway
+
+    monkeypatch.delenv("EODAG_CFG_DIR", raising=False)
+    dag = gateway(workspace)
+    assert Path(dag.settings.cfg_dir) == workspace / "eodag" and (workspace / "eodag" / "eodag.yml").is_file()
+    assert dag.settings.strict_collections and "EODAG_CFG_DIR" not in os.environ
+    names = [p["name"] for p in providers(workspace)]
+    assert names[0] == "local" and len(names) > 5  # the local catalogue, then EODAG's providers
