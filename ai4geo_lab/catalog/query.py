@@ -132,7 +132,12 @@ def search_page(token: str, workspace: str | Path | None = None, allow_paths: bo
 
 def run_request(req: SearchRequest, workspace: str | Path | None = None, allow_paths: bool = True) -> SearchResults:
     """Execute a validated request (see :func:`search_page` for ``allow_paths``)."""
-    target = prov.resolve(req.provider, workspace, allow_paths)
+    res = _run(req, prov.resolve(req.provider, workspace, allow_paths), workspace)
+    res.workspace = workspace
+    return res
+
+
+def _run(req: SearchRequest, target: prov.Provider, workspace: str | Path | None) -> SearchResults:
     if target.kind == "auto":
         if target.paths:
             from ai4geo_lab.catalog.local import LocalIndex

@@ -64,6 +64,7 @@ class SearchResults:
         self.notes = list(notes or [])
         self._products = products or {}
         self._next_cursor = next_cursor
+        self.workspace: str | Path | None = None  # where the search ran (set by run_request)
         self._frame: gpd.GeoDataFrame | None = None
 
     # ---- views ----------------------------------------------------------------------------------------------
@@ -112,7 +113,7 @@ class SearchResults:
         if not self.has_next:
             return SearchResults([], self.request.model_copy(update={"page": self.page + 1}), self.provider, False,
                                  self.notes)
-        return run_request(self._next_request())
+        return run_request(self._next_request(), self.workspace)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -146,8 +147,10 @@ class SearchResults:
 
             raise InvalidInputError(f"not in these results: {', '.join(missing)}", "pick ids from results.ids")
         items = [it for it in self.items if it.get("id") in wanted]
-        return SearchResults(items, self.request, self.provider, False, self.notes,
-                             {k: v for k, v in self._products.items() if k in wanted})
+        out = SearchResults(items, self.request, self.provider, False, self.notes,
+                            {k: v for k, v in self._products.items() if k in wanted})
+        out.workspace = self.workspace
+        return out
 
     # ---- exports --------------------------------------------------------------------------------------------
     def to_geojson(self) -> dict[str, Any]:
@@ -185,7 +188,8 @@ class SearchResults:
         (what is already there is not downloaded again). Returns {item id: [files]}."""
         from ai4geo_lab.catalog.download import download_items
 
-        return download_items(self, dest, progress=progress, assets=assets, workspace=workspace)
+        return download_items(self, dest, progress=progress, assets=assets,
+                              workspace=workspace if workspace is not None else self.workspace)
 
     def quicklooks(self, dest: str | Path | None = None, workspace: str | Path | None = None,
                    size: int = 256) -> dict[str, Path]:
@@ -193,4 +197,5 @@ class SearchResults:
         raster asset. Returns {item id: PNG path}."""
         from ai4geo_lab.catalog.download import make_quicklooks
 
-        return make_quicklooks(self, dest, workspace=workspace, size=size)
+        return make_quicklooks(self, dest, workspace=workspace if workspace is not None else self.workspace,
+                               size=size)
