@@ -187,7 +187,7 @@ def fetch_asset(href: str, target: Path, checksum: str | None = None, auth: Any 
             finally:
                 tick.close()
         else:
-            total = _http_fetch(href, part, have, sha, auth, progress, timeout)
+            total, sha = _http_fetch(href, part, have, sha, auth, progress, timeout)
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             size = part.stat().st_size if part.exists() else 0
@@ -220,7 +220,8 @@ def _file_digest(path: Path, name: str) -> str:
 
 
 def _http_fetch(href: str, part: Path, have: int, sha: Any, auth: Any, progress: Progress,
-                timeout: float) -> int | None:
+                timeout: float) -> tuple[int | None, Any]:
+    """GET ``href`` into ``part`` from byte ``have`` on; returns (expected size or None, sha256 of the file)."""
     import requests
 
     headers = {"Range": f"bytes={have}-"} if have else {}
@@ -236,7 +237,7 @@ def _http_fetch(href: str, part: Path, have: int, sha: Any, auth: Any, progress:
             raise ProviderAuthError(f"access to {safe_url(href)} was refused (HTTP {resp.status_code})",
                                     "set the provider's credentials in EODAG's configuration")
         if resp.status_code == 416 and have:  # nothing left to send: the partial file is whole
-            return None
+            return None, sha
         if resp.status_code == 404:
             raise InputNotFoundError(f"{safe_url(href)} does not exist (HTTP 404)", "search again")
         if resp.status_code >= 400:
@@ -244,7 +245,7 @@ def _http_fetch(href: str, part: Path, have: int, sha: Any, auth: Any, progress:
         mode = "ab"
         if resp.status_code == 200 and have:  # the server ignored the range: start over
             have, mode = 0, "wb"
-            sha.__init__()
+            sha = hashlib.sha256()
         length = resp.headers.get("Content-Length")
         total = have + int(length) if length is not None else None
         tick = _Ticker(progress, total, have, part.name[:-5])
@@ -259,7 +260,7 @@ def _http_fetch(href: str, part: Path, have: int, sha: Any, auth: Any, progress:
                                 "download again: it resumes where it stopped") from exc
         finally:
             tick.close()
-    return total
+    return total, sha
 
 
 # ---- items ---------------------------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ def free_port() -> int:
 
 
 class RangeHandler(SimpleHTTPRequestHandler):
-    """Static files with HTTP Range support (for resumed downloads); paths under /private/ answer 401.
+    """Static files with HTTP Range support (for resumed downloads); paths under /private/ answer 401, paths
+    under /norange/ ignore Range headers.
     Counts the bytes of file bodies it sends, per path."""
 
     sent: dict[str, int] = {}  # noqa: RUF012
@@ -37,6 +38,9 @@ class RangeHandler(SimpleHTTPRequestHandler):
         if self.path.startswith("/private/"):
             self.send_error(401, "credentials required")
             return
+        if self.path.startswith("/norange/"):  # a server that ignores Range: always the whole file
+            self.path = self.path[len("/norange"):]
+            return self._send_whole(Path(self.translate_path(self.path)))
         header = self.headers.get("Range")
         path = Path(self.translate_path(self.path))
         if not header or not path.is_file():

@@ -132,3 +132,17 @@ def test_tokens_cannot_name_files_for_a_server(small_city, workspace):
     assert len(search_page(token)) == 2
     with pytest.raises(InvalidInputError, match="catalogue path"):
         search_page(token, allow_paths=False)
+
+
+def test_resume_on_a_server_ignoring_ranges_starts_over(stac_api, file_server, eodag_env, workspace, city_items,
+                                                         tmp_path):
+    res = search(_aoi(city_items), "sample-ortho", "2025-01-01", "2025-12-31", provider=stac_api)
+    asset = res.items[0]["assets"]["ortho"]
+    rel = asset["href"].split("/", 3)[3]
+    asset["href"] = f"{file_server[0]}/norange/{rel}"
+    whole = Path(next(it for it in city_items if it["id"] == res.ids[0])["assets"]["ortho"]["href"]).read_bytes()
+    target = tmp_path / "dl" / "sample-ortho" / res.ids[0] / "ortho.tif"
+    target.parent.mkdir(parents=True)
+    (target.parent / "ortho.tif.part").write_bytes(b"x" * 1000)  # not even the right bytes
+    res.download(tmp_path / "dl", progress=False)  # the checksum holds: the partial was dropped, not appended to
+    assert target.read_bytes() == whole
