@@ -3,7 +3,8 @@
 PoLiS (Avbelj et al., 2015): the mean distance from each polygon's vertices to the other's boundary, averaged
 both ways. C-IoU (Zorzi et al., 2022): IoU × (1 − |N_pred − N_ref| / (N_pred + N_ref)), which penalises too
 many or too few vertices. N-ratio: N_pred / N_ref. Orientation error: the difference of the dominant edge
-directions (modulo 90°).
+directions (modulo 90°). Max tangent-angle error (Girard et al., 2021): both outlines resampled at a fixed
+step, each predicted point's tangent compared with that of the nearest reference point; the largest difference.
 """
 
 from __future__ import annotations
@@ -55,6 +56,34 @@ def orientation_error(a: BaseGeometry, b: BaseGeometry) -> float:
     return float(min(d, 90 - d))
 
 
+def _resampled(geom: BaseGeometry, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Points every ``step`` along each ring of a polygon and the tangent angle there (radians, mod π)."""
+    pts, ang = [], []
+    for poly in getattr(geom, "geoms", [geom]):
+        for ring in [poly.exterior, *poly.interiors]:
+            n = max(8, math.ceil(ring.length / step))
+            d = np.linspace(0.0, ring.length, n, endpoint=False)
+            p = shapely.get_coordinates(shapely.line_interpolate_point(ring, d))
+            t = np.roll(p, -1, axis=0) - np.roll(p, 1, axis=0)  # central difference along the closed ring
+            pts.append(p)
+            ang.append(np.arctan2(t[:, 1], t[:, 0]) % math.pi)
+    return (np.concatenate(pts), np.concatenate(ang)) if pts else (np.empty((0, 2)), np.empty(0))
+
+
+def max_tangent_angle_error(pred: BaseGeometry, ref: BaseGeometry, step: float = 0.5) -> float:
+    """Largest difference (degrees, 0–90) between the tangent of the predicted outline and that of the
+    nearest point of the reference outline, both resampled every ``step`` map units."""
+    from scipy.spatial import cKDTree
+
+    pp, pa = _resampled(pred, step)
+    rp, ra = _resampled(ref, step)
+    if not len(pp) or not len(rp):
+        return math.nan
+    _, idx = cKDTree(rp).query(pp)
+    d = np.abs(pa - ra[idx]) % math.pi
+    return float(np.degrees(np.max(np.minimum(d, math.pi - d))))
+
+
 def pair_metrics(pred: BaseGeometry, ref: BaseGeometry) -> dict[str, float]:
     """IoU, PoLiS, C-IoU, N-ratio and orientation error of one predicted and one reference polygon."""
     inter = pred.intersection(ref).area
@@ -67,6 +96,7 @@ def pair_metrics(pred: BaseGeometry, ref: BaseGeometry) -> dict[str, float]:
         "c_iou": iou * (1 - abs(n_p - n_r) / (n_p + n_r)) if n_p + n_r else math.nan,
         "n_ratio": n_p / n_r if n_r else math.nan,
         "orientation_error_deg": orientation_error(pred, ref),
+        "max_tangent_error_deg": max_tangent_angle_error(pred, ref),
         "centroid_dx": pred.centroid.x - ref.centroid.x,
         "centroid_dy": pred.centroid.y - ref.centroid.y,
     }
@@ -76,5 +106,18 @@ def polygon_table(matches: pd.DataFrame, pred: gpd.GeoDataFrame, ref: gpd.GeoDat
     """One row per matched pair (from :func:`~ai4geo_lab.quality.metrics.match_polygons`) with its metrics."""
     rows = [{"pred": m.pred, "ref": m.ref, **pair_metrics(pred.geometry.loc[m.pred], ref.geometry.loc[m.ref])}
             for m in matches.itertuples()]
-    cols = ["pred", "ref", "iou", "polis", "c_iou", "n_ratio", "orientation_error_deg", "centroid_dx", "centroid_dy"]
+    cols = ["pred", "ref", "iou", "polis", "c_iou", "n_ratio", "orientation_error_deg", "max_tangent_error_deg",
+            "centroid_dx", "centroid_dy"]
     return pd.DataFrame(rows, columns=cols)
+
+
+def polygon_scores(pred: gpd.GeoDataFrame, ref: gpd.GeoDataFrame, min_iou: float = 0.5) -> dict[str, float]:
+    """Means over one-to-one matched pairs of IoU, PoLiS, C-IoU, N-ratio and max tangent-angle error, with
+    the numbers of predicted, reference and matched polygons."""
+    from ai4geo_lab.quality.metrics import match_polygons
+
+    table = polygon_table(match_polygons(pred, ref, min_iou), pred, ref)
+    out: dict[str, float] = {"n_pred": len(pred), "n_ref": len(ref), "n_matched": len(table)}
+    for col in ("iou", "polis", "c_iou", "n_ratio", "max_tangent_error_deg"):
+        out[col] = float(table[col].mean()) if len(table) else math.nan
+    return out
