@@ -11,7 +11,6 @@ import rasterio.features
 import shapely
 from affine import Affine
 from pydantic import BaseModel, ConfigDict, Field
-from shapely import affinity
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.polygon import orient
 
