@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 from affine import Affine
+from shapely import affinity
 from shapely.geometry import Polygon
 from shapely.geometry.polygon import orient
 
@@ -220,14 +221,14 @@ def roof_faces(poly: Polygon, x0: float, y0: float,
     poly = shapely.set_precision(orient(poly, 1.0), GRID_M)
     if len(planes) == 1:
         return [(poly, 0)]
-    local = shapely.affinity.translate(poly, -x0, -y0)
+    local = affinity.translate(poly, -x0, -y0)
     regions = []
     for k, (ak, bk, ck) in enumerate(planes):
         region = local
         for j, (aj, bj, cj) in enumerate(planes):
             if j != k:
                 region = region.intersection(_half_plane(local.bounds, np.array([bk - bj, ck - cj]), ak - aj))
-        region = shapely.affinity.translate(region, x0, y0)
+        region = affinity.translate(region, x0, y0)
         if region.area > 0:
             regions.append(region)
     lines = shapely.union_all([r.boundary for r in regions] + [poly.boundary], grid_size=GRID_M)
