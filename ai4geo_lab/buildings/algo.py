@@ -122,7 +122,7 @@ def building_models(
         poly = max(geom.geoms, key=lambda p: p.area) if hasattr(geom, "geoms") else geom
         if isinstance(poly, Polygon) and not poly.is_empty:
             rows, cc = roofs.pixels_in(poly, transform, h.shape, erode_m=erode_px * gsd)
-            x, y = transform * (cc + 0.5, rows + 0.5)
+            x, y = transform @ (cc + 0.5, rows + 0.5)
             z = h[rows, cc] - base
             if np.isfinite(z).sum() >= 4:
                 fit = roofs.fit_roof(poly, np.asarray(x), np.asarray(y), z, **kwargs)

@@ -280,7 +280,7 @@ def pixels_in(poly: Polygon, transform: Affine, shape: tuple[int, int],
         if r1 <= r0 or c1 <= c0:
             continue
         sub = rasterio.features.geometry_mask([geom], (r1 - r0, c1 - c0),
-                                              transform * Affine.translation(c0, r0), invert=True)
+                                              transform @ Affine.translation(c0, r0), invert=True)
         rows, cols = np.nonzero(sub)
         if len(rows) >= 8 or geom is poly:
             return rows + r0, cols + c0

@@ -10,7 +10,6 @@ import numpy as np
 import rasterio.features
 import shapely
 from affine import Affine
-from pydantic import BaseModel, ConfigDict, Field
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.polygon import orient
 
@@ -47,7 +46,7 @@ def raw_polygons(mask: np.ndarray, transform: Affine) -> list[Polygon]:
         binary.astype(np.uint8), mask=binary, connectivity=4, transform=transform)]
 
 
-def _finish(raw: list[Polygon], tol: float, min_area_m2: float, crs: Any) -> gpd.GeoDataFrame:
+def finish_polygons(raw: list[Polygon], tol: float, min_area_m2: float, crs: Any = None) -> gpd.GeoDataFrame:
     """Small holes dropped, outlines simplified at ``tol``, specks dropped, exteriors counter-clockwise."""
     polys: list[Polygon] = []
     for geom in raw:
@@ -74,7 +73,7 @@ def mask_to_polygons(
     ``min_area_m2`` dropped. Columns: ``geometry`` (exterior counter-clockwise) and ``area_m2``.
     """
     tol = pixel_size(transform) if simplify_m is None else float(simplify_m)
-    return _finish(raw_polygons(mask, transform), tol, min_area_m2, crs)
+    return finish_polygons(raw_polygons(mask, transform), tol, min_area_m2, crs)
 
 
 def merge_tile_polygons(parts: list[Polygon], grid_size: float) -> list[Polygon]:
@@ -135,12 +134,12 @@ def vectorize_tiles(
     whole mask: no seams, no duplicates.
     """
     if not tiles:
-        return _finish([], 0.0, min_area_m2, crs)
+        return finish_polygons([], 0.0, min_area_m2, crs)
     gsd = pixel_size(tiles[0][1])
     raw = [p for arr, transform in tiles for p in raw_polygons(arr, transform)]
     merged = merge_tile_polygons(raw, grid_size=gsd / 1000.0)
     tol = gsd if simplify_m is None else float(simplify_m)
-    return _finish(merged, tol, min_area_m2, crs)
+    return finish_polygons(merged, tol, min_area_m2, crs)
 
 
 def _roll_ring(ring: Any) -> np.ndarray:
@@ -403,21 +402,6 @@ def _snap_polygon(poly: Polygon, simplified: Polygon, tolerance: float, snap_ang
     return orient(snapped, 1.0)
 
 
-class RegularizeParams(BaseModel):
-    """How footprints are squared up (see :func:`regularize_polygon`)."""
-
-    model_config = ConfigDict(extra="forbid")
-    tolerance_m: float = Field(default=1.5, gt=0, description="simplification tolerance before snapping (m)")
-    rectangularity: float = Field(default=0.85, ge=0, le=1, description="outlines filling this much of their "
-                                  "minimum rotated rectangle become that rectangle")
-    snap_angle_deg: float = Field(default=SNAP_ANGLE_DEG, ge=0, le=45, description="edges within this angle of "
-                                  "the dominant directions are snapped to them")
-    min_iou: float = Field(default=MIN_REGULARIZED_IOU, ge=0, le=1, description="a regularised outline must "
-                           "overlap its input this much, or the input is kept (simplified)")
-    remove_overlaps: bool = Field(default=True, description="cut overlaps between neighbours out of the one "
-                                  "that did not cover them before regularisation")
-
-
 def remove_overlaps(polys: list[Polygon], before: list[Polygon]) -> list[Polygon]:
     """``polys`` with every overlap between two of them given to one only.
 
@@ -468,9 +452,3 @@ def regularize(gdf: gpd.GeoDataFrame, tolerance_m: float, rectangularity: float 
     if "area_m2" in out.columns:
         out["area_m2"] = out.geometry.area
     return out
-
-
-def regularize_with(gdf: gpd.GeoDataFrame, params: RegularizeParams) -> gpd.GeoDataFrame:
-    """:func:`regularize` with the parameters of a :class:`RegularizeParams`."""
-    return regularize(gdf, params.tolerance_m, params.rectangularity, params.snap_angle_deg, params.min_iou,
-                      params.remove_overlaps)

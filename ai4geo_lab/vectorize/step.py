@@ -22,7 +22,7 @@ class FootprintParams(BaseModel):
     min_area_m2: float = Field(default=25.0, ge=0, description="smaller polygons are dropped")
     simplify_m: float | None = Field(default=None, ge=0, description="Douglas–Peucker tolerance (default: 1 px)")
     regularize: bool = Field(default=True, description="square the outlines (rectangles, dominant directions)")
-    tolerance_m: float | None = Field(default=None, gt=0, description="regularisation tolerance (default: 1.5 px)")
+    tolerance_m: float | None = Field(default=None, gt=0, description="regularisation tolerance (default: 1 px)")
     rectangularity: float = Field(default=0.85, ge=0, le=1, description="outlines filling this much of their "
                                   "minimum rotated rectangle may become a rectangle")
     snap_angle_deg: float = Field(default=SNAP_ANGLE_DEG, ge=0, le=45, description="edges within this angle of "
@@ -39,7 +39,7 @@ def run(ctx: StepContext, inputs: dict[str, Path], params: FootprintParams) -> d
     gdf = mask_to_polygons(mask, transform, min_area_m2=params.min_area_m2, simplify_m=params.simplify_m)
     gdf = gdf.set_crs(crs, allow_override=True)
     if params.regularize and len(gdf):
-        gdf = regularize(gdf, params.tolerance_m or 1.5 * ctx.grid.gsd, params.rectangularity,
+        gdf = regularize(gdf, params.tolerance_m or ctx.grid.gsd, params.rectangularity,
                          params.snap_angle_deg, params.min_iou, params.remove_overlaps)
     ctx.log(f"[{ctx.step_id}] {len(gdf)} footprints")
     return {"footprints": write_vector(gdf, ctx.output_path("footprints", ".gpkg"), layer="footprints")}
