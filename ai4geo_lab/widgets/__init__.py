@@ -1,0 +1,1 @@
+"""Notebook front-ends (ipywidgets) of the core: parameter forms and views."""
