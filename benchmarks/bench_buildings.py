@@ -27,6 +27,7 @@ import shapely
 from affine import Affine
 
 from ai4geo_lab.buildings.algo import building_models, footprint_heights
+from ai4geo_lab.geo.tiles import TileGrid
 from ai4geo_lab.geo.vector import read_vector
 from ai4geo_lab.quality.polygons import polygon_scores
 from ai4geo_lab.vectorize.algo import (
@@ -34,7 +35,6 @@ from ai4geo_lab.vectorize.algo import (
     mask_to_polygons,
     merge_tile_polygons,
     regularize,
-    tile_windows,
 )
 
 KAMPALA = Path(__file__).resolve().parents[2] / "shared" / "data" / "buildings" / "kampala"
@@ -142,8 +142,8 @@ def throughput(city_root: Path, repeat: int, workers: int) -> pd.DataFrame:
         with ProcessPoolExecutor(nproc) as pool:
             list(pool.map(abs, range(nproc)))  # start the workers before timing
             t0 = time.perf_counter()
-            tiles = [(mask[r:r + h, c:c + w], transform @ Affine.translation(c, r))
-                     for r, c, h, w in tile_windows(mask.shape, 500)]
+            tiles = [(mask[t.core.toslices()], transform @ Affine.translation(t.core.col_off, t.core.row_off))
+                     for t in TileGrid(*mask.shape, tile_size=500)]
             pieces = [p for part in pool.map(_vectorise_chunk, tiles) for p in part]
             vec = finish_polygons(merge_tile_polygons(pieces, gsd / 1000), gsd, 25.0)  # the merge: in the parent
             times = {"vectorise": time.perf_counter() - t0}

@@ -106,20 +106,6 @@ def merge_tile_polygons(parts: list[Polygon], grid_size: float) -> list[Polygon]
     return out
 
 
-def tile_windows(shape_: tuple[int, int], tile: int, overlap: int = 0) -> list[tuple[int, int, int, int]]:
-    """(row0, col0, rows, cols) of tiles of ``tile`` px, each grown by ``overlap`` px inside the array."""
-    if tile <= 0 or overlap < 0:
-        raise InvalidInputError(f"tile size must be > 0 and overlap ≥ 0, got {tile} and {overlap}")
-    rows, cols = shape_
-    out = []
-    for r in range(0, rows, tile):
-        for c in range(0, cols, tile):
-            r0, c0 = max(0, r - overlap), max(0, c - overlap)
-            r1, c1 = min(rows, r + tile + overlap), min(cols, c + tile + overlap)
-            out.append((r0, c0, r1 - r0, c1 - c0))
-    return out
-
-
 def vectorize_tiles(
     tiles: list[tuple[np.ndarray, Affine]],
     min_area_m2: float = 25.0,

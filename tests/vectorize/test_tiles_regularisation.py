@@ -10,9 +10,10 @@ from affine import Affine
 from shapely import affinity
 from shapely.geometry import Polygon, box
 
+from ai4geo_lab.geo.tiles import TileGrid
 from ai4geo_lab.geo.vector import read_vector
 from ai4geo_lab.quality.polygons import polygon_scores
-from ai4geo_lab.vectorize.algo import mask_to_polygons, regularize, tile_windows, vectorize_tiles
+from ai4geo_lab.vectorize.algo import mask_to_polygons, regularize, vectorize_tiles
 from tests.conftest import shared_data
 
 T = Affine(0.5, 0.0, 500_000.0, 0.0, -0.5, 4_000_000.0)
@@ -20,6 +21,15 @@ T = Affine(0.5, 0.0, 500_000.0, 0.0, -0.5, 4_000_000.0)
 
 def burn(polys: list[Polygon], shape: tuple[int, int], transform: Affine = T) -> np.ndarray:
     return rasterio.features.rasterize([(p, 1) for p in polys], out_shape=shape, transform=transform, dtype="uint8")
+
+
+def tiles(mask: np.ndarray, tile: int, overlap: int = 0) -> list[tuple[np.ndarray, Affine]]:
+    """The mask cut into the halo windows of a tile grid, each with its own transform."""
+    out = []
+    for t in TileGrid(*mask.shape, tile_size=tile, overlap=overlap):
+        r, c, h, w = int(t.halo.row_off), int(t.halo.col_off), int(t.halo.height), int(t.halo.width)
+        out.append((mask[r:r + h, c:c + w], T @ Affine.translation(c, r)))
+    return out
 
 
 def scene() -> list[Polygon]:
@@ -37,10 +47,9 @@ def scene() -> list[Polygon]:
 def test_tiles_merge_to_the_whole_mask_polygons(tile: int, overlap: int) -> None:
     mask = burn(scene(), (220, 220))
     whole = mask_to_polygons(mask, T, min_area_m2=5.0)
-    tiles = [(mask[r:r + h, c:c + w], T @ Affine.translation(c, r)) for r, c, h, w in
-             tile_windows(mask.shape, tile, overlap)]
-    assert len(tiles) > 9
-    tiled = vectorize_tiles(tiles, min_area_m2=5.0)
+    pieces = tiles(mask, tile, overlap)
+    assert len(pieces) > 9
+    tiled = vectorize_tiles(pieces, min_area_m2=5.0)
     assert len(tiled) == len(whole) == 3  # no duplicates, speck dropped, pieces merged
     assert shapely.symmetric_difference(whole.union_all(), tiled.union_all()).area == 0  # no seams
     for poly in tiled.geometry:  # the same outlines, vertex for vertex
@@ -52,8 +61,7 @@ def test_corner_contacts_stay_separate_across_tiles() -> None:
     mask = np.zeros((40, 40), np.uint8)
     mask[10:20, 10:20] = 1
     mask[20:30, 20:30] = 1  # touches the first square at one corner only, on a tile corner
-    tiles = [(mask[r:r + h, c:c + w], T @ Affine.translation(c, r)) for r, c, h, w in tile_windows(mask.shape, 20)]
-    assert len(vectorize_tiles(tiles, min_area_m2=1.0)) == 2
+    assert len(vectorize_tiles(tiles(mask, 20), min_area_m2=1.0)) == 2
 
 
 def test_regularisation_leaves_no_overlap_between_neighbours() -> None:
