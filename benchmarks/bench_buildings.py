@@ -73,7 +73,8 @@ def compare(name: str, truth: gpd.GeoDataFrame, gsd: float, min_area: float) -> 
         inter = shapely.area(shapely.intersection(out.geometry.to_numpy()[a], out.geometry.to_numpy()[b]))
         overlaps = int(np.sum(inter > 1e-4) // 2)  # pairs sharing more than 1 cm²
         rows.append({"data": name, "method": method, **s, "invalid": int((~out.geometry.is_valid).sum()),
-                     "overlapping_pairs": overlaps, "buildings_per_s": len(raw) / dt if dt > 0 else np.nan})
+                     "overlapping_pairs": overlaps,
+                     "buildings_per_s": len(raw) / dt if method != "unregularised" else np.nan})
     return pd.DataFrame(rows)
 
 
