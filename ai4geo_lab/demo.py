@@ -44,6 +44,8 @@ def demo_config(city: Any, out: Path, tile_size: int = 600, workers: int | None 
         {"id": "footprints_1", "step": "footprints", "inputs": {"mask": "mask_1"}},
         {"id": "lod1_1", "step": "lod1",
          "inputs": {"footprints": "footprints_1", "ndsm": "terrain_1.ndsm", "dtm": "terrain_1.dtm"}},
+        {"id": "lod2_1", "step": "lod2",
+         "inputs": {"footprints": "footprints_1", "ndsm": "terrain_1.ndsm", "dtm": "terrain_1.dtm"}},
         {"id": "landcover_1", "step": "landcover", "inputs": {"image": "ortho_1", "ndsm": "terrain_1.ndsm"}},
         {"id": "change_12", "step": "change",
          "inputs": {"dsm_before": "dsm_1", "dsm_after": "dsm_2", "ndsm_before": "terrain_1.ndsm",

@@ -26,6 +26,7 @@ def test_demo_command_at_default_size(tmp_path):
     assert metrics["building_mask.iou"] > 0.85
     assert metrics["footprints.object_f1"] > 0.85
     assert metrics["lod1.height_rmse_m"] < 2 and metrics["lod1.n_matched"] > 50
+    assert metrics["lod2.roof_type_accuracy"] > 0.8
     assert metrics["landcover.overall_accuracy"] > 0.85
     assert metrics["change.f1"] > 0.8
     times = metrics["wall_time_s"]
@@ -35,9 +36,12 @@ def test_demo_command_at_default_size(tmp_path):
     assert html.count("<img") >= 4 and f"{metrics['building_mask.iou']:.4g}"[:4] in html
     doc = json.loads((out / "products" / "lod1_1" / "buildings.city.json").read_text())
     assert validate_cityjson(doc) == [] and len(doc["CityObjects"]) == metrics["footprints.n_pred"]
+    doc2 = json.loads((out / "products" / "lod2_1" / "buildings.city.json").read_text())
+    assert validate_cityjson(doc2) == [] and {g["lod"] for o in doc2["CityObjects"].values()
+                                               for g in o["geometry"]} == {"1.2", "2.2"}
     catalog = pystac.Catalog.from_file(str(out / "products" / "stac" / "catalog.json"))
     items = {i.id: i for i in catalog.get_items(recursive=True)}
-    assert len(items) == 12  # every product file
+    assert len(items) == 14  # every product file
     # qualified products carry their accuracy class; the others say they were not assessed
     assert items["dsm_1-dsm"].properties["ai4geo:accuracy_class"].startswith("ASPRS 2023")
     assert items["dsm_1-dsm"].properties["ai4geo:quality"]["nmad_m"] == metrics["dsm_date1.nmad_m"]
@@ -46,4 +50,4 @@ def test_demo_command_at_default_size(tmp_path):
     # the saved configuration reruns with `ai4geo run`, and everything is up to date
     again = subprocess.run([sys.executable, "-m", "ai4geo_lab.cli", "run", str(out / "demo.yaml")],
                            capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and again.stdout.count("up to date, skipped") == 9
+    assert again.returncode == 0 and again.stdout.count("up to date, skipped") == 10

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import geopandas as gpd
 import numpy as np
 import rasterio.features
@@ -79,4 +81,59 @@ def footprint_heights(
     out["height"] = grouped_percentile(labels, h, n, percentile)
     out["base_elevation"] = grouped_percentile(labels, g, n, 50.0)
     out["n_pixels"] = np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(np.int64)
+    return out
+
+
+def building_models(
+    footprints: gpd.GeoDataFrame,
+    ndsm: np.ndarray,
+    dtm: np.ndarray,
+    transform: Affine,
+    percentile: float = 90.0,
+    outlier_margin_m: float | None = 6.0,
+    erode_px: float = 1.0,
+    complexity_penalty: float | None = None,
+    min_rise_m: float | None = None,
+) -> gpd.GeoDataFrame:
+    """LOD0–LOD2 attributes of every footprint: LOD1 ``height`` and ``base_elevation`` (see
+    :func:`footprint_heights`), ``area_m2``, and the LOD2 roof fitted to the surface height above the base
+    (nDSM + DTM − ``base_elevation``: a flat roof on sloping ground stays flat) inside the footprint shrunk by
+    ``erode_px`` pixels (:func:`~ai4geo_lab.buildings.roofs.fit_roof`): ``roof_type``,
+    ``ridge_direction_deg``, ``eave_height``, ``ridge_height``, ``roof_rmse_m``, ``roof_confidence`` and
+    ``roof_planes`` (JSON). Footprints without enough valid pixels get roof type ``unknown`` and NaNs.
+    """
+    from shapely.geometry import Polygon
+
+    from ai4geo_lab.buildings import roofs
+
+    out = footprint_heights(footprints, ndsm, dtm, transform, percentile=percentile,
+                            outlier_margin_m=outlier_margin_m)
+    h = np.asarray(ndsm, dtype=np.float64) + np.asarray(dtm, dtype=np.float64)  # the DSM
+    gsd = math.sqrt(abs(transform.a * transform.e - transform.b * transform.d))
+    kwargs = {}
+    if complexity_penalty is not None:
+        kwargs["complexity_penalty"] = complexity_penalty
+    if min_rise_m is not None:
+        kwargs["min_rise_m"] = min_rise_m
+    cols: dict[str, list] = {k: [] for k in ("roof_type", "ridge_direction_deg", "eave_height", "ridge_height",
+                                             "roof_rmse_m", "roof_confidence", "roof_planes")}
+    for geom, base in zip(out.geometry, out["base_elevation"], strict=True):
+        fit = None
+        poly = max(geom.geoms, key=lambda p: p.area) if hasattr(geom, "geoms") else geom
+        if isinstance(poly, Polygon) and not poly.is_empty:
+            rows, cc = roofs.pixels_in(poly, transform, h.shape, erode_m=erode_px * gsd)
+            x, y = transform @ (cc + 0.5, rows + 0.5)
+            z = h[rows, cc] - base
+            if np.isfinite(z).sum() >= 4:
+                fit = roofs.fit_roof(poly, np.asarray(x), np.asarray(y), z, **kwargs)
+        if fit is None:
+            for k, v in zip(cols, ("unknown", math.nan, math.nan, math.nan, math.nan, 0.0, ""), strict=True):
+                cols[k].append(v)
+            continue
+        for k, v in zip(cols, (fit.roof_type, fit.ridge_direction_deg, fit.eave_height, fit.ridge_height,
+                               fit.rmse, fit.confidence, fit.planes_json()), strict=True):
+            cols[k].append(v)
+    for k, v in cols.items():
+        out[k] = v
+    out["area_m2"] = out.geometry.area
     return out

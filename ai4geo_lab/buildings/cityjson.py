@@ -128,6 +128,12 @@ def lod1_cityjson(
         city_objects[_building_id(row_index, row, used)] = {
             "type": "Building", "attributes": attributes, "geometry": [geometry]}
 
+    return _document(city_objects, qverts, scale, crs_epsg)
+
+
+def _document(city_objects: dict[str, Any], qverts: list[tuple[int, int, int]], scale: float,
+              crs_epsg: int) -> dict:
+    """The CityJSON document of ``city_objects`` whose vertices are the integer triples ``qverts``."""
     q = np.asarray(qverts, dtype=np.int64).reshape(-1, 3)
     origin = q.min(axis=0) if len(q) else np.zeros(3, dtype=np.int64)
     vertices = (q - origin).tolist()
@@ -144,6 +150,107 @@ def lod1_cityjson(
         "CityObjects": city_objects,
         "vertices": vertices,
     }
+
+
+def _lod2_shell(poly: Polygon, base: float, x0: float, y0: float, planes: list[tuple[float, float, float]],
+                add: Any) -> tuple[list, list[int]]:
+    """Shell of a building with a roof of planes (see :mod:`ai4geo_lab.buildings.roofs`) over ``poly``, and
+    the semantic value (0 ground, 1 roof, 2 wall) of each surface.
+
+    Roof faces share their vertices (noded); each wall runs up to the roof along its footprint edge, through
+    every roof vertex on that edge (a gable end wall has its apex), so the shell is closed.
+    """
+    from ai4geo_lab.buildings.roofs import GRID_M, roof_faces
+
+    def z(x: float, y: float) -> float:
+        return base + min(a + b * (x - x0) + c * (y - y0) for a, b, c in planes)
+
+    faces = roof_faces(poly, x0, y0, planes)
+    poly = shapely.set_precision(orient(poly, 1.0), GRID_M)
+    roof = [[[add(x, y, z(x, y)) for x, y in np.asarray(r.coords)[:-1, :2]] for r in (f.exterior, *f.interiors)]
+            for f, _ in faces]
+    roof_pts = np.unique(np.concatenate([np.asarray(f.exterior.coords)[:, :2] for f, _ in faces]
+                                        + [np.asarray(r.coords)[:, :2] for f, _ in faces for r in f.interiors]),
+                         axis=0)
+    rings = [np.asarray(r.coords)[:-1, :2] for r in (poly.exterior, *poly.interiors)]
+    floor = [[add(x, y, base) for x, y in ring][::-1] for ring in rings]
+    walls = []
+    for ring in rings:
+        m = len(ring)
+        for i in range(m):
+            a, b = ring[i], ring[(i + 1) % m]
+            d = b - a
+            length2 = float(d @ d)
+            t = (roof_pts - a) @ d / length2
+            off = np.abs((roof_pts[:, 0] - a[0]) * d[1] - (roof_pts[:, 1] - a[1]) * d[0]) / math.sqrt(length2)
+            inner = roof_pts[(t > 1e-9) & (t < 1 - 1e-9) & (off < GRID_M)]
+            inner = inner[np.argsort(-((inner - a) @ d))]  # from b back to a
+            top = [add(b[0], b[1], z(*b)), *[add(p[0], p[1], z(*p)) for p in inner], add(a[0], a[1], z(*a))]
+            walls.append([[add(a[0], a[1], base), add(b[0], b[1], base), *top]])
+    surfaces = [floor, *roof, *walls]
+    return surfaces, [0] + [1] * len(roof) + [2] * len(walls)
+
+
+def buildings_cityjson(
+    buildings: gpd.GeoDataFrame, crs_epsg: int, scale: float = DEFAULT_SCALE, lod1: bool = True,
+    lod2: bool = True,
+) -> dict:
+    """A CityJSON 2.0 document with one ``Building`` per row, with an LOD1.2 prism and an LOD2.2 solid.
+
+    Needs ``height`` and ``base_elevation`` (as :func:`lod1_cityjson`) and, for LOD2, ``roof_planes`` (JSON
+    from :func:`~ai4geo_lab.buildings.algo.building_models`); a row without roof planes gets its LOD1 prism
+    only. Other columns become attributes (``roofType`` is the roof type). MultiPolygons use their largest part.
+    """
+    from ai4geo_lab.buildings.roofs import roof_from_json
+
+    if crs_epsg is None:
+        raise ConfigError("the buildings' CRS has no EPSG code", "reproject them to a CRS with an EPSG code")
+    if "height" not in buildings.columns:
+        raise ConfigError("the buildings have no 'height' column", "compute it with building_models first")
+    index: dict[tuple[int, int, int], int] = {}
+    qverts: list[tuple[int, int, int]] = []
+
+    def add(x: float, y: float, zz: float) -> int:
+        key = (round(x / scale), round(y / scale), round(zz / scale))
+        if key not in index:
+            index[key] = len(qverts)
+            qverts.append(key)
+        return index[key]
+
+    skip = {buildings.geometry.name, "height", "base_elevation", "roof_planes", "id", "building_id"}
+    attr_cols = [c for c in buildings.columns if c not in skip]
+    city_objects: dict[str, Any] = {}
+    used: set[str] = set()
+    for row_index, row in buildings.iterrows():
+        geom = row[buildings.geometry.name]
+        height = float(row["height"]) if row["height"] is not None else math.nan
+        base = float(row.get("base_elevation", 0.0) or 0.0)
+        base = base if math.isfinite(base) else 0.0
+        if geom is None or geom.is_empty or not math.isfinite(height) or height < scale:
+            continue
+        poly = max(geom.geoms, key=lambda p: p.area) if hasattr(geom, "geoms") else geom
+        poly = shapely.set_precision(poly, scale)
+        if not isinstance(poly, Polygon) or poly.is_empty:
+            continue
+        geometries = []
+        if lod1:
+            shell = _prism(poly, base, base + height, add)
+            geometries.append({"type": "Solid", "lod": "1.2", "boundaries": [shell],
+                               "semantics": {"surfaces": _SURFACE_TYPES, "values": [[0, 1] + [2] * (len(shell) - 2)]}})
+        planes_text = row.get("roof_planes") if lod2 else None
+        if isinstance(planes_text, str) and planes_text:
+            x0, y0, planes = roof_from_json(planes_text)
+            shell, values = _lod2_shell(poly, base, x0, y0, planes, add)
+            geometries.append({"type": "Solid", "lod": "2.2", "boundaries": [shell],
+                               "semantics": {"surfaces": _SURFACE_TYPES, "values": [values]}})
+        if not geometries:
+            continue
+        attributes = {"measuredHeight": round(height, 3), "baseElevation": round(base, 3)}
+        for col in attr_cols:
+            attributes["roofType" if col == "roof_type" else col] = _json_value(row[col])
+        city_objects[_building_id(row_index, row, used)] = {
+            "type": "Building", "attributes": attributes, "geometry": geometries}
+    return _document(city_objects, qverts, scale, crs_epsg)
 
 
 def _shells(geometry: dict) -> Iterable[tuple[str, list]]:

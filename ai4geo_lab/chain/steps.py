@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ai4geo_lab.buildings import step as lod1
+from ai4geo_lab.buildings import step as lod2
 from ai4geo_lab.chain.registry import StepSpec, register
 from ai4geo_lab.change import step as change
 from ai4geo_lab.landcover import step as landcover
@@ -27,6 +28,8 @@ BUILTIN_STEPS = [
     StepSpec("change", change.ChangeParams, ("dsm_before", "dsm_after", "ndsm_before", "ndsm_after"), ("change",),
              change.run, "3D change between two dates from DSM differences",
              optional_inputs=("image_before", "image_after")),
+    StepSpec("lod2", lod2.Lod2Params, ("footprints", "ndsm", "dtm"), ("buildings", "cityjson"), lod2.run_lod2,
+             "LOD2 buildings (roof types fitted to the DSM, LOD1+LOD2 CityJSON) from footprints, nDSM and DTM"),
 ]
 
 for _spec in BUILTIN_STEPS:

@@ -127,7 +127,8 @@ def assess_buildings(product: str | Path, reference: str | Path, height_col: str
     """Building footprints (with heights) against reference footprints.
 
     Object precision/recall/F1 at IoU ≥ 0.5, mean IoU, PoLiS, C-IoU, N-ratio, orientation error, CE90 of
-    footprint centroids, height RMSE, and the CityGML LOD accuracy class they meet.
+    footprint centroids, height RMSE, the CityGML LOD accuracy class they meet and, when both have a
+    ``roof_type`` column, the share of matched buildings whose roof type is right.
     """
     pred: gpd.GeoDataFrame = read_vector(product)
     ref: gpd.GeoDataFrame = read_vector(reference)
@@ -138,7 +139,7 @@ def assess_buildings(product: str | Path, reference: str | Path, height_col: str
         "object_precision": n_m / n_p if n_p else math.nan, "object_recall": n_m / n_r if n_r else math.nan,
         "object_f1": 2 * n_m / (n_p + n_r) if n_p + n_r else math.nan, "n_pred": n_p, "n_ref": n_r, "n_matched": n_m,
     }
-    for col in ("iou", "polis", "c_iou", "n_ratio", "orientation_error_deg"):
+    for col in ("iou", "polis", "c_iou", "n_ratio", "orientation_error_deg", "max_tangent_error_deg"):
         summary[f"mean_{col}" if col != "polis" else "mean_polis_m"] = pairs[col].mean() if n_m else math.nan
     summary["ce90_m"] = ce90(pairs["centroid_dx"], pairs["centroid_dy"]) if n_m else math.nan
     horizontal_rmse = float(np.sqrt(np.mean(pairs["centroid_dx"] ** 2 + pairs["centroid_dy"] ** 2))) if n_m \
@@ -148,5 +149,10 @@ def assess_buildings(product: str | Path, reference: str | Path, height_col: str
         summary.update({"height_rmse_m": h["rmse"], "height_bias_m": h["bias"]})
         summary["accuracy_class"] = citygml_lod_class(h["rmse"], horizontal_rmse, lod)
         summary["accuracy_standard"] = "CityGML 2.0 LOD accuracy recommendations (height RMSE, centroid RMSE)"
+    if "roof_type" in pred.columns and "roof_type" in ref.columns and n_m:
+        p_type = pred.loc[matches["pred"], "roof_type"].to_numpy()
+        r_type = ref.loc[matches["ref"], "roof_type"].to_numpy()
+        summary["roof_type_accuracy"] = float(np.mean(p_type == r_type))
+        pairs["roof_type"], pairs["roof_type_ref"] = p_type, r_type
     summary = {k: _f(v) for k, v in summary.items()}
-    return Assessment(str(product), str(reference), summary, {"matched footprints": pairs.round(4)}, [])
+    return Assessment(str(product), str(reference), summary, {f"matched footprints ({lod})": pairs.round(4)}, [])

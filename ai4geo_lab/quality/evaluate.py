@@ -8,7 +8,8 @@ from ai4geo_lab.quality.run_report import Reference, RunReport, build_run_report
 
 METHODS = (
     "DSM: plane-sweep NCC stereo on the rendered Pléiades-like pair. DTM: morphological opening on a robust coarse "
-    "grid. Buildings: threshold on nDSM and NDVI, regularised polygons, LOD1 at the 90th percentile of nDSM. "
+    "grid. Buildings: threshold on nDSM and NDVI, regularised polygons, LOD1 at the 90th percentile of nDSM, "
+    "LOD2 roofs (flat, shed, gable, hip) fitted to the DSM. "
     "Land cover: rules on NDVI, brightness and height. Change: DSM difference between the two dates."
 )
 
@@ -24,6 +25,7 @@ def demo_references(city: Any) -> list[Reference]:
         Reference("mask_1.mask", lc1, "building_mask"),
         Reference("footprints_1.footprints", city.truth("date1", "buildings"), "footprints"),
         Reference("lod1_1.buildings", city.truth("date1", "buildings"), "lod1"),
+        Reference("lod2_1.buildings", city.truth("date1", "buildings"), "lod2"),
         Reference("landcover_1.landcover", lc1, "landcover"),
         Reference("change_12.change", city.change_raster, "change"),
     ]

@@ -101,8 +101,8 @@ def assess(product_key: str, path: Path, step: str, ref: Reference) -> Assessmen
         return assess_classes(path, ref.path, LANDCOVER_CLASSES, name=name)
     if step == "change":
         return assess_change(path, ref.path, CHANGE_CLASSES)
-    if step in ("lod1", "footprints") and path.suffix == ".gpkg":
-        return assess_buildings(path, ref.path)
+    if step in ("lod1", "lod2", "footprints") and path.suffix == ".gpkg":
+        return assess_buildings(path, ref.path, lod="LOD2" if step == "lod2" else "LOD1")
     if step == "building_mask":
         from ai4geo_lab.quality.metrics import binary_scores
 

@@ -1,15 +1,17 @@
-"""Notebook widgets (ipywidgets, ipyleaflet): thin front-ends over the core functions."""
+"""Notebook widgets (ipywidgets, ipyleaflet, plotly): thin front-ends over the core functions."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-__all__ = ["SearchPanel"]
+# imported on first use: widgets pull in ipyleaflet/plotly, which the CLI and workers never need
+_LAZY = {"SearchPanel": "search", "View3D": "view3d", "ParamsForm": "forms"}
+
+__all__ = sorted(_LAZY)
 
 
 def __getattr__(name: str) -> Any:
-    if name == "SearchPanel":
-        from ai4geo_lab.widgets.search import SearchPanel
-
-        return SearchPanel
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"ai4geo_lab.widgets.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'ai4geo_lab.widgets' has no attribute {name!r}")

@@ -9,7 +9,8 @@ import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 SMALL = {"01_sample_city_chain": {"SIZE_M": 200.0, "GSD": 1.0, "SEED": 5, "TILE_SIZE": 100, "WORKERS": 2},
-         "02_scale_out": {"SIZE_M": 200.0, "GSD": 1.0, "TILE_SIZE": 64, "CLUSTER": "local:2"}}
+         "02_scale_out": {"SIZE_M": 200.0, "GSD": 1.0, "TILE_SIZE": 64, "CLUSTER": "local:2"},
+         "05_buildings_3d": {"SIZE_M": 200.0, "GSD": 1.0, "SEED": 5, "TILE_SIZE": 100, "WORKERS": 2}}
 
 
 @pytest.mark.notebooks
@@ -28,6 +29,11 @@ def test_notebook_runs(notebook: Path, tmp_path: Path):
     if notebook.stem == "01_sample_city_chain":
         assert (tmp_path / "out" / "report.html").stat().st_size > 10_000
         assert (tmp_path / "out" / "products" / "lod1_1" / "buildings.city.json").is_file()
+    if notebook.stem == "05_buildings_3d":
+        html = (tmp_path / "out" / "buildings_3d.html").read_text()
+        assert "Mesh3d" in html.replace("mesh3d", "Mesh3d") and "<script src=\"http" not in html  # offline
+        outputs = [o for c in cells for o in c.get("outputs", [])]
+        assert any("roof_type_accuracy" in "".join(o.get("data", {}).get("text/plain", "")) for o in outputs)
     if notebook.stem == "02_scale_out":
         manifest = json.loads((tmp_path / "out" / "products" / "run.json").read_text())
         assert len(manifest["steps"]["dsm/dsm"]["tiles"]) == 16  # 200 px at 64 px tiles
