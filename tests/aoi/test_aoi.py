@@ -21,9 +21,11 @@ def test_every_kind_of_input_gives_the_same_aoi(tmp_path):
     gdf = gpd.GeoDataFrame(geometry=[box(*TOULOUSE)], crs="EPSG:4326")
     gdf.to_file(tmp_path / "a.gpkg")
     gdf.to_file(tmp_path / "a.geojson")
+    gdf.to_file(tmp_path / "a.shp")
+    gdf.to_file(tmp_path / "a.kml", driver="KML")
     sources = [list(TOULOUSE), "1.40,43.58,1.46,43.62", box(*TOULOUSE).wkt, json.dumps(ref.to_geojson()),
                ref.to_geojson(), {"type": "FeatureCollection", "features": [ref.to_geojson()]}, box(*TOULOUSE), gdf,
-               tmp_path / "a.gpkg", str(tmp_path / "a.geojson")]
+               tmp_path / "a.gpkg", str(tmp_path / "a.geojson"), tmp_path / "a.shp", tmp_path / "a.kml"]
     for src in sources:
         aoi = to_aoi(src)
         assert aoi.geometry.symmetric_difference(ref.geometry).area < 1e-12, type(src)
