@@ -111,6 +111,8 @@ class LocalIndex:
     cloud: np.ndarray = field(init=False)
     geometries: np.ndarray = field(init=False)
     tree: shapely.STRtree = field(init=False)
+    _collection_names: list[str] = field(init=False, repr=False)
+    _collection_codes: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.ids = np.array([it.get("id", "") for it in self.items], dtype=object)
@@ -122,6 +124,9 @@ class LocalIndex:
         self.geometries = np.array([shape(it["geometry"]) if it.get("geometry") else shapely.box(*it["bbox"])
                                     for it in self.items], dtype=object)
         self.tree = shapely.STRtree(self.geometries)
+        names, codes = np.unique(self.collections.astype(str), return_inverse=True)
+        self._collection_names = [str(n) for n in names]
+        self._collection_codes = codes.astype(np.int32)
 
     @classmethod
     def from_paths(cls, paths: list[Path]) -> LocalIndex:
@@ -142,7 +147,7 @@ class LocalIndex:
 
     def collection_ids(self) -> list[str]:
         """The collections present, sorted."""
-        return sorted({c for c in self.collections if c})
+        return [c for c in self._collection_names if c]
 
     def search(self, geometry: BaseGeometry | None, collections: list[str] | None, start: np.datetime64 | None,
                end: np.datetime64 | None, max_cloud: float | None = None,
@@ -150,7 +155,8 @@ class LocalIndex:
         """Indices of the matching items, newest first (then by id)."""
         mask = np.ones(len(self.items), dtype=bool)
         if collections:
-            mask &= np.isin(self.collections, collections)
+            wanted = [i for i, name in enumerate(self._collection_names) if name in set(collections)]
+            mask &= np.isin(self._collection_codes, wanted)
         if start is not None:
             mask &= self.datetimes >= start
         if end is not None:
