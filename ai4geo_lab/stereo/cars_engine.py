@@ -37,11 +37,14 @@ _TELLING = ("all tiles are None", "Pipeline will pursue without failed tiles", "
 
 def check_cars() -> str:
     """The installed CARS version, or a :class:`MissingDependencyError` naming the extra to install."""
-    try:
-        from importlib.metadata import PackageNotFoundError, version
+    import importlib.util
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        if importlib.util.find_spec("cars") is None:
+            raise missing_dependency("cars", "cars")
         return version("cars")
-    except PackageNotFoundError as exc:
+    except (ImportError, ValueError, PackageNotFoundError) as exc:
         raise missing_dependency("cars", "cars") from exc
 
 

@@ -23,11 +23,10 @@ from typing import Any, Literal
 import numpy as np
 import rasterio
 import rasterio.shutil
-import shapely
 from affine import Affine
 from pyproj import CRS, Transformer
 from rasterio.features import rasterize
-from shapely.geometry import Polygon, box, mapping, shape
+from shapely.geometry import Polygon, box, mapping
 from shapely.ops import transform as shp_transform
 
 from ai4geo_lab import __version__
@@ -37,7 +36,7 @@ from ai4geo_lab.geo.sensor import SensorImage, read_sensor
 from ai4geo_lab.stereo.cars_engine import TileJob, check_cars, run_tile
 
 ImageSpec = str | Path | SensorImage | tuple[str | Path, str | Path]
-RoiSpec = Polygon | tuple[float, float, float, float] | dict | str | None
+RoiSpec = Any
 
 #: Smallest height sensitivity (pixels of parallax per metre) for a pair to be usable (B/H ≈ 0.05 at 0.5 m/px).
 MIN_PARALLAX_PX_PER_M = 0.1
@@ -116,29 +115,12 @@ def utm_epsg(lon: float, lat: float) -> int:
 
 
 def _roi_polygon(roi: RoiSpec) -> Polygon | None:
+    """The ROI in EPSG:4326: a polygon, (w, s, e, n), GeoJSON, WKT, a vector file or an AOI."""
     if roi is None:
         return None
-    if isinstance(roi, Polygon | shapely.MultiPolygon):
-        return roi
-    if isinstance(roi, tuple | list) and len(roi) == 4:
-        w, s, e, n = (float(v) for v in roi)
-        if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
-            raise ConfigError(f"ROI bounds {tuple(roi)} are not (west, south, east, north) in degrees")
-        return box(w, s, e, n)
-    if isinstance(roi, dict):
-        geom = roi
-        if roi.get("type") == "FeatureCollection":
-            geom = roi["features"][0]["geometry"]
-        elif roi.get("type") == "Feature":
-            geom = roi["geometry"]
-        return shape(geom)
-    if isinstance(roi, str | Path) and Path(roi).is_file():
-        import geopandas as gpd
+    from ai4geo_lab.aoi import to_aoi
 
-        return gpd.read_file(roi).to_crs("EPSG:4326").union_all()
-    if isinstance(roi, str):
-        return shapely.from_wkt(roi)
-    raise ConfigError(f"cannot read the ROI {roi!r}", "give a shapely polygon, (w, s, e, n), GeoJSON or a file")
+    return to_aoi(roi, max_area_km2=None).geometry
 
 
 def _imaging_datetime(sensors: list[SensorImage]) -> dt.datetime:

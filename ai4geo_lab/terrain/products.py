@@ -35,11 +35,14 @@ dsm_to_dtm(**json.loads(sys.argv[1]))
 
 def bulldozer_version() -> str:
     """The installed bulldozer version, or the error naming the extra."""
+    import importlib.util
     from importlib.metadata import PackageNotFoundError, version
 
     try:
+        if importlib.util.find_spec("bulldozer") is None:
+            raise missing_dependency("bulldozer-dtm", "cars")
         return version("bulldozer-dtm")
-    except PackageNotFoundError as exc:
+    except (ImportError, ValueError, PackageNotFoundError) as exc:
         raise missing_dependency("bulldozer-dtm", "cars") from exc
 
 

@@ -1,0 +1,83 @@
+"""stereo.dsm before any CARS run: pairs from a set, refused inputs, and the core without the cars extra."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from ai4geo_lab.errors import ConfigError, InvalidInputError, NoOverlapError
+from ai4geo_lab.geo.raster import write_raster
+from ai4geo_lab.geo.sensor import read_sensor
+from ai4geo_lab.sample.render import affine_view
+from ai4geo_lab.stereo import choose_pairs, dsm
+from tests.conftest import shared_data
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def nadir_view(city, path: Path) -> Path:
+    """A third, nadir view of the sample city (RPC tags only; pairing looks at geometry, not pixels)."""
+    with rasterio.open(city.image("date1", "ortho")) as src:
+        transform, shape = src.transform, (src.height, src.width)
+    view = affine_view(transform, shape, city.hmin, city.hmax, 0.0, "nadir")
+    return write_raster(path, np.zeros(view.shape, np.uint16), None, None, rpcs=view.rpc.to_rasterio(), cog=False)
+
+
+def test_tri_stereo_pairs_the_nadir_image_with_the_others(small_city, tmp_path):
+    fwd, bwd = small_city.image("date1", "pan_fwd"), small_city.image("date1", "pan_bwd")
+    sensors = [read_sensor(p) for p in (fwd, bwd, nadir_view(small_city, tmp_path / "nadir.tif"))]
+    c = sensors[0].footprint().centroid
+    where = (c.x, c.y, float(np.mean(small_city.terrain_range)))
+    assert choose_pairs(sensors[:2], where) == [(0, 1)]
+    assert choose_pairs(sensors, where) == [(2, 0), (2, 1)]
+    with pytest.raises(InvalidInputError, match="no stereo base"):
+        choose_pairs([sensors[0], read_sensor(fwd)], where)
+    with pytest.raises(ConfigError, match="at least two"):
+        choose_pairs(sensors[:1], where)
+
+
+def test_images_or_roi_without_overlap_are_refused_before_cars(tmp_path):
+    giz = shared_data("pleiades", "gizeh", "img1.tif")
+    kah = shared_data("pleiades", "kahramanmaras", "pre_event_img1.tif")
+    with pytest.raises(NoOverlapError, match="do not overlap"):
+        dsm([giz, kah], tmp_path / "a")
+    with pytest.raises(NoOverlapError, match="outside the images' overlap"):
+        dsm([giz, shared_data("pleiades", "gizeh", "img2.tif")], tmp_path / "b", roi=(31.0, 29.9, 31.01, 29.91))
+    with pytest.raises(ConfigError, match="unknown DSM engine"):
+        dsm([giz, giz], tmp_path / "c", engine="magic")
+    assert not (tmp_path / "a" / "dsm.tif").exists() and not (tmp_path / "b" / "tiles").exists()
+
+
+BLOCK = """
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('cars', 'bulldozer', 'shareloc', 'pandora'):
+            raise ModuleNotFoundError(name)
+sys.meta_path.insert(0, Block())
+"""
+
+
+def test_core_imports_and_names_the_extra_without_cars(tmp_path):
+    """With CARS and bulldozer unimportable, the package, the chain and the CLI load; using them names the extra."""
+    code = BLOCK + """
+import ai4geo_lab.stereo, ai4geo_lab.terrain, ai4geo_lab.chain.steps, ai4geo_lab.cli
+from ai4geo_lab.errors import MissingDependencyError
+from ai4geo_lab.stereo.cars_engine import check_cars
+from ai4geo_lab.terrain.products import bulldozer_version
+for f in (check_cars, bulldozer_version):
+    try:
+        f()
+    except MissingDependencyError as exc:
+        print('MISSING', exc)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("MISSING")]
+    assert len(lines) == 2 and all("ai4geo-lab[cars]" in ln for ln in lines)
