@@ -180,7 +180,7 @@ def run_tile(job: TileJob, sensors: list[SensorImage], pairs: list[tuple[int, in
             return info | {"reused": True}
     if job.domain_px == 0:  # outside the images' overlap: nothing to match, nothing expected
         write_raster(core_dsm, np.full((h, w), np.nan, np.float32), core_transform, grid_crs, np.nan, cog=False)
-        info = {"key": job.key, "config": config, "seconds": 0.0, "valid_in_overlap": None, "ortho": False}
+        info = {"key": job.key, "core": list(job.core), "config": config, "seconds": 0.0, "ortho": False}
         write_text_atomic(done, json.dumps(info))
         return info
     log, seconds = run_cars(config, tile_dir, options["timeout_s"])
@@ -190,7 +190,8 @@ def run_tile(job: TileJob, sensors: list[SensorImage], pairs: list[tuple[int, in
     if image_path is not None:
         ortho = resample_to(image_path, core_transform, (h, w), grid_crs, Resampling.bilinear)
         write_raster(core_ortho, ortho, core_transform, grid_crs, np.nan, cog=False)
-    info = {"key": job.key, "config": config, "seconds": round(seconds, 2), "ortho": image_path is not None,
+    info = {"key": job.key, "core": list(job.core), "config": config, "seconds": round(seconds, 2),
+            "ortho": image_path is not None,
             "log": str(log)}
     write_text_atomic(done, json.dumps(info))
     return info

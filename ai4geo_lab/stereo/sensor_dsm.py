@@ -136,15 +136,21 @@ def _imaging_datetime(sensors: list[SensorImage]) -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _splits(n_px: int, tile_px: int) -> list[tuple[int, int]]:
+    """Offsets and sizes of near-equal tiles of about ``tile_px`` covering ``n_px`` (no thin slivers)."""
+    n = max(1, round(n_px / tile_px))
+    size = -(-n_px // n)
+    return [(o, min(size, n_px - o)) for o in range(0, n_px, size)]
+
+
 def plan_tiles(shape_px: tuple[int, int], transform: Affine, tile_px: int, margin_m: float,
                domain: np.ndarray) -> list[TileJob]:
-    """Cut the grid into tiles of ``tile_px`` and give each its ROI (core plus ``margin_m``) and overlap size."""
+    """Cut the grid into tiles of about ``tile_px`` and give each its ROI (core plus ``margin_m``) and overlap."""
     rows, cols = shape_px
     jobs = []
     res = abs(transform.a)
-    for i, r0 in enumerate(range(0, rows, tile_px)):
-        for j, c0 in enumerate(range(0, cols, tile_px)):
-            h, w = min(tile_px, rows - r0), min(tile_px, cols - c0)
+    for i, (r0, h) in enumerate(_splits(rows, tile_px)):
+        for j, (c0, w) in enumerate(_splits(cols, tile_px)):
             minx, maxy = transform * (c0, r0)
             maxx, miny = minx + w * res, maxy - h * res
             jobs.append(TileJob(f"r{i:03d}_c{j:03d}", (r0, c0, h, w),

@@ -81,3 +81,23 @@ for f in (check_cars, bulldozer_version):
     assert proc.returncode == 0, proc.stderr
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("MISSING")]
     assert len(lines) == 2 and all("ai4geo-lab[cars]" in ln for ln in lines)
+
+
+def test_roi_tiles_have_no_slivers_and_cover_the_grid():
+    from affine import Affine
+
+    from ai4geo_lab.stereo.sensor_dsm import _splits, plan_tiles
+
+    assert _splits(487, 240) == [(0, 244), (244, 243)]
+    assert _splits(100, 240) == [(0, 100)]
+    domain = np.zeros((251, 487), bool)
+    domain[:, :100] = True
+    jobs = plan_tiles((251, 487), Affine(0.5, 0, 1000.0, 0, -0.5, 2000.0), 240, 30.0, domain)
+    assert [j.key for j in jobs] == ["r000_c000", "r000_c001"]
+    cover = np.zeros((251, 487), int)
+    for j in jobs:
+        r0, c0, h, w = j.core
+        cover[r0:r0 + h, c0:c0 + w] += 1
+    assert (cover == 1).all()
+    assert jobs[0].roi == (970.0, 2000 - 125.5 - 30, 1000 + 122 + 30, 2030.0)
+    assert jobs[0].domain_px == 251 * 100 and jobs[1].domain_px == 0
