@@ -18,7 +18,7 @@ class BulldozerParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     max_object_size_m: float = Field(default=CITY_MAX_OBJECT_SIZE_M, gt=0,
-                                     description="widest above-ground object (m); 16 suits houses, 50 cities")
+                                     description="widest above-ground object (m); 16 suits houses, 30 cities")
     workers: int = Field(default=2, ge=1, le=64, description="bulldozer processes")
 
 

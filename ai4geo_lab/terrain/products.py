@@ -23,8 +23,8 @@ from ai4geo_lab.geo.raster import open_raster, write_raster
 from ai4geo_lab.terrain.algo import ndsm as ndsm_array
 
 #: Default largest object (m) for cities: apartment blocks and large halls (bulldozer's own default, 16 m,
-#: suits houses; Kahramanmaraş's blocks and the sample city's buildings need more).
-CITY_MAX_OBJECT_SIZE_M = 50.0
+#: suits houses and small buildings; 30 m keeps apartment blocks out of the DTM at a small cost on hilly ground).
+CITY_MAX_OBJECT_SIZE_M = 30.0
 
 _RUN = """
 import json, sys

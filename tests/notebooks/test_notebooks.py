@@ -23,7 +23,7 @@ def test_notebook_runs(notebook: Path, tmp_path: Path):
     if notebook.stem == "06_pleiades_dsm_dtm":  # real Pléiades data, a small ROI, one CARS run
         from tests.conftest import shared_data
 
-        params |= {"DATA": str(shared_data("pleiades", "kahramanmaras")), "ROI_M": 150.0}
+        params |= {"DATA": str(shared_data("pleiades", "kahramanmaras")), "ROI_M": 120.0}
     out = tmp_path / notebook.name
     papermill.execute_notebook(str(notebook), str(out), parameters=params, cwd=str(tmp_path),
                                kernel_name="python3", progress_bar=False)
