@@ -101,3 +101,22 @@ def test_roi_tiles_have_no_slivers_and_cover_the_grid():
     assert (cover == 1).all()
     assert jobs[0].roi == (970.0, 2000 - 125.5 - 30, 1000 + 122 + 30, 2030.0)
     assert jobs[0].domain_px == 251 * 100 and jobs[1].domain_px == 0
+
+
+def test_chain_steps_are_registered_with_their_parameters(small_city, tmp_path):
+    from ai4geo_lab.chain import RunConfig, get_step
+
+    spec = get_step("dsm_cars")
+    assert spec.inputs == ("left", "right") and spec.optional_inputs == ("third",)
+    assert spec.outputs == ("dsm", "ortho")
+    assert get_step("dtm_bulldozer").outputs == ("dtm", "ndsm")
+    base = {"output": str(tmp_path), "grid": {"like": str(small_city.image("date1", "ortho"))},
+            "inputs": {"a": str(small_city.image("date1", "pan_fwd")), "b": str(small_city.image("date1", "pan_bwd"))},
+            "steps": [{"id": "dsm", "step": "dsm_cars", "inputs": {"left": "a", "right": "b"},
+                       "params": {"tile_size_m": 300}},
+                      {"id": "terrain", "step": "dtm_bulldozer", "inputs": {"dsm": "dsm.dsm"}}]}
+    params = RunConfig.model_validate(base).validate_steps()
+    assert params["dsm"].tile_size_m == 300 and params["terrain"].max_object_size_m == 30.0
+    base["steps"][0]["params"] = {"tile_size_m": -1}
+    with pytest.raises(ConfigError, match="tile_size_m"):
+        RunConfig.model_validate(base).validate_steps()
