@@ -87,7 +87,7 @@ def main() -> None:
     c = overlap(sensors).centroid
     half_lat = args.roi_m / 2 / 111_320
     half_lon = half_lat / np.cos(np.radians(c.y))
-    roi = (c.x - half_lon, c.y - half_lat, c.x + half_lon, c.y + half_lat)
+    roi = tuple(float(v) for v in (c.x - half_lon, c.y - half_lat, c.x + half_lon, c.y + half_lat))
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-dsm-"))
     work.mkdir(parents=True, exist_ok=True)
     env = {**__import__("os").environ, "PYTHONPATH": str(ROOT)}
