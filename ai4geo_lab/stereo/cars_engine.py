@@ -60,7 +60,7 @@ class TileJob:
 
 def cars_config(sensors: list[SensorImage], pairs: list[tuple[int, int]], out_dir: Path,
                 roi: tuple[float, float, float, float] | None, epsg: int, workers: int, max_ram_per_worker: int,
-                geoid: bool, task_timeout: int = 1200) -> dict[str, Any]:
+                geoid: bool) -> dict[str, Any]:
     """A CARS 1.3 configuration: sensors (image + geometry file, or the image's RPC tags), pairing, ROI, output."""
     names = [f"img{i}" for i in range(len(sensors))]
     inputs: dict[str, Any] = {"sensors": {}, "pairing": [[names[a], names[b]] for a, b in pairs]}
@@ -81,8 +81,7 @@ def cars_config(sensors: list[SensorImage], pairs: list[tuple[int, int]], out_di
     return {
         "input": inputs,
         "output": {"directory": str(out_dir), "epsg": epsg, "geoid": geoid, "auxiliary": {"image": ["b0"]}},
-        "orchestrator": {"mode": "multiprocessing", "nb_workers": workers, "max_ram_per_worker": max_ram_per_worker,
-                         "task_timeout": task_timeout},
+        "orchestrator": {"mode": "multiprocessing", "nb_workers": workers, "max_ram_per_worker": max_ram_per_worker},
     }
 
 

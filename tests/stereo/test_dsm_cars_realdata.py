@@ -28,12 +28,12 @@ def centre_roi(images, width_m: float, height_m: float) -> tuple[float, float, f
 
 @pytest.fixture(scope="module")
 def kahramanmaras(tmp_path_factory, dask_client):
-    """200 m × 100 m of the pre-event pair in two ROI tiles, each a CARS run (1 process) on a Dask worker."""
+    """200 m × 100 m of the pre-event pair in two ROI tiles, each a CARS run (2 processes) on a Dask worker."""
     d = shared_data("pleiades", "kahramanmaras")
     images = [d / "pre_event_img1.tif", d / "pre_event_img2.tif"]
     out = tmp_path_factory.mktemp("kahramanmaras") / "dsm"
     return dsm(images, out, roi=centre_roi(images, 200, 100), client=dask_client, tile_size_m=100, margin_m=30,
-               workers=1)
+               workers=2)
 
 
 def test_tiled_dsm_is_complete_and_seamless(kahramanmaras):
@@ -96,5 +96,5 @@ def test_featureless_images_fail_clearly(tmp_path):
         shutil.copy(d / f"{name}.geom", tmp_path / f"{name}.geom")
         images.append(tmp_path / f"{name}.tif")
     with pytest.raises(ProcessingError, match=r"CARS|DSM"):
-        dsm(images, tmp_path / "out", roi=centre_roi(images, 60, 60), workers=1)
+        dsm(images, tmp_path / "out", roi=centre_roi(images, 60, 60), workers=2)
     assert not (tmp_path / "out" / "dsm.tif").exists()
