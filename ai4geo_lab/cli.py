@@ -159,6 +159,12 @@ app.command("download")(_catalog_cli.download_cmd)
 app.command("osm")(_catalog_cli.osm_cmd)
 app.add_typer(_catalog_cli.catalog_app, name="catalog")
 
+# ---- 3D from sensor images: CARS DSM, bulldozer DTM (ai4geo_lab.stereo, .terrain) ----
+from ai4geo_lab.stereo import cli as _stereo_cli  # noqa: E402
+
+app.command("dsm")(_stereo_cli.dsm_cmd)
+app.command("dtm")(_stereo_cli.dtm_cmd)
+
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors are printed on one line, without a traceback, with exit code 2."""

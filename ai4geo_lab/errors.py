@@ -84,3 +84,11 @@ def missing_dependency(package: str, extra: str) -> MissingDependencyError:
         f"this feature needs the Python package '{package}', which is not installed",
         f"install it with: pip install 'ai4geo-lab[{extra}]'",
     )
+
+
+class NoOverlapError(InvalidInputError):
+    """Images (or an image and a ROI) that should cover the same ground do not."""
+
+
+class IncompleteProductError(ProcessingError):
+    """A product was made but misses much of the area it should cover (kept for inspection, not called done)."""

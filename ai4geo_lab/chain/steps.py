@@ -8,7 +8,9 @@ from ai4geo_lab.chain.registry import StepSpec, register
 from ai4geo_lab.change import step as change
 from ai4geo_lab.landcover import step as landcover
 from ai4geo_lab.segmentation import step as building_mask
+from ai4geo_lab.stereo import cars_step as dsm_cars
 from ai4geo_lab.stereo import step as stereo
+from ai4geo_lab.terrain import bulldozer_step as dtm_bulldozer
 from ai4geo_lab.terrain import step as terrain
 from ai4geo_lab.vectorize import step as footprints
 
@@ -30,6 +32,11 @@ BUILTIN_STEPS = [
              optional_inputs=("image_before", "image_after")),
     StepSpec("lod2", lod2.Lod2Params, ("footprints", "ndsm", "dtm"), ("buildings", "cityjson"), lod2.run_lod2,
              "LOD2 buildings (roof types fitted to the DSM, LOD1+LOD2 CityJSON) from footprints, nDSM and DTM"),
+    StepSpec("dsm_cars", dsm_cars.CarsDsmParams, ("left", "right"), ("dsm", "ortho"), dsm_cars.run,
+             "DSM and ortho from a stereo pair or tri-stereo with CARS (ROI tiles as Dask tasks; cars extra)",
+             optional_inputs=("third",)),
+    StepSpec("dtm_bulldozer", dtm_bulldozer.BulldozerParams, ("dsm",), ("dtm", "ndsm"), dtm_bulldozer.run,
+             "DTM with bulldozer (city-suited object size) and nDSM (cars extra)"),
 ]
 
 for _spec in BUILTIN_STEPS:

@@ -7,20 +7,19 @@ Conventions (those of GDAL and of the RPC00B standard):
   ``1, L, P, H, LP, LH, PH, L², P², H², PLH, L³, LP², LH², L²P, P³, PH², L²H, P²H, H³``
   with ``L`` the normalised longitude, ``P`` the normalised latitude and ``H`` the normalised height.
 
-Sources read: GeoTIFF RPC tags (through rasterio) and OSSIM ``.geom`` keyword lists (Pléiades).
+This module holds the model and its projections; geometry files (OSSIM ``.geom``, DIMAP RPC XML, GeoTIFF RPC
+tags) are read and validated by :mod:`ai4geo_lab.geo.sensor` only.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import rasterio
 from rasterio.rpc import RPC
 
-from ai4geo_lab.errors import InputNotFoundError, InvalidInputError
+from ai4geo_lab.errors import InvalidInputError
 
 ArrayLike = np.ndarray | float
 
@@ -170,47 +169,17 @@ class RPCModel:
 
     @classmethod
     def from_geom(cls, path: str | Path) -> RPCModel:
-        """Read an OSSIM ``.geom`` keyword list (as delivered with Pléiades images)."""
-        path = Path(path)
-        if not path.is_file():
-            raise InputNotFoundError(f"geometry file {path} does not exist", "check the path")
-        kv: dict[str, str] = {}
-        for line in path.read_text(errors="replace").splitlines():
-            key, sep, value = line.partition(":")
-            if sep:
-                kv[key.strip()] = value.strip()
+        """Read an OSSIM ``.geom`` keyword list (see :func:`ai4geo_lab.geo.sensor.read_geom`)."""
+        from ai4geo_lab.geo.sensor import read_geom
 
-        def num(key: str) -> float:
-            if key not in kv:
-                raise InvalidInputError(f"{path} is not an RPC .geom file: '{key}' is missing")
-            return float(re.split(r"\s+", kv[key])[0])
-
-        def coefs(prefix: str) -> np.ndarray:
-            return np.array([num(f"{prefix}{i:02d}") for i in range(20)])
-
-        return cls(
-            line_off=num("line_off"), samp_off=num("samp_off"), lat_off=num("lat_off"),
-            lon_off=num("long_off"), height_off=num("height_off"), line_scale=num("line_scale"),
-            samp_scale=num("samp_scale"), lat_scale=num("lat_scale"), lon_scale=num("long_scale"),
-            height_scale=num("height_scale"), line_num=coefs("line_num_coeff_"),
-            line_den=coefs("line_den_coeff_"), samp_num=coefs("samp_num_coeff_"),
-            samp_den=coefs("samp_den_coeff_"),
-        )
+        return read_geom(path)
 
 
-def read_rpc(image: str | Path) -> RPCModel:
-    """The RPC model of a sensor image: a sibling ``.geom`` file if present, else the GeoTIFF RPC tags."""
-    image = Path(image)
-    if not image.exists():
-        raise InputNotFoundError(f"image {image} does not exist", "check the path")
-    geom = image.with_suffix(".geom")
-    if geom.is_file():
-        return RPCModel.from_geom(geom)
-    try:
-        with rasterio.open(image) as src:
-            rpcs = src.rpcs
-    except rasterio.errors.RasterioIOError as exc:
-        raise InvalidInputError(f"{image} cannot be read as a raster: {exc}") from exc
-    if rpcs is None:
-        raise InvalidInputError(f"{image} has no RPC model", "give an image with RPC tags or a .geom beside it")
-    return RPCModel.from_rasterio(rpcs)
+def read_rpc(image: str | Path, geomodel: str | Path | None = None) -> RPCModel:
+    """The validated RPC model of a sensor image, in the file's pixels (see :func:`ai4geo_lab.geo.sensor.read_sensor`).
+
+    The geometry comes from ``geomodel``, else a ``.geom`` or ``RPC_*.XML`` beside the image, else its RPC tags.
+    """
+    from ai4geo_lab.geo.sensor import read_sensor
+
+    return read_sensor(image, geomodel).rpc

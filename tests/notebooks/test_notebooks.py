@@ -20,6 +20,10 @@ def test_notebook_runs(notebook: Path, tmp_path: Path):
     import papermill
 
     params = {"OUT": str(tmp_path / "out"), **SMALL.get(notebook.stem, {})}
+    if notebook.stem == "06_pleiades_dsm_dtm":  # real Pléiades data, a small ROI, one CARS run
+        from tests.conftest import shared_data
+
+        params |= {"DATA": str(shared_data("pleiades", "kahramanmaras")), "ROI_M": 120.0}
     out = tmp_path / notebook.name
     papermill.execute_notebook(str(notebook), str(out), parameters=params, cwd=str(tmp_path),
                                kernel_name="python3", progress_bar=False)
@@ -34,6 +38,11 @@ def test_notebook_runs(notebook: Path, tmp_path: Path):
         assert "Mesh3d" in html.replace("mesh3d", "Mesh3d") and "<script src=\"http" not in html  # offline
         outputs = [o for c in cells for o in c.get("outputs", [])]
         assert any("roof_type_accuracy" in "".join(o.get("data", {}).get("text/plain", "")) for o in outputs)
+    if notebook.stem == "06_pleiades_dsm_dtm":
+        products = tmp_path / "out" / "dsm"
+        assert (products / "dsm.tif").is_file() and (products / "dsm_ndsm.tif").is_file()
+        shown = json.dumps([o.get("data", {}) for c in cells for o in c.get("outputs", [])])
+        assert "application/vnd.jupyter.widget-view+json" in shown  # the map was displayed
     if notebook.stem == "02_scale_out":
         manifest = json.loads((tmp_path / "out" / "products" / "run.json").read_text())
         assert len(manifest["steps"]["dsm/dsm"]["tiles"]) == 16  # 200 px at 64 px tiles

@@ -1,0 +1,396 @@
+"""``ai4geo_lab.stereo.dsm``: a DSM (COG), its ortho image and STAC items from a stereo pair or tri-stereo set.
+
+The area (the images' overlap, or a ROI inside it) is cut into ROI tiles of the output grid; each tile is one
+CARS run (a Dask task when a client is given, CARS's multiprocessing inside), given the tile plus a margin and
+keeping only the tile's core, so the mosaic has no seams. Outputs are checked, not logs: every tile that the
+images overlap must have a DSM covering at least ``min_completeness`` of that overlap, else nothing is called
+done (:class:`~ai4geo_lab.errors.IncompleteProductError`); finished tiles are kept for a rerun.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import rasterio
+import rasterio.shutil
+from affine import Affine
+from pyproj import CRS, Transformer
+from rasterio.features import rasterize
+from shapely.geometry import Polygon, box, mapping
+from shapely.ops import transform as shp_transform
+
+from ai4geo_lab import __version__
+from ai4geo_lab.errors import ConfigError, IncompleteProductError, InvalidInputError, NoOverlapError
+from ai4geo_lab.geo.atomic import atomic_path, write_text_atomic
+from ai4geo_lab.geo.sensor import SensorImage, read_sensor
+from ai4geo_lab.stereo.cars_engine import TileJob, check_cars, run_tile
+
+ImageSpec = str | Path | SensorImage | tuple[str | Path, str | Path]
+RoiSpec = Any
+
+#: Smallest height sensitivity (pixels of parallax per metre) for a pair to be usable (B/H ≈ 0.05 at 0.5 m/px).
+MIN_PARALLAX_PX_PER_M = 0.1
+
+
+@dataclass
+class DsmResult:
+    """What :func:`dsm` produced."""
+
+    dsm: Path
+    ortho: Path | None
+    catalog: Path
+    crs: str
+    transform: Affine
+    shape: tuple[int, int]
+    completeness: float
+    pairs: list[tuple[str, str]]
+    tiles: list[dict[str, Any]] = field(default_factory=list)
+    wall_time_s: float = 0.0
+
+    @property
+    def area_km2(self) -> float:
+        """Area of the output grid (km²)."""
+        return self.shape[0] * self.shape[1] * abs(self.transform.a * self.transform.e) / 1e6
+
+
+def _sensor(spec: ImageSpec) -> SensorImage:
+    if isinstance(spec, SensorImage):
+        return spec
+    if isinstance(spec, tuple):
+        return read_sensor(spec[0], spec[1])
+    return read_sensor(spec)
+
+
+def height_sensitivity(a: SensorImage, b: SensorImage, lon: float, lat: float, h: float) -> float:
+    """Parallax (pixels per metre of height) between two images at a ground point: the pair's stereo strength."""
+    (ra0, ca0), (ra1, ca1) = a.project(lon, lat, h - 50), a.project(lon, lat, h + 50)
+    (rb0, cb0), (rb1, cb1) = b.project(lon, lat, h - 50), b.project(lon, lat, h + 50)
+    return float(np.hypot((ra1 - ra0) - (rb1 - rb0), (ca1 - ca0) - (cb1 - cb0))) / 100.0
+
+
+def choose_pairs(sensors: list[SensorImage], where: tuple[float, float, float]) -> list[tuple[int, int]]:
+    """Pairs to match: for two images the pair; for more, the most nadir image with each other image.
+
+    Pairs whose height sensitivity is below :data:`MIN_PARALLAX_PX_PER_M` are dropped (too small a base).
+    """
+    if len(sensors) < 2:
+        raise ConfigError(f"stereo needs at least two images, got {len(sensors)}", "give a pair or a tri-stereo set")
+    lon, lat, h = where
+
+    def lean(s: SensorImage) -> float:  # how far the image point moves per metre of height: off-nadir angle
+        (r0, c0), (r1, c1) = s.project(lon, lat, h - 50), s.project(lon, lat, h + 50)
+        return float(np.hypot(r1 - r0, c1 - c0))
+
+    if len(sensors) == 2:
+        candidates = [(0, 1)]
+    else:
+        ref = int(np.argmin([lean(s) for s in sensors]))
+        candidates = [(ref, i) for i in range(len(sensors)) if i != ref]
+    pairs = [p for p in candidates if height_sensitivity(sensors[p[0]], sensors[p[1]], lon, lat, h)
+             >= MIN_PARALLAX_PX_PER_M]
+    if not pairs:
+        best = max(combinations(range(len(sensors)), 2),
+                   key=lambda p: height_sensitivity(sensors[p[0]], sensors[p[1]], lon, lat, h))
+        if height_sensitivity(sensors[best[0]], sensors[best[1]], lon, lat, h) < MIN_PARALLAX_PX_PER_M:
+            raise InvalidInputError("the images see the ground from almost the same direction: no stereo base",
+                                    "give images taken from different angles (a stereo pair)")
+        pairs = [best]
+    return pairs
+
+
+def utm_epsg(lon: float, lat: float) -> int:
+    """EPSG code of the UTM zone of a point."""
+    zone = min(60, int((lon + 180) // 6) + 1)
+    return (32600 if lat >= 0 else 32700) + zone
+
+
+def _roi_polygon(roi: RoiSpec) -> Polygon | None:
+    """The ROI in EPSG:4326: a polygon, (w, s, e, n), GeoJSON, WKT, a vector file or an AOI."""
+    if roi is None:
+        return None
+    from ai4geo_lab.aoi import to_aoi
+
+    return to_aoi(roi, max_area_km2=None).geometry
+
+
+def _imaging_datetime(sensors: list[SensorImage]) -> dt.datetime:
+    for s in sensors:
+        with rasterio.open(s.image) as src:
+            tags = src.tags()
+        date, hour = tags.get("IMAGING_DATE"), tags.get("IMAGING_TIME", "00:00:00Z")
+        if date:
+            try:
+                return dt.datetime.fromisoformat(f"{date}T{hour.rstrip('Z')[:15]}").replace(tzinfo=dt.UTC)
+            except ValueError:
+                continue
+    return dt.datetime.now(dt.UTC)
+
+
+def _splits(n_px: int, tile_px: int) -> list[tuple[int, int]]:
+    """Offsets and sizes of near-equal tiles of about ``tile_px`` covering ``n_px`` (no thin slivers)."""
+    n = max(1, round(n_px / tile_px))
+    size = -(-n_px // n)
+    return [(o, min(size, n_px - o)) for o in range(0, n_px, size)]
+
+
+def plan_tiles(shape_px: tuple[int, int], transform: Affine, tile_px: int, margin_m: float,
+               domain: np.ndarray) -> list[TileJob]:
+    """Cut the grid into tiles of about ``tile_px`` and give each its ROI (core plus ``margin_m``) and overlap."""
+    rows, cols = shape_px
+    jobs = []
+    res = abs(transform.a)
+    for i, (r0, h) in enumerate(_splits(rows, tile_px)):
+        for j, (c0, w) in enumerate(_splits(cols, tile_px)):
+            minx, maxy = transform * (c0, r0)
+            maxx, miny = minx + w * res, maxy - h * res
+            jobs.append(TileJob(f"r{i:03d}_c{j:03d}", (r0, c0, h, w),
+                                (minx - margin_m, miny - margin_m, maxx + margin_m, maxy + margin_m),
+                                int(domain[r0:r0 + h, c0:c0 + w].sum())))
+    return jobs
+
+
+def _to_cog(src_tmp: Path, out: Path) -> None:
+    part = atomic_path(out)
+    try:
+        rasterio.shutil.copy(src_tmp, part, driver="COG", compress="DEFLATE", overview_resampling="average",
+                             predictor=3)
+        os.replace(part, out)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def _mosaic(work: Path, jobs: list[TileJob], name: str, out: Path, shape_px: tuple[int, int], transform: Affine,
+            crs: str, description: str) -> bool:
+    """Mosaic the tiles' core rasters ``work/<key>/core_<name>.tif`` into one COG; False if no tile has one."""
+    present = [j for j in jobs if (work / j.key / f"core_{name}.tif").is_file()]
+    if not present:
+        return False
+    tmp = atomic_path(out.with_suffix(".mosaic.tif"))
+    try:
+        profile = {"driver": "GTiff", "height": shape_px[0], "width": shape_px[1], "count": 1, "dtype": "float32",
+                   "crs": crs, "transform": transform, "nodata": np.nan, "tiled": True, "blockxsize": 256,
+                   "blockysize": 256}
+        with rasterio.open(tmp, "w", **profile) as dst:
+            for j in present:
+                r0, c0, h, w = j.core
+                with rasterio.open(work / j.key / f"core_{name}.tif") as src:
+                    dst.write(src.read(1), 1, window=rasterio.windows.Window(c0, r0, w, h))
+            dst.set_band_description(1, description)
+            dst.update_tags(SOFTWARE=f"ai4geo-lab {__version__}")
+        _to_cog(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
+
+
+def _stac(out: Path, products: dict[str, Path], footprint: Polygon, when: dt.datetime, epsg: int,
+          params: dict[str, Any], sensors: list[SensorImage], stats: dict[str, Any]) -> Path:
+    import pystac
+
+    catalog = pystac.Catalog(id="ai4geo-dsm", description="DSM from satellite stereo (CARS) and its ortho image")
+    geom = mapping(footprint)
+    for name, path in products.items():
+        item = pystac.Item(id=f"{out.name}-{name}", geometry=geom, bbox=list(footprint.bounds), datetime=when,
+                           properties={
+                               "processing:lineage": "made by ai4geo_lab.stereo.dsm (CARS engine) from "
+                               + ", ".join(s.image.name for s in sensors),
+                               "processing:software": {"ai4geo-lab": __version__, "cars": params.get("cars")},
+                               "proj:code": f"EPSG:{epsg}",
+                               "ai4geo:step": "dsm",
+                               "ai4geo:parameters": params,
+                               "ai4geo:inputs": {f"image{i}": str(s.image) for i, s in enumerate(sensors)},
+                               **({"ai4geo:completeness": stats["completeness"]} if name == "dsm" else {}),
+                           })
+        item.add_asset("data", pystac.Asset(href=str(path), media_type=pystac.MediaType.COG, roles=["data"],
+                                            title=path.name))
+        catalog.add_item(item)
+    catalog.normalize_hrefs(str(out / "stac"))
+    catalog.make_all_asset_hrefs_relative()
+    catalog.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
+    return out / "stac" / "catalog.json"
+
+
+def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, engine: Literal["cars"] = "cars",
+        roi: RoiSpec = None, client: Any = None, *, grid: tuple[str, Affine, tuple[int, int]] | None = None,
+        tile_size_m: float = 1500.0, margin_m: float = 60.0, workers: int = 2, max_ram_per_worker: int = 2000,
+        geoid: bool = False, min_completeness: float = 0.5, timeout_s: float = 3600.0,
+        log: Callable[[str], None] = print) -> DsmResult:
+    """A DSM from a stereo pair or a tri-stereo set of sensor images with RPC models.
+
+    ``images``: paths (geometry found beside them or in their RPC tags), ``(image, geomodel)`` tuples or
+    :class:`~ai4geo_lab.geo.sensor.SensorImage`. ``roi``: a polygon or ``(w, s, e, n)`` in degrees, GeoJSON, WKT
+    or a vector file (default: the images' overlap). ``grid``: an explicit output grid ``(crs, transform, shape)``
+    instead of the UTM grid at ``resolution`` metres. Heights are ellipsoidal (as in the RPC models) unless
+    ``geoid``. Tiles of ``tile_size_m`` (plus ``margin_m``) run as Dask tasks on ``client`` (else one after the
+    other), each with CARS's multiprocessing on ``workers`` processes of ``max_ram_per_worker`` MB.
+
+    Writes ``out/dsm.tif`` (float32 COG, NaN nodata), ``out/ortho.tif`` (the image CARS projects on the DSM),
+    ``out/stac/catalog.json`` and ``out/dsm.json`` (summary); ``out/tiles/<key>/`` keeps each CARS run.
+    """
+    if engine != "cars":
+        raise ConfigError(f"unknown DSM engine '{engine}'", "engines: cars (the plane-sweep engine is the chain's "
+                          "'stereo' step)")
+    if resolution <= 0 or tile_size_m <= 0 or margin_m < 0 or not 0 <= min_completeness <= 1:
+        raise ConfigError("resolution and tile_size_m must be positive, margin_m ≥ 0, min_completeness in [0, 1]")
+    cars_version = check_cars()
+    t0 = time.perf_counter()
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    sensors = [_sensor(s) for s in images]
+    h_ref = float(np.mean([s.rpc.height_off for s in sensors]))
+    common = sensors[0].footprint(h_ref)
+    for s in sensors[1:]:
+        common = common.intersection(s.footprint(h_ref))
+    if common.is_empty or common.area == 0:
+        raise NoOverlapError("the images do not overlap on the ground",
+                             "give images of the same area (a stereo pair)")
+    area = common
+    roi_poly = _roi_polygon(roi)
+    if roi_poly is not None:
+        area = common.intersection(roi_poly)
+        if area.is_empty or area.area == 0:
+            raise NoOverlapError(f"the ROI {tuple(round(v, 5) for v in roi_poly.bounds)} is outside the images' "
+                                 f"overlap {tuple(round(v, 5) for v in common.bounds)}",
+                                 "give a ROI inside the area both images see")
+    c = area.centroid
+    pairs = choose_pairs(sensors, (c.x, c.y, h_ref))
+    if grid is None:
+        epsg = utm_epsg(c.x, c.y)
+        crs = f"EPSG:{epsg}"
+        to_map = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+        minx, miny, maxx, maxy = shp_transform(to_map.transform, area).bounds
+        minx, miny = math.floor(minx / resolution) * resolution, math.floor(miny / resolution) * resolution
+        maxx, maxy = math.ceil(maxx / resolution) * resolution, math.ceil(maxy / resolution) * resolution
+        transform = Affine(resolution, 0, minx, 0, -resolution, maxy)
+        shape_px = (round((maxy - miny) / resolution), round((maxx - minx) / resolution))
+    else:
+        crs, transform, shape_px = grid
+        epsg = CRS.from_user_input(crs).to_epsg()
+        if epsg is None:
+            raise ConfigError(f"the output grid's CRS {crs} has no EPSG code", "use a UTM or other EPSG grid")
+        to_map = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+        resolution = abs(transform.a)
+    to_ll = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    area_map = shp_transform(to_map.transform, area)
+    # where a DSM is expected: the overlap (inside the ROI), loosely at first (heights are not known yet)
+    loose = rasterize([area_map.buffer(margin_m)], out_shape=shape_px, transform=transform, fill=0,
+                      default_value=1, dtype="uint8").astype(bool)
+    if not loose.any():
+        raise NoOverlapError("the output grid does not cross the images' overlap", "check the grid or the ROI")
+    tile_px = max(64, round(tile_size_m / resolution))
+    jobs = plan_tiles(shape_px, transform, tile_px, margin_m, loose)
+    work = out / "tiles"
+    options = {"workers": workers, "max_ram_per_worker": max_ram_per_worker, "geoid": geoid, "timeout_s": timeout_s}
+    names = [s.image.name for s in sensors]
+    log(f"[dsm] CARS {cars_version}: {len(jobs)} tile(s) of ≤ {tile_px} px at {resolution:g} m, "
+        f"{shape_px[1]}×{shape_px[0]} px, pairs {[(names[a], names[b]) for a, b in pairs]}")
+    infos, failures = _run_tiles(jobs, sensors, pairs, work, transform, crs, epsg, options, client, log)
+    if failures:
+        first = failures[0]
+        raise type(first[1])(f"{len(failures)} of {len(jobs)} DSM tile(s) failed (first, {first[0]}: "
+                             f"{first[1].message})", first[1].hint or "finished tiles are kept; rerun to resume")
+    dsm_path, ortho_path = out / "dsm.tif", out / "ortho.tif"
+    tmp_dsm = atomic_path(out / "dsm.unchecked.tif")
+    try:
+        _mosaic(work, jobs, "dsm", tmp_dsm, shape_px, transform, crs, "surface height (m, "
+                + ("EGM96 geoid" if geoid else "WGS84 ellipsoid") + ")")
+        with rasterio.open(tmp_dsm) as src:
+            data = src.read(1)
+        valid = np.isfinite(data)
+        # the expected area, now at the DSM's own height, minus a few pixels of border
+        h_obs = float(np.nanmedian(data)) if valid.any() else h_ref
+        seen = sensors[0].footprint(h_obs)
+        for s in sensors[1:]:
+            seen = seen.intersection(s.footprint(h_obs))
+        expected = seen.intersection(roi_poly) if roi_poly is not None else seen
+        exp_map = shp_transform(to_map.transform, expected).buffer(-3 * resolution)
+        domain = rasterize([exp_map], out_shape=shape_px, transform=transform, fill=0, default_value=1,
+                           dtype="uint8").astype(bool) if not exp_map.is_empty else np.zeros(shape_px, bool)
+        stats = _completeness(jobs, valid, domain)
+        bad = [(k, v) for k, v in stats["tiles"].items() if v is not None and v < min_completeness]
+        if bad or not valid.any():
+            raise IncompleteProductError(
+                f"the DSM covers only {stats['completeness']:.0%} of the images' overlap"
+                + (f"; tile(s) below {min_completeness:.0%}: " + ", ".join(f"{k} {v:.0%}" for k, v in bad[:5])
+                   if bad else ""),
+                f"tiles are kept in {work} (each with its CARS log); check the images, or lower min_completeness")
+        os.replace(tmp_dsm, dsm_path)
+    finally:
+        tmp_dsm.unlink(missing_ok=True)
+    has_ortho = _mosaic(work, jobs, "ortho", ortho_path, shape_px, transform, crs, "panchromatic ortho image (CARS)")
+    products = {"dsm": dsm_path} | ({"ortho": ortho_path} if has_ortho else {})
+    footprint = shp_transform(to_ll.transform, box(*rasterio.transform.array_bounds(*shape_px, transform)[::1]))
+    params = {"engine": engine, "resolution": resolution, "roi": mapping(roi_poly) if roi_poly is not None else None,
+              "tile_size_m": tile_size_m, "margin_m": margin_m, "workers": workers,
+              "max_ram_per_worker": max_ram_per_worker, "geoid": geoid, "min_completeness": min_completeness,
+              "pairs": [[names[a], names[b]] for a, b in pairs], "cars": cars_version}
+    catalog = _stac(out, products, footprint, _imaging_datetime(sensors), epsg, params, sensors, stats)
+    elapsed = time.perf_counter() - t0
+    summary = {"dsm": str(dsm_path), "ortho": str(ortho_path) if has_ortho else None, "crs": crs,
+               "transform": list(transform)[:6], "shape": list(shape_px), "completeness": stats["completeness"],
+               "tile_completeness": stats["tiles"], "wall_time_s": round(elapsed, 2), "parameters": params,
+               "tiles": [{k: v for k, v in i.items() if k != "config"} for i in infos]}
+    write_text_atomic(out / "dsm.json", json.dumps(summary, indent=1))
+    log(f"[dsm] done in {elapsed:.1f} s: {dsm_path} ({stats['completeness']:.1%} of the overlap)")
+    return DsmResult(dsm_path, ortho_path if has_ortho else None, catalog, crs, transform, shape_px,
+                     stats["completeness"], [(names[a], names[b]) for a, b in pairs], infos, round(elapsed, 2))
+
+
+def _completeness(jobs: list[TileJob], valid: np.ndarray, domain: np.ndarray) -> dict[str, Any]:
+    tiles: dict[str, float | None] = {}
+    for j in jobs:
+        r0, c0, h, w = j.core
+        d = domain[r0:r0 + h, c0:c0 + w]
+        n = int(d.sum())
+        tiles[j.key] = round(float(valid[r0:r0 + h, c0:c0 + w][d].mean()), 4) if n > 100 else None
+    n = int(domain.sum())
+    return {"completeness": round(float(valid[domain].mean()), 4) if n else float("nan"), "tiles": tiles}
+
+
+def _run_tiles(jobs: list[TileJob], sensors: list[SensorImage], pairs: list[tuple[int, int]], work: Path,
+               transform: Affine, crs: str, epsg: int, options: dict[str, Any], client: Any,
+               log: Callable[[str], None]) -> tuple[list[dict[str, Any]], list[tuple[str, Exception]]]:
+    from ai4geo_lab.errors import Ai4geoError, ProcessingError
+
+    infos: list[dict[str, Any]] = []
+    failures: list[tuple[str, Ai4geoError]] = []
+    args = (sensors, pairs, work, transform, crs, epsg, options)
+    if client is None:
+        for n, job in enumerate(jobs, start=1):
+            try:
+                info = run_tile(job, *args)
+            except Ai4geoError as exc:
+                failures.append((job.key, exc))
+                continue
+            infos.append(info)
+            log(f"[dsm] tile {job.key} ({n}/{len(jobs)}): "
+                + ("reused" if info.get("reused") else f"{info['seconds']:.0f} s"))
+        return infos, failures
+    from distributed import as_completed
+
+    futures = {client.submit(run_tile, job, *args, key=f"dsm-cars-{job.key}-{id(jobs)}", pure=False): job
+               for job in jobs}
+    for n, fut in enumerate(as_completed(futures), start=1):
+        job = futures[fut]
+        try:
+            info = fut.result()
+        except Ai4geoError as exc:
+            failures.append((job.key, exc))
+            continue
+        except Exception as exc:  # a worker lost, a bug: reported as the tile's failure
+            failures.append((job.key, ProcessingError(f"{type(exc).__name__}: {exc}")))
+            continue
+        infos.append(info)
+        log(f"[dsm] tile {job.key} ({n}/{len(jobs)}): "
+            + ("reused" if info.get("reused") else f"{info['seconds']:.0f} s"))
+    return infos, failures
