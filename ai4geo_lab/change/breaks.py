@@ -5,10 +5,12 @@ Pure functions on in-memory arrays (T, H, W) with a validity mask (cloud-free ob
 
 1. fit ``y = a + b·t + Σ_k (c_k cos 2πkt + s_k sin 2πkt)`` (t in years) by least squares on the valid
    observations before ``history_end`` (then once more without residuals beyond 3σ, to shed missed clouds);
-2. standardise the monitoring residuals by the history's σ and sum them over ``h`` consecutive valid
-   observations (MOSUM / √h, ~N(0, 1) without change);
-3. the first window whose MOSUM passes ``threshold`` (in the chosen direction) is the break; its date is
-   the window's first observation, its magnitude the median residual from there on.
+2. standardise the monitoring residuals by their forecast error (the history's σ, widened by the
+   uncertainty of the fitted model) and sum them over ``h`` consecutive valid observations
+   (MOSUM / √h, ~N(0, 1) without change);
+3. the first window whose MOSUM passes ``threshold`` (in the chosen direction) holds the break; it is dated
+   at the observation of that window from which the sum of residuals to the window's end is most extreme,
+   its magnitude is the median residual from there on.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class BreakParams:
     harmonics: int = 1              # number of seasonal harmonics
     trend: bool = False             # a linear trend in the model
     h: int = 3                      # valid observations per moving window
-    threshold: float = 3.0          # MOSUM / √h beyond which a window is a break
+    threshold: float = 3.5          # MOSUM / √h beyond which a window is a break
     direction: str = "decrease"     # decrease (e.g. clearing), increase, or both
     min_history: int = 6            # fewer valid history observations: no decision (NaN)
     robust: bool = True             # refit once without history residuals beyond 3σ
@@ -61,11 +63,13 @@ def design_matrix(times_days: np.ndarray, harmonics: int = 1, trend: bool = Fals
     return np.stack(cols, axis=1)
 
 
-def fit_harmonic(y: np.ndarray, valid: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fit_harmonic(y: np.ndarray, valid: np.ndarray, X: np.ndarray,
+                 with_inverse: bool = False) -> tuple[np.ndarray, ...]:
     """Per-pixel weighted least squares of ``y`` (T, P) on ``X`` (T, K) over ``valid`` (T, P).
 
-    Returns coefficients (P, K), residual σ (P,) and the number of observations (P,); NaN where there are
-    not more observations than coefficients (or the system is singular).
+    Returns coefficients (P, K), residual σ (P,) and the number of observations (P,) — and, with
+    ``with_inverse``, the inverses of the normal matrices (P, K, K); NaN where there are not more
+    observations than coefficients (or the system is singular).
     """
     w = valid.astype(np.float64)
     yz = np.where(valid, y, 0.0).astype(np.float64)
@@ -81,12 +85,17 @@ def fit_harmonic(y: np.ndarray, valid: np.ndarray, X: np.ndarray) -> tuple[np.nd
         good = np.abs(det) > 1e-12
         idx = np.flatnonzero(ok)[good]
         coef[idx] = np.linalg.solve(A_ok[good], b[ok][good][..., None])[..., 0]
+    inv = np.full((y.shape[1], k, k), np.nan)
+    if with_inverse and ok.any():
+        inv[idx] = np.linalg.inv(A_ok[good])
     pred = X @ coef.T                                   # (T, P)
     res = np.where(valid, y - pred, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         rss = np.nansum(res**2, axis=0)
         sigma = np.sqrt(rss / np.maximum(n - k, 1))
     sigma[~np.isfinite(coef).all(axis=1)] = np.nan
+    if with_inverse:
+        return coef, sigma, n.astype(np.int64), inv
     return coef, sigma, n.astype(np.int64)
 
 
@@ -116,15 +125,17 @@ def detect_breaks(series: np.ndarray, times_days: np.ndarray, valid: np.ndarray 
     coef, sigma, n_hist = fit_harmonic(y2, hv, X)
     if params.robust:
         z = np.abs(y2 - (X @ coef.T)) / sigma[None]
-        hv2 = hv & ~(z > 3.0)
-        coef, sigma, n_hist = fit_harmonic(y2, hv2, X)
+        hv = hv & ~(z > 3.0)
+    coef, sigma, n_hist, inv = fit_harmonic(y2, hv, X, with_inverse=True)
     sigma = np.where(sigma > 1e-6, sigma, np.nan)
     fitted = np.isfinite(sigma) & (n_hist >= params.min_history)
     mon = ~hist
     ym, om, tm = y2[mon], ok2[mon], np.flatnonzero(mon)
     with np.errstate(invalid="ignore"):
         resid = ym - X[mon] @ np.nan_to_num(coef).T         # (M, P)
-        z = resid / sigma[None]
+        # a forecast's error: noise plus the error of the fitted coefficients, σ²(1 + xᵀ(XᵀX)⁻¹x)
+        lev = np.einsum("mi,pij,mj->mp", X[mon], np.nan_to_num(inv), X[mon])
+        z = resid / (sigma[None] * np.sqrt(1.0 + np.clip(lev, 0, None)))
     # valid monitoring observations first, in time order (stable sort), then window sums over them
     order = np.argsort(~om, axis=0, kind="stable")
     zc = np.take_along_axis(np.where(om, z, 0.0), order, axis=0)
@@ -149,9 +160,13 @@ def detect_breaks(series: np.ndarray, times_days: np.ndarray, valid: np.ndarray 
         has = hit.any(axis=0)
         first = np.argmax(hit, axis=0)
         pix = np.flatnonzero(has)
-        obs = order[first[pix], pix]                      # monitoring row of the window's first observation
-        index[pix] = tm[obs]
-        start[pix] = first[pix]
+        # date the break inside its window: the start whose sum to the window's end is most extreme
+        win = zc[first[pix][None] + np.arange(hh)[:, None], pix[None]]          # (h, n)
+        suffix = np.cumsum(win[::-1], axis=0)[::-1] / np.sqrt(np.arange(hh, 0, -1))[:, None]
+        score = {"decrease": -suffix, "increase": suffix}.get(params.direction, np.abs(suffix))
+        at = first[pix] + np.argmax(score, axis=0)
+        index[pix] = tm[order[at, pix]]
+        start[pix] = at
     brk = index >= 0
     btime = np.where(brk, times[np.clip(index, 0, None)] - times[0], np.nan)
     mag = np.full(P, np.nan)

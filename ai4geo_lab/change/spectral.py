@@ -46,7 +46,10 @@ def otsu_threshold(values: np.ndarray, bins: int = 256, sample: int | None = 1_0
         m1 = (s0[-1] - s0) / w1
         between = w0 * w1 * (m0 - m1) ** 2
     between[~np.isfinite(between)] = -1
-    return float(edges[int(np.argmax(between)) + 1])
+    # empty bins between two modes tie: take the middle of the best plateau
+    best = np.flatnonzero(between >= between.max() * (1 - 1e-9))
+    run = best[: np.argmax(np.diff(np.append(best, best[-1] + 2)) > 1) + 1]
+    return float((edges[run[0] + 1] + edges[run[-1] + 1]) / 2)
 
 
 def index_difference(before: np.ndarray, after: np.ndarray, band_names: Sequence[str],

@@ -298,7 +298,7 @@ class BreaksParams(BaseModel):
     harmonics: int = Field(default=1, ge=0, le=3)
     trend: bool = False
     h: int = Field(default=3, ge=1, le=20, description="valid observations per moving window")
-    threshold: float = Field(default=3.0, gt=0, description="MOSUM/√h beyond which a window is a break")
+    threshold: float = Field(default=3.5, gt=0, description="MOSUM/√h beyond which a window is a break")
     direction: Literal["decrease", "increase", "both"] = "decrease"
     min_history: int = Field(default=6, ge=2)
     min_area_m2: float = Field(default=0.0, ge=0, description="smaller break polygons are dropped")
