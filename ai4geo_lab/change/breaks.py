@@ -7,7 +7,8 @@ Pure functions on in-memory arrays (T, H, W) with a validity mask (cloud-free ob
    observations before ``history_end`` (then once more without residuals beyond 3σ, to shed missed clouds);
 2. standardise the monitoring residuals by their forecast error (the history's σ, widened by the
    uncertainty of the fitted model) and sum them over ``h`` consecutive valid observations
-   (MOSUM / √h, ~N(0, 1) without change);
+   (MOSUM / √h, ~N(0, 1) without change); monitoring dates on which the whole scene departs from the model
+   (median standardised residual beyond ``scene_check``: haze, snow, missed clouds) are left out;
 3. the first window whose MOSUM passes ``threshold`` (in the chosen direction) holds the break; it is dated
    at the observation of that window from which the sum of residuals to the window's end is most extreme,
    its magnitude is the median residual from there on.
@@ -37,6 +38,7 @@ class BreakParams:
     direction: str = "decrease"     # decrease (e.g. clearing), increase, or both
     min_history: int = 6            # fewer valid history observations: no decision (NaN)
     robust: bool = True             # refit once without history residuals beyond 3σ
+    scene_check: float | None = 2.0  # drop monitoring dates whose median standardised residual is beyond this
 
 
 @dataclass
@@ -136,6 +138,12 @@ def detect_breaks(series: np.ndarray, times_days: np.ndarray, valid: np.ndarray 
         # a forecast's error: noise plus the error of the fitted coefficients, σ²(1 + xᵀ(XᵀX)⁻¹x)
         lev = np.einsum("mi,pij,mj->mp", X[mon], np.nan_to_num(inv), X[mon])
         z = resid / (sigma[None] * np.sqrt(1.0 + np.clip(lev, 0, None)))
+    if params.scene_check is not None:
+        # a date whose whole scene departs from the model is haze, snow or a missed cloud, not a land change
+        with np.errstate(all="ignore"), quiet_nan():
+            scene = np.nanmedian(np.where(om & fitted[None], z, np.nan), axis=1)
+        bad = np.isfinite(scene) & (np.abs(scene) > params.scene_check)
+        om = om & ~bad[:, None]
     # valid monitoring observations first, in time order (stable sort), then window sums over them
     order = np.argsort(~om, axis=0, kind="stable")
     zc = np.take_along_axis(np.where(om, z, 0.0), order, axis=0)

@@ -85,12 +85,12 @@ def test_post_classification_transitions():
 
 
 def seasonal_series(n_px=200, break_day=500.0, drop=0.4, seed=0):
-    """NDVI-like series: a seasonal cycle + noise; the first half of the pixels drop by ``drop`` at break_day."""
+    """NDVI-like series: a seasonal cycle + noise; the first 60 pixels drop by ``drop`` at break_day."""
     rng = np.random.default_rng(seed)
     times = np.sort(rng.uniform(0, 900, 70))
     season = 0.55 + 0.2 * np.cos(2 * np.pi * (times - 200) / 365.25)
     y = season[:, None] + rng.normal(0, 0.03, (70, n_px))
-    y[times >= break_day, : n_px // 2] -= drop
+    y[times >= break_day, :60] -= drop
     valid = rng.random(y.shape) > 0.4                      # 40 % clouds
     y[~valid & (rng.random(y.shape) > 0.5)] = 0.05         # some clouds left in the data, masked
     return times, y.reshape(70, 10, n_px // 10), valid.reshape(70, 10, n_px // 10)
@@ -113,17 +113,25 @@ def test_breaks_are_found_at_the_right_time_and_not_elsewhere():
     res = detect_breaks(y, times, valid, BreakParams(history_end=400.0))
     flat = res.breaks.reshape(-1)
     changed = np.zeros(flat.size, bool)
-    changed[:100] = True
+    changed[:60] = True
     assert res.decided.all()
     # a 5-10 % false-alarm rate is what a 19-observation history allows (its σ is itself uncertain)
     assert flat[changed].mean() >= 0.95 and flat[~changed].mean() <= 0.1
     # the break is dated at the first clear observation after it (for nearly every pixel)
     v = valid.reshape(70, -1)
-    first_after = np.array([np.flatnonzero(v[:, p] & (times >= 500))[0] for p in range(100)])
-    assert np.mean(res.index.reshape(-1)[:100] == first_after) > 0.9
+    first_after = np.array([np.flatnonzero(v[:, p] & (times >= 500))[0] for p in range(60)])
+    assert np.mean(res.index.reshape(-1)[:60] == first_after) > 0.9
     assert np.nanmedian(res.magnitude.reshape(-1)[changed]) == pytest.approx(-0.4, abs=0.05)
     up = detect_breaks(y, times, valid, BreakParams(history_end=400.0, direction="increase"))
     assert up.breaks.mean() < 0.05
+    # a date on which the whole scene darkens (haze, snow) is not a break
+    hazy = y.copy()
+    hazy[np.argmax(times > 600)] -= 0.5
+    hazy[np.argmax(times > 700)] -= 0.5
+    res2 = detect_breaks(hazy, times, valid, BreakParams(history_end=400.0))
+    assert res2.breaks.reshape(-1)[~changed].mean() <= 0.1
+    no_check = detect_breaks(hazy, times, valid, BreakParams(history_end=400.0, scene_check=None))
+    assert no_check.breaks.reshape(-1)[~changed].mean() > 0.3
     with pytest.raises(ConfigError, match="no history"):
         detect_breaks(y, times, valid, BreakParams(history_end=-1.0))
     none = detect_breaks(y, times, np.zeros_like(valid), BreakParams(history_end=400.0))
