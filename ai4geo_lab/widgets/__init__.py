@@ -6,7 +6,8 @@ import importlib
 from typing import Any
 
 # imported on first use: widgets pull in ipyleaflet/plotly, which the CLI and workers never need
-_LAZY = {"SearchPanel": "search", "View3D": "view3d", "ParamsForm": "forms"}
+_LAZY = {"SearchPanel": "search", "View3D": "view3d", "ParamsForm": "forms", "SwipeView": "compare",
+         "TimeSlider": "compare"}
 
 __all__ = sorted(_LAZY)
 
