@@ -49,7 +49,7 @@ def _sklearn() -> Any:
 def _estimator(kind: str, params: dict[str, Any], seed: int) -> Any:
     ens = _sklearn()
     if kind == "hgb":
-        defaults = {"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31, "l2_regularization": 1.0,
+        defaults = {"max_iter": 100, "learning_rate": 0.1, "max_leaf_nodes": 31, "l2_regularization": 1.0,
                     "early_stopping": False, "random_state": seed}
         return ens.HistGradientBoostingClassifier(**(defaults | params))
     if kind == "rf":
@@ -314,8 +314,10 @@ def spatial_folds(blocks: np.ndarray, k: int, labels: np.ndarray | None = None, 
             fold_of[int(ids[b])] = f
             load[f] += counts[b]
             sizes[f] += counts[b].sum()
-    lut = np.vectorize(fold_of.get)
-    return lut(blocks).astype(np.int16)
+    lut = np.zeros(int(ids.max()) + 1, np.int16)
+    for b, f in fold_of.items():
+        lut[b] = f
+    return lut[blocks]
 
 
 @dataclass
