@@ -354,6 +354,8 @@ def cross_validate(features: np.ndarray, labels: np.ndarray, feature_names: list
 
     Training pixels closer than ``buffer_px`` to the test fold are dropped, so that neighbouring (and so
     correlated) pixels never sit on both sides. ``fit(X, y, names)`` replaces :func:`train` if given.
+    ``kind="cnn"`` trains :func:`~ai4geo_lab.landcover.cnn.train_cnn` on the whole raster with the loss
+    restricted to the training pixels (``params``: epochs, width, lr).
     """
     from ai4geo_lab.quality.metrics import classification_scores
 
@@ -370,6 +372,18 @@ def cross_validate(features: np.ndarray, labels: np.ndarray, feature_names: list
         train_mask = ~test
         if buffer_px > 0:
             train_mask &= ~binary_dilation(test, iterations=buffer_px)
+        if kind == "cnn":
+            from ai4geo_lab.landcover.cnn import train_cnn
+
+            net = train_cnn(features, labels, feature_names, legend, train_mask, class_weight=class_weight,
+                            seed=seed, **(params or {}))
+            p = net.predict(features)[test]
+            pred[test] = p
+            s = classification_scores(p, labels[test], codes)
+            fold_scores.append(s)
+            if progress:
+                progress(f"fold {f + 1}/{k}: OA {s['overall_accuracy']:.3f} on {s['n']} px")
+            continue
         X, y = samples(features, labels, train_mask, max_per_class, seed, legend.nodata)
         if len(np.unique(y)) < 2:
             raise InvalidInputError(f"fold {f}: fewer than 2 classes left to train on",

@@ -113,3 +113,22 @@ def test_cross_validation_scores_out_of_fold_predictions():
     assert cv.scores["overall_accuracy"] > 0.95 and cv.scores["kappa"] > 0.85
     s = cv.summary(SAMPLE_CITY)
     assert set(s["per_class_f1"]) == {"grass", "bare soil", "water"} and s["fold_oa_min"] <= s["overall_accuracy"]
+
+
+@pytest.mark.slow
+def test_cnn_option_learns_saves_and_cross_validates(tmp_path):
+    from ai4geo_lab.landcover.cnn import CnnModel, train_cnn
+
+    img, labels = scene(4, size=40)
+    stack, names, spec = features(img)
+    train_mask = np.zeros(labels.shape, bool)
+    train_mask[:, :20] = True
+    net = train_cnn(stack, labels, names, SAMPLE_CITY, train_mask, spec=spec, epochs=40, width=8)
+    pred = net.predict(stack)
+    assert (pred[:, 20:] == labels[:, 20:]).mean() > 0.9  # the half it never trained on
+    path = net.save(tmp_path / "cnn")
+    again = LandcoverModel.load(path)
+    assert isinstance(again, CnnModel) and (again.predict(stack) == pred).all() and again.feature_spec == spec
+    cv = cross_validate(stack, labels, names, SAMPLE_CITY, k=2, block_px=20, kind="cnn",
+                        params={"epochs": 25, "width": 8})
+    assert cv.scores["overall_accuracy"] > 0.8
