@@ -2,13 +2,13 @@
 
 Prints (1) Slovenia (Sentinel-2, 5 dates × 13 bands, 1 km²): overall accuracy, kappa and per-class F1 of the
 land-cover models on spatially separated folds (blocks of ``--block-px`` pixels, ``--buffer-px`` buffer), for
-gradient boosting and random forest, with the time of features, training and prediction; (2) break detection
-on the 68-date NDVI series: time, share of pixels with a 2017 break, and the recall / dating of a simulated
-clearing; (3) with ``--city``: the sample city's chain (stereo DSMs of both dates, footprints), then the
-per-building change F1 against the city's truth, the NDVI-drop pixel F1 and the learned vs rule-based land
-cover of date 2.
+gradient boosting and random forest (and with ``--cnn`` the small CNN), with the time of features, training
+and prediction; (2) break detection on the 68-date NDVI series: time, share of pixels with a 2017 break, and
+the recall / dating of a simulated clearing; (3) with ``--city``: the sample city's chain (stereo DSMs of both
+dates, footprints), then the per-building change F1 against the city's truth, the NDVI-drop pixel F1 and the
+learned vs rule-based land cover of date 2.
 
-Usage: python benchmarks/bench_landcover.py [--folds 5] [--block-px 20] [--max-iter 100] [--city]
+Usage: python benchmarks/bench_landcover.py [--folds 5] [--block-px 20] [--max-iter 100] [--cnn] [--city]
        [--size-m 600] [--gsd 0.5]
 """
 
@@ -45,6 +45,8 @@ def slovenia_landcover(args: argparse.Namespace) -> None:
           f"({t_feat:.2f} s), {args.folds} folds of {args.block_px}-px blocks ({args.block_px * 10} m), "
           f"buffer {args.buffer_px} px")
     runs = {"hgb": {"max_iter": args.max_iter}, "rf": {"n_estimators": args.trees}}
+    if args.cnn:
+        runs["cnn"] = {"epochs": args.epochs}
     header = f"{'model':6} {'OA':>6} {'kappa':>6} {'macroF1':>7} " + " ".join(
         f"{LULC10.names[c][:10]:>10}" for c in (1, 2, 3, 4, 8)) + f" {'fold OA':>13} {'cv s':>6}"
     print(header)
@@ -154,6 +156,8 @@ def main() -> None:
     ap.add_argument("--buffer-px", type=int, default=2)
     ap.add_argument("--max-iter", type=int, default=100)
     ap.add_argument("--trees", type=int, default=200)
+    ap.add_argument("--cnn", action="store_true", help="also cross-validate the small CNN (torch, CPU)")
+    ap.add_argument("--epochs", type=int, default=150)
     ap.add_argument("--city", action="store_true", help="also run the sample city's chain (stereo: minutes)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--size-m", type=float, default=600.0)
