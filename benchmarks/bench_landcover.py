@@ -159,11 +159,14 @@ def main() -> None:
     ap.add_argument("--cnn", action="store_true", help="also cross-validate the small CNN (torch, CPU)")
     ap.add_argument("--epochs", type=int, default=150)
     ap.add_argument("--city", action="store_true", help="also run the sample city's chain (stereo: minutes)")
+    ap.add_argument("--skip-slovenia", action="store_true", help="only the sample city")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--size-m", type=float, default=600.0)
     ap.add_argument("--gsd", type=float, default=0.5)
     args = ap.parse_args()
-    if (SLOVENIA / "derived").is_dir():
+    if args.skip_slovenia:
+        pass
+    elif (SLOVENIA / "derived").is_dir():
         slovenia_landcover(args)
         slovenia_breaks()
     else:
