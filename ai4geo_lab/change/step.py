@@ -368,11 +368,18 @@ def run_breaks(ctx: StepContext, inputs: dict[str, Path], params: BreaksParams) 
         from rasterio.features import rasterize
 
         ids = rasterize([(g, i + 1) for i, g in enumerate(polys.geometry)], out_shape=data.shape[1:],
-                        transform=transform, fill=0, dtype="int32")
-        days = [float(np.nanmedian(data[1][ids == i + 1])) for i in range(len(polys))]
+                        transform=transform, fill=0, dtype="int32", all_touched=True)
+        ids[~(np.nan_to_num(data[0]) > 0)] = 0
+
+        def median(band: np.ndarray, i: int) -> float:
+            v = band[(ids == i + 1) & np.isfinite(band)]
+            return float(np.median(v)) if v.size else float("nan")
+
+        days = [median(data[1], i) for i in range(len(polys))]
         polys["days"] = days
-        polys["magnitude"] = [float(np.nanmedian(data[2][ids == i + 1])) for i in range(len(polys))]
+        polys["magnitude"] = [median(data[2], i) for i in range(len(polys))]
         if first is not None:
-            polys["date"] = [(first + dt.timedelta(days=d)).date().isoformat() for d in days]
+            polys["date"] = [(first + dt.timedelta(days=d)).date().isoformat() if np.isfinite(d) else None
+                             for d in days]
     ctx.log(f"[{ctx.step_id}] {int(np.nansum(data[0]))} pixels with a break, {len(polys)} polygons")
     return {"breaks": out, "polygons": write_vector(polys, ctx.output_path("polygons", ".gpkg"), layer="breaks")}

@@ -136,3 +136,43 @@ def test_breaks_are_found_at_the_right_time_and_not_elsewhere():
         detect_breaks(y, times, valid, BreakParams(history_end=-1.0))
     none = detect_breaks(y, times, np.zeros_like(valid), BreakParams(history_end=400.0))
     assert not none.decided.any() and not none.breaks.any()
+
+
+@pytest.mark.slow
+def test_breaks_step_in_the_chain(tmp_path):
+    """A dated NDVI series on disk (one GeoTIFF per date, listed in a YAML file) through the `breaks` step."""
+    import datetime as dt
+
+    import geopandas as gpd
+    import rasterio
+    from affine import Affine
+
+    from ai4geo_lab.chain import RunConfig, run
+    from ai4geo_lab.geo.raster import write_raster
+
+    times, y, valid = seasonal_series(n_px=200, seed=3)   # (70, 10, 20); pixels 0–59 (rows 0–2) drop at day 500
+    start = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    transform = Affine(10.0, 0, 500_000, 0, -10.0, 5_000_000)
+    lines = ["images:"]
+    for k, t in enumerate(times):
+        when = start + dt.timedelta(days=float(t))
+        path = write_raster(tmp_path / f"ndvi_{k:02d}.tif", y[k].astype(np.float32), transform, "EPSG:32633",
+                            nodata=-9999.0, cog=False)
+        mask = write_raster(tmp_path / f"clear_{k:02d}.tif", valid[k].astype(np.uint8), transform, "EPSG:32633",
+                            cog=False)
+        lines.append(f"  - {{path: {path.name}, datetime: '{when.isoformat()}', mask: {mask.name}}}")
+    (tmp_path / "series.yaml").write_text("\n".join(lines) + "\n")
+    config = RunConfig.model_validate({
+        "output": str(tmp_path / "out"), "tile_size": 64, "grid": {"like": str(tmp_path / "ndvi_00.tif")},
+        "cluster": {"kind": "synchronous"}, "inputs": {"series": str(tmp_path / "series.yaml")},
+        "steps": [{"id": "brk", "step": "breaks", "inputs": {"series": "series"},
+                   "params": {"history_end": (start + dt.timedelta(days=400)).date().isoformat()}}]})
+    result = run(config, progress=False, log=lambda m: None)
+    with rasterio.open(result.products["brk.breaks"]) as src:
+        flag, days, magnitude = src.read()
+        assert list(src.descriptions) == ["break", "days", "magnitude"]
+    assert flag[:3].mean() >= 0.95 and flag[3:].mean() <= 0.1
+    assert np.nanmedian(days[:3]) == pytest.approx(500, abs=40) and np.nanmedian(magnitude[:3]) < -0.3
+    polys = gpd.read_file(result.products["brk.polygons"])
+    big = polys.loc[polys.area.idxmax()]
+    assert big.geometry.area >= 0.9 * 60 * 100 and big["date"].startswith("2021-05")  # day ~500 after 2020-01-01
