@@ -37,6 +37,20 @@ BUILTIN_STEPS = [
              optional_inputs=("third",)),
     StepSpec("dtm_bulldozer", dtm_bulldozer.BulldozerParams, ("dsm",), ("dtm", "ndsm"), dtm_bulldozer.run,
              "DTM with bulldozer (city-suited object size) and nDSM (cars extra)"),
+    StepSpec("landcover_train", landcover.LandcoverTrainParams, ("images", "reference"), ("model",),
+             landcover.run_train, "a land-cover classifier (gradient boosting or random forest) trained on an image "
+             "series and a reference, with spatial cross-validation", optional_inputs=("ndsm",)),
+    StepSpec("landcover_classify", landcover.LandcoverClassifyParams, ("images", "model"), ("landcover",),
+             landcover.run_classify, "land cover of an image series with a trained model",
+             optional_inputs=("ndsm",)),
+    StepSpec("change_2d", change.Change2DParams, ("image_before", "image_after"), ("change", "polygons"),
+             change.run_change_2d, "2D change between two images: index difference with an automatic threshold"),
+    StepSpec("breaks", change.BreaksParams, ("series",), ("breaks", "polygons"), change.run_breaks,
+             "breaks along an index time series (seasonal model on a history, moving sums of residuals)"),
+    StepSpec("building_change", change.BuildingChangeParams, ("dsm_before", "dsm_after"), ("buildings",),
+             change.run_building_change, "per-building height change between two DSMs: demolished, new, raised, "
+             "lowered, with volumes",
+             optional_inputs=("footprints", "footprints_after", "ndsm_before", "ndsm_after", "image_after")),
 ]
 
 for _spec in BUILTIN_STEPS:

@@ -10,7 +10,10 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 SMALL = {"01_sample_city_chain": {"SIZE_M": 200.0, "GSD": 1.0, "SEED": 5, "TILE_SIZE": 100, "WORKERS": 2},
          "02_scale_out": {"SIZE_M": 200.0, "GSD": 1.0, "TILE_SIZE": 64, "CLUSTER": "local:2"},
-         "05_buildings_3d": {"SIZE_M": 200.0, "GSD": 1.0, "SEED": 5, "TILE_SIZE": 100, "WORKERS": 2}}
+         "05_buildings_3d": {"SIZE_M": 200.0, "GSD": 1.0, "SEED": 5, "TILE_SIZE": 100, "WORKERS": 2},
+         "07_landcover_change": {"SIZE_M": 200.0, "GSD": 1.0, "SEED": 3, "WORKERS": 0, "MAX_ITER": 20, "CV_FOLDS": 0,
+                                 "SLOVENIA": str(Path(__file__).resolve().parents[3] / "shared" / "data" / "landcover"
+                                                 / "slovenia")}}
 
 
 @pytest.mark.notebooks
@@ -43,6 +46,12 @@ def test_notebook_runs(notebook: Path, tmp_path: Path):
         assert (products / "dsm.tif").is_file() and (products / "dsm_ndsm.tif").is_file()
         shown = json.dumps([o.get("data", {}) for c in cells for o in c.get("outputs", [])])
         assert "application/vnd.jupyter.widget-view+json" in shown  # the map was displayed
+    if notebook.stem == "07_landcover_change":
+        text = "".join("".join(o.get("data", {}).get("text/plain", "")) + "".join(o.get("text", ""))
+                       for c in cells for o in c.get("outputs", []))
+        assert "changed buildings F1" in text and "gradient boosting" in text
+        assert (tmp_path / "out" / "models" / "sample_city.joblib").is_file()
+        assert (tmp_path / "out" / "products" / "building_change" / "buildings.gpkg").is_file()
     if notebook.stem == "02_scale_out":
         manifest = json.loads((tmp_path / "out" / "products" / "run.json").read_text())
         assert len(manifest["steps"]["dsm/dsm"]["tiles"]) == 16  # 200 px at 64 px tiles
