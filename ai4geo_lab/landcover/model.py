@@ -334,7 +334,7 @@ class CrossValidation:
     def summary(self, legend: Legend | None = None) -> dict[str, Any]:
         """OA, kappa, mean F1 and per-class F1 (by name with a legend), plus the OA range over folds."""
         names = legend.names if legend else {}
-        per = {names.get(c, str(c)): round(v["f1"], 4) if np.isfinite(v["f1"]) else None
+        per = {names.get(c, str(c)): round(float(v["f1"]), 4) if np.isfinite(v["f1"]) else None
                for c, v in self.scores["per_class"].items() if v["support"] > 0}
         oas = [f["overall_accuracy"] for f in self.fold_scores]
         f1s = [v for v in per.values() if v is not None]
