@@ -18,6 +18,7 @@ SMALL = {"01_sample_city_chain": {"SIZE_M": 200.0, "GSD": 1.0, "SEED": 5, "TILE_
 
 @pytest.mark.notebooks
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # 06_pleiades_dsm_dtm runs CARS
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
 def test_notebook_runs(notebook: Path, tmp_path: Path):
     import papermill

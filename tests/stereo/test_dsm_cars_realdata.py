@@ -16,7 +16,7 @@ from ai4geo_lab.stereo import dsm
 from ai4geo_lab.terrain import dtm, ndsm
 from tests.conftest import shared_data
 
-pytestmark = [pytest.mark.realdata, pytest.mark.slow]
+pytestmark = [pytest.mark.realdata, pytest.mark.slow, pytest.mark.timeout(3600)]  # CARS runs take minutes
 
 
 def centre_roi(images, width_m: float, height_m: float) -> tuple[float, float, float, float]:
