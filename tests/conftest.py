@@ -72,6 +72,10 @@ def jupyter_lab(tmp_path):
     def start(root: Path, env: dict | None = None, args: tuple[str, ...] = ()) -> tuple[str, str, float]:
         token = secrets.token_hex(16)
         port = free_port()
+        # no question about news in the way of the page
+        news = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+        news.parent.mkdir(parents=True, exist_ok=True)
+        news.write_text('{"fetchNews": "false", "checkForUpdates": false}')
         full_env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "jcfg"),
                     "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings"),
                     "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab-ws"), **(env or {})}

@@ -16,11 +16,11 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from ai4geo_lab.aoi import workspace_dir
-
 
 def registry_dir(workspace: str | Path | None = None) -> Path:
     """The folder of cluster records."""
+    from ai4geo_lab.aoi import workspace_dir  # imported here: listing clusters needs no geometry stack
+
     return workspace_dir(workspace) / "clusters"
 
 

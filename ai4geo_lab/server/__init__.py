@@ -39,7 +39,23 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
 
     settings = Ai4geoLab(parent=serverapp)
     setup_handlers(serverapp, settings)
+    _warm_up(settings.workspace)
     serverapp.log.info("ai4geo_lab server extension loaded (REST under %sai4geo/)", serverapp.base_url)
+
+
+def _warm_up(workspace: str | None) -> None:
+    """Set up the catalogue gateway in the background, so the search panel's first requests answer quickly."""
+    import threading
+
+    def run() -> None:
+        from contextlib import suppress
+
+        with suppress(Exception):  # a failure shows, with its message, at the panel's first request
+            from ai4geo_lab.catalog import providers
+
+            providers(workspace)
+
+    threading.Thread(target=run, name="ai4geo-warm-up", daemon=True).start()
 
 
 # the older name Jupyter Server also looks for

@@ -69,6 +69,17 @@ class BaseHandler(APIHandler):
         return self.settings["ai4geo"]
 
     @property
+    def clusters(self) -> Any:
+        """The server's cluster manager, made on first use (so that the server starts quickly)."""
+        state = self.ai4geo
+        with state["lock"]:
+            if state.get("clusters") is None:
+                from ai4geo_lab.cluster.manager import ClusterManager
+
+                state["clusters"] = ClusterManager(state["config"].workspace)
+            return state["clusters"]
+
+    @property
     def workspace(self) -> str | None:
         return self.ai4geo["config"].workspace
 
@@ -398,14 +409,14 @@ class ClustersHandler(BaseHandler):
     @tornado.web.authenticated
     @json_errors
     async def get(self) -> None:
-        found = await self.call(self.ai4geo["clusters"].list)
+        found = await self.call(self.clusters.list)
         self.reply([_with_dashboard(c, self.base_url) for c in found])
 
     @tornado.web.authenticated
     @json_errors
     async def post(self) -> None:
         data = self.body()
-        info = await self.call(self.ai4geo["clusters"].start, data.get("spec") or "local:1", data.get("name"))
+        info = await self.call(self.clusters.start, data.get("spec") or "local:1", data.get("name"))
         self.reply(_with_dashboard(info, self.base_url), 201)
 
 
@@ -420,13 +431,13 @@ class ClusterHandler(BaseHandler):
             workers = int(data.get("workers"))
         except (TypeError, ValueError) as exc:
             raise InvalidInputError("'workers' must be a whole number", "e.g. {\"workers\": 2}") from exc
-        info = await self.call(self.ai4geo["clusters"].scale, cluster_id, workers)
+        info = await self.call(self.clusters.scale, cluster_id, workers)
         self.reply(_with_dashboard(info, self.base_url))
 
     @tornado.web.authenticated
     @json_errors
     async def delete(self, cluster_id: str) -> None:
-        await self.call(self.ai4geo["clusters"].stop, cluster_id)
+        await self.call(self.clusters.stop, cluster_id)
         self.set_status(204)
         self.finish()
 
@@ -459,13 +470,14 @@ class RecipeHandler(BaseHandler):
 
 def setup_handlers(serverapp: Any, config: Any) -> None:
     """Register the handlers under ``BASE_URL/ai4geo/``."""
+    import threading
+
     from ai4geo_lab.catalog.jobs import DownloadJobs
-    from ai4geo_lab.cluster.manager import ClusterManager
 
     web_app = serverapp.web_app
-    manager = ClusterManager(config.workspace)
-    web_app.settings["ai4geo"] = {"config": config, "downloads": DownloadJobs(), "clusters": manager,
-                                  "root_dir": serverapp.root_dir}
+    state = {"config": config, "downloads": DownloadJobs(), "clusters": None, "root_dir": serverapp.root_dir,
+             "lock": threading.Lock()}
+    web_app.settings["ai4geo"] = state
     base = url_path_join(web_app.settings["base_url"], "ai4geo")
     name = r"([A-Za-z0-9][A-Za-z0-9_.-]{0,127})"
     routes = [
@@ -479,10 +491,6 @@ def setup_handlers(serverapp: Any, config: Any) -> None:
         ("recipes", RecipesHandler), (f"recipes/{name}", RecipeHandler),
     ]
     web_app.add_handlers(".*$", [(url_path_join(base, path), handler) for path, handler in routes])
-    _stop_clusters_on_exit(serverapp, manager)
-
-
-def _stop_clusters_on_exit(serverapp: Any, manager: Any) -> None:
     import atexit
 
-    atexit.register(manager.close_all)
+    atexit.register(lambda: state["clusters"] is not None and state["clusters"].close_all())

@@ -69,7 +69,7 @@ const recipes: JupyterFrontEndPlugin<void> = {
   description: 'Launcher section with a card per notebook recipe.',
   autoStart: true,
   optional: [ILauncher],
-  activate: async (app: JupyterFrontEnd, launcher: ILauncher | null) => {
+  activate: (app: JupyterFrontEnd, launcher: ILauncher | null) => {
     const command = 'ai4geo:open-recipe';
     app.commands.addCommand(command, {
       label: args => String(args.title ?? args.name ?? 'AI4GEO recipe'),
@@ -87,14 +87,14 @@ const recipes: JupyterFrontEndPlugin<void> = {
     if (!launcher) {
       return;
     }
-    try {
-      const found = await api<IRecipe[]>('recipes');
-      found.forEach((r, rank) =>
-        launcher.add({ command, category: CATEGORY, rank, args: { name: r.name, title: r.title, summary: r.summary } })
-      );
-    } catch (err) {
-      console.warn('ai4geo-lab: no recipes', err);
-    }
+    // the cards come when the server answers; activation does not wait for it
+    api<IRecipe[]>('recipes')
+      .then(found =>
+        found.forEach((r, rank) =>
+          launcher.add({ command, category: CATEGORY, rank, args: { name: r.name, title: r.title, summary: r.summary } })
+        )
+      )
+      .catch(err => console.warn('ai4geo-lab: no recipes', err));
   }
 };
 

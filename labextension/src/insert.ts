@@ -8,6 +8,7 @@ export async function insertCode(app: JupyterFrontEnd, tracker: INotebookTracker
     panel = (await app.commands.execute('notebook:create-new', { kernelName: 'python3' })) as NotebookPanel;
   }
   await panel.context.ready;
+  await panel.sessionContext.ready; // the cell can be run as soon as it is there
   const notebook = panel.content;
   const active = notebook.activeCell;
   if (!active || active.model.sharedModel.getSource().trim() !== '' || active.model.type !== 'code') {

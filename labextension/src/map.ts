@@ -22,7 +22,7 @@ class Graticule {
     const span = Math.max(b.getEast() - b.getWest(), b.getNorth() - b.getSouth());
     const step = STEPS.find(s => span / s >= 3) ?? STEPS[STEPS.length - 1];
     const digits = Math.max(0, Math.ceil(-Math.log10(step)));
-    const style = { color: '#8a94a6', weight: 1, opacity: 0.6, interactive: false, dashArray: '3 4' };
+    const style = { color: '#8a94a6', weight: 1, opacity: 0.6, interactive: false, dashArray: '3 4', pmIgnore: true };
     const south = Math.max(-85, b.getSouth()), north = Math.min(85, b.getNorth());
     for (let x = Math.ceil(b.getWest() / step) * step; x <= b.getEast(); x += step) {
       this.layer.addLayer(L.polyline([[south, x], [north, x]], style));
@@ -37,6 +37,7 @@ class Graticule {
   private label(at: Leaflet.LatLngExpression, text: string, cls: string): Leaflet.Marker {
     return L.marker(at, {
       interactive: false,
+      pmIgnore: true,
       icon: L.divIcon({ className: `ai4geo-grid-label ${cls}`, html: text, iconSize: [0, 0] })
     });
   }
@@ -96,6 +97,7 @@ export class BaseMap {
       const outlines = await api('outlines');
       const layer = L.geoJSON(outlines, {
         interactive: false,
+        pmIgnore: true,
         style: { color: '#6b7280', weight: 1, fillColor: '#e5e7eb', fillOpacity: 0.6 }
       } as any);
       this.offline.addLayer(layer);

@@ -6,7 +6,7 @@ import { L } from './leaflet';
 import { BaseMap, IMapConfig } from './map';
 
 const AOI_STYLE = { color: '#3454d1', weight: 2, fillOpacity: 0.05 };
-const FOOTPRINT_STYLE = { color: '#e4572e', weight: 2, fillOpacity: 0.08, opacity: 0.9 };
+const FOOTPRINT_STYLE = { color: '#e4572e', weight: 2, fillOpacity: 0.08, opacity: 0.9, className: 'ai4geo-footprint' };
 const SELECTED_STYLE = { color: '#17bebb', weight: 4, fillOpacity: 0.25, opacity: 1 };
 const COMMON = new Set(['aoi', 'start', 'end', 'max_cloud']);
 
@@ -143,6 +143,11 @@ export class SearchPanel extends Widget {
       removalMode: false
     });
     map.pm.setPathOptions(AOI_STYLE);
+    // no snapping: the graticule and footprints would pull corners onto their lines
+    map.pm.setGlobalOptions({ snappable: false } as any);
+    // while drawing, clicks go to the drawing, not to the footprints under it
+    map.on('pm:drawstart', () => map.getContainer().classList.add('ai4geo-drawing'));
+    map.on('pm:drawend', () => map.getContainer().classList.remove('ai4geo-drawing'));
     map.on('pm:create', (e: any) => {
       const layer = e.layer as Leaflet.Polygon;
       map.removeLayer(layer);
@@ -416,7 +421,7 @@ export class SearchPanel extends Widget {
     const check = h('input', { type: 'checkbox', class: 'ai4geo-select', dataset: { id: feature.id } });
     check.onchange = () => this.toggle(feature.id, check.checked);
     const cloud = p.cloud_cover === null || p.cloud_cover === undefined ? '' : ` · ☁ ${p.cloud_cover.toFixed(0)} %`;
-    const look = h('button', { class: 'jp-Button ai4geo-quicklook-button', title: 'quicklook' }, '🖼');
+    const look = h('button', { class: 'jp-Button ai4geo-quicklook-button', title: 'show the quicklook' }, 'Quicklook');
     const img = h('img', { class: 'ai4geo-quicklook', hidden: true, alt: `quicklook of ${feature.id}` });
     look.onclick = () => void this.quicklook(feature.id, img);
     const li = h(
