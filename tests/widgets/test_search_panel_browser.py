@@ -45,6 +45,8 @@ def test_draw_search_and_see_footprints(lab, chromium):
     page.goto(f"{url}/lab/tree/search.ipynb?token={token}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    # the kernel itself idle (the indicator says idle before the kernel is connected on a busy machine)
+    page.locator(".jp-StatusBar-Widget", has_text="Idle").first.wait_for(timeout=60_000)
     page.click(".jp-Notebook .jp-Cell .jp-InputArea-editor")
     page.keyboard.press("Shift+Enter")
     page.wait_for_selector(".ai4geo-search-panel .leaflet-container", timeout=90_000)
