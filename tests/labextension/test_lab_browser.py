@@ -32,7 +32,13 @@ def _installed_labextension() -> Path | None:
 
 def _lab_args(tmp_path: Path) -> list[str]:
     """Server options: the extension as installed, else the one built in the source tree (a development setup)."""
-    args = ["--ServerApp.jpserver_extensions={'ai4geo_lab.server': True}", "--Ai4geoLab.tile_url="]
+    # a tile server that cannot answer (as with no network): the panel must fall back to its offline map
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/{{z}}/{{x}}/{{y}}.png"
+    args = ["--ServerApp.jpserver_extensions={'ai4geo_lab.server': True}", f"--Ai4geoLab.tile_url={dead}"]
     if _installed_labextension() is None:
         built = PACKAGE / "labextension"
         if not (built / "package.json").is_file():
@@ -111,7 +117,8 @@ def _drive(page, root, ws, started, server_up, artifacts, everything):
     (artifacts / "lab_timing.json").write_text(json.dumps({"server_up_s": round(server_up, 2),
                                                            "panel_ready_s": round(ready, 2)}))
     print(f"\nLab start → server answering {server_up:.1f} s, → search panel usable {ready:.1f} s")
-    assert panel.locator(".ai4geo-map").get_attribute("data-base").startswith("offline")
+    page.wait_for_function("() => document.querySelector('#ai4geo-search .ai4geo-map').dataset.base"
+                           ".startsWith('offline: the tiles cannot be loaded')", timeout=30_000)
     page.wait_for_function("() => document.querySelector('.ai4geo-collection').value === 'sample-ortho'")
 
     panel.locator(".ai4geo-search-button").click()  # no AOI: everything, and the map goes to the footprints
