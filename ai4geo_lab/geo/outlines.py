@@ -14,9 +14,10 @@ def _source() -> Path:
     try:
         import eodag
     except ImportError as exc:
-        from ai4geo_lab.errors import missing_dependency
+        from ai4geo_lab.errors import MissingDependencyError
 
-        raise missing_dependency("eodag", "base") from exc
+        raise MissingDependencyError("the offline map's outlines come with the Python package 'eodag', which is "
+                                     "not installed", "install it with: pip install 'eodag>=4.10,<5'") from exc
     path = Path(eodag.__file__).parent / "resources" / "shp" / "ne_110m_admin_0_map_units.shp"
     if not path.is_file():
         raise InputNotFoundError("no country outlines found in this EODAG installation",
