@@ -33,7 +33,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.ai4geo-setup
-want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+# the JupyterLab extension's sources count too: a change to them rebuilds the prebuilt extension
+want=$(cat pyproject.toml scripts/setup.sh labextension/package.json labextension/package-lock.json \
+  labextension/tsconfig.json labextension/webpack.config.js $(find labextension/src labextension/style -type f | sort) \
+  2>/dev/null | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null || true)" = "$want" ]; then
   exit 0
 fi
@@ -41,6 +44,16 @@ fi
 quiet_pip() {  # pip without its noise about absent local index folders
   .venv/bin/python -m pip "$@" > >(grep -v '^WARNING: Location' || true) 2>&1
 }
+
+# Node.js builds the JupyterLab extension (users of the wheel need none): the locked npm packages first
+if [ ! -d labextension/node_modules ]; then
+  if ! command -v npm >/dev/null; then
+    echo "setup: npm (Node.js 18 or newer) is needed to build the JupyterLab extension; install nodejs and npm" >&2
+    exit 1
+  fi
+  echo "setup: installing the locked npm packages of the JupyterLab extension"
+  (cd labextension && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 echo "setup: installing Python dependencies into .venv (first time: a few minutes)"
 quiet_pip install --quiet --upgrade pip

@@ -37,3 +37,97 @@ def dask_client():
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
                       host="127.0.0.1") as cluster, Client(cluster) as client:
         yield client
+
+
+# ---- a real JupyterLab and a real Chromium, for the browser tests ---------------------------------------------------
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def jupyter_lab(tmp_path):
+    """A factory: ``start(root, env=None, args=())`` runs ``jupyter-lab`` on 127.0.0.1 (isolated config and
+    settings under tmp_path) and returns ``(url, token, started)``, ``started`` being the ``time.monotonic()`` of
+    the process start. Every server started is stopped at teardown."""
+    import secrets
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    procs = []
+
+    def start(root: Path, env: dict | None = None, args: tuple[str, ...] = ()) -> tuple[str, str, float]:
+        token = secrets.token_hex(16)
+        port = free_port()
+        # no question about news in the way of the page
+        news = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+        news.parent.mkdir(parents=True, exist_ok=True)
+        news.write_text('{"fetchNews": "false", "checkForUpdates": false}')
+        full_env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "jcfg"),
+                    "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings"),
+                    "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab-ws"), **(env or {})}
+        exe = str(Path(sys.executable).parent / "jupyter-lab")
+        log_path = tmp_path / f"lab-{port}.log"
+        log = log_path.open("wb")
+        started = time.monotonic()
+        proc = subprocess.Popen([exe, "--allow-root", "--no-browser", f"--ServerApp.token={token}", "--ip",
+                                 "127.0.0.1", "--port", str(port), f"--ServerApp.root_dir={root}",
+                                 "--LabApp.news_url=",
+                                 "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", *args],
+                                env=full_env, stdout=log, stderr=subprocess.STDOUT)
+        procs.append((proc, log))
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if requests.get(f"{url}/api/status", params={"token": token}, timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"jupyter-lab did not start: {log_path.read_text()[-800:]}")
+            time.sleep(0.2)
+        return url, token, started
+
+    yield start
+    for proc, log in procs:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGINT)  # the server asks to confirm a first Ctrl-C
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
+
+
+@pytest.fixture
+def chromium():
+    """Debian's Chromium driven by Playwright (never a downloaded browser); artefacts go to tests/artifacts."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            yield browser
+        finally:
+            browser.close()

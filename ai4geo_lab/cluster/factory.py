@@ -127,14 +127,40 @@ def _kubernetes(config: ClusterConfig) -> Any:
                           "check your kubeconfig and that the Dask operator is installed") from exc
 
 
+def start_cluster(spec: ClusterConfig | dict | str | Path | None = None) -> Any:
+    """Start the cluster ``spec`` asks for and return it (a LocalCluster, SLURMCluster, ...; the caller closes it).
+
+    Kinds ``address`` and ``synchronous`` start nothing: they are refused here (use :func:`connect`)."""
+    config = parse_spec(spec)
+    if config.kind in ("address", "synchronous"):
+        raise ConfigError(f"a '{config.kind}' spec starts no cluster", "use connect(spec) for it")
+    if config.kind == "local":
+        import dask
+        from distributed import LocalCluster
+
+        n = config.n_workers or max(1, min(os.cpu_count() or 1, 8))
+        with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENV.items()}):
+            return LocalCluster(n_workers=n, threads_per_worker=config.threads_per_worker, processes=True,
+                                memory_limit=config.memory_limit, dashboard_address="127.0.0.1:0",
+                                host="127.0.0.1")
+    if config.kind in ("slurm", "pbs"):
+        return _jobqueue(config.kind, config)
+    if config.kind == "gateway":
+        return _gateway(config)
+    return _kubernetes(config)
+
+
 @contextmanager
 def connect(spec: ClusterConfig | dict | str | Path | None = None) -> Iterator[Any]:
-    """Yield a ``distributed.Client`` for ``spec`` (``None`` for synchronous), closing what it started."""
+    """Yield a ``distributed.Client`` for ``spec`` (``None`` for synchronous), closing what it started.
+
+    A cluster started here is announced in the workspace (``clusters/``) while it runs, so the Lab's cluster
+    panel shows it too."""
     config = parse_spec(spec)
     if config.kind == "synchronous":
         yield None
         return
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if config.kind == "address":
         if not config.address:
@@ -147,19 +173,8 @@ def connect(spec: ClusterConfig | dict | str | Path | None = None) -> Iterator[A
         with client:
             yield client
         return
-    if config.kind == "local":
-        import dask
+    from ai4geo_lab.cluster.registry import announce
 
-        n = config.n_workers or max(1, min(os.cpu_count() or 1, 8))
-        with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENV.items()}):
-            cluster = LocalCluster(n_workers=n, threads_per_worker=config.threads_per_worker, processes=True,
-                                   memory_limit=config.memory_limit, dashboard_address="127.0.0.1:0",
-                                   host="127.0.0.1")
-    elif config.kind in ("slurm", "pbs"):
-        cluster = _jobqueue(config.kind, config)
-    elif config.kind == "gateway":
-        cluster = _gateway(config)
-    else:
-        cluster = _kubernetes(config)
-    with cluster, Client(cluster) as client:
+    cluster = start_cluster(config)
+    with cluster, Client(cluster) as client, announce(cluster, config.kind):
         yield client

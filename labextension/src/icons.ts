@@ -1,0 +1,17 @@
+import { LabIcon } from '@jupyterlab/ui-components';
+
+const globe = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
+<g class="jp-icon3" fill="none" stroke="#616161" stroke-width="1.6"><circle cx="12" cy="12" r="9"/>
+<ellipse cx="12" cy="12" rx="4" ry="9"/><path d="M3 12h18M5 7h14M5 17h14"/></g></svg>`;
+
+const nodes = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
+<g class="jp-icon3" fill="#616161"><circle cx="12" cy="5" r="3"/><circle cx="5" cy="18" r="3"/>
+<circle cx="19" cy="18" r="3"/><path d="M11 7h2v4l5 5-1.4 1.4L12 12.8l-4.6 4.6L6 16l5-5z"/></g></svg>`;
+
+const recipe = `<svg xmlns="http://www.w3.org/2000/svg" width="52" height="52" viewBox="0 0 24 24">
+<g fill="none" stroke="#3454d1" stroke-width="1.4"><rect x="4" y="3" width="16" height="18" rx="2"/>
+<path d="M8 8h8M8 12h8M8 16h5"/><circle cx="17" cy="17" r="3" fill="#17bebb" stroke="none"/></g></svg>`;
+
+export const searchIcon = new LabIcon({ name: 'ai4geo:search', svgstr: globe });
+export const clusterIcon = new LabIcon({ name: 'ai4geo:cluster', svgstr: nodes });
+export const recipeIcon = new LabIcon({ name: 'ai4geo:recipe', svgstr: recipe });

@@ -1,0 +1,540 @@
+import type * as Leaflet from 'leaflet';
+import { Widget } from '@lumino/widgets';
+import { api, describeError, post } from './api';
+import { field, h } from './dom';
+import { L } from './leaflet';
+import { BaseMap, IMapConfig } from './map';
+
+const AOI_STYLE = { color: '#3454d1', weight: 2, fillOpacity: 0.05 };
+const FOOTPRINT_STYLE = { color: '#e4572e', weight: 2, fillOpacity: 0.08, opacity: 0.9, className: 'ai4geo-footprint' };
+const SELECTED_STYLE = { color: '#17bebb', weight: 4, fillOpacity: 0.25, opacity: 1 };
+const COMMON = new Set(['aoi', 'start', 'end', 'max_cloud']);
+
+interface IPage {
+  type: 'FeatureCollection';
+  features: any[];
+  count: number;
+  page: number;
+  next_token: string | null;
+  token: string;
+  request: any;
+  notes: string[];
+  provider: string;
+}
+
+/**
+ * The search panel: a map to draw or load an AOI, the search form, the results (list and footprints) with pages,
+ * quicklooks, download of the selection with progress, and the code of the search for a notebook.
+ * All searching happens on the server (the core API); this panel only holds the page tokens of its own results.
+ */
+export class SearchPanel extends Widget {
+  private base: BaseMap | null = null;
+  private aoiLayer: Leaflet.FeatureGroup;
+  private footprints: Leaflet.GeoJSON | null = null;
+  private aoi: any = null; // GeoJSON geometry
+  private aoiName: string | null = null; // set when the AOI is a saved one
+  private page: IPage | null = null;
+  private history: any[] = []; // requests of the pages before this one
+  private selected = new Set<string>();
+  private layersById = new Map<string, Leaflet.Path>();
+  private drawn = 0;
+
+  private mapNode = h('div', { class: 'ai4geo-map' });
+  private aoiStatus = h('div', { class: 'ai4geo-aoi-status' }, 'AOI: none — draw a rectangle or polygon');
+  private savedSelect = h('select', { class: 'ai4geo-saved' });
+  private aoiNameInput = h('input', { type: 'text', placeholder: 'name', class: 'ai4geo-aoi-name' });
+  private fileInput = h('input', { type: 'file', accept: '.geojson,.json,.gpkg,.kml,.kmz,.zip,.fgb' });
+  private provider = h('select', { class: 'ai4geo-provider' });
+  private collection = h('input', { type: 'text', list: 'ai4geo-collections', class: 'ai4geo-collection' });
+  private collectionList = h('datalist', { id: 'ai4geo-collections' });
+  private start = h('input', { type: 'date', class: 'ai4geo-start' });
+  private end = h('input', { type: 'date', class: 'ai4geo-end' });
+  private maxCloud = h('input', { type: 'number', min: '0', max: '100', step: '1', class: 'ai4geo-max-cloud' });
+  private limit = h('input', { type: 'number', min: '1', max: '500', value: '20', class: 'ai4geo-limit' });
+  private extra = h('div', { class: 'ai4geo-queryables' });
+  private status = h('div', { class: 'ai4geo-status' });
+  private summary = h('div', { class: 'ai4geo-summary' });
+  private list = h('ul', { class: 'ai4geo-results' });
+  private prevButton = h('button', { class: 'jp-Button ai4geo-prev', disabled: true }, '◀ Previous');
+  private nextButton = h('button', { class: 'jp-Button ai4geo-next', disabled: true }, 'Next ▶');
+  private downloadButton = h('button', { class: 'jp-Button ai4geo-download', disabled: true }, 'Download selected');
+  private progress = h('progress', { class: 'ai4geo-progress', max: 1, value: 0, hidden: true });
+  private progressText = h('div', { class: 'ai4geo-progress-text' });
+
+  private started = false;
+
+  constructor(
+    private insertCode: (code: string) => Promise<void>,
+    private config: () => Promise<IMapConfig>
+  ) {
+    super();
+    this.id = 'ai4geo-search';
+    this.addClass('ai4geo-panel');
+    this.addClass('ai4geo-lab-search');
+    this.title.caption = 'AI4GEO search';
+    this.aoiLayer = L.featureGroup();
+    this.build();
+  }
+
+  private build(): void {
+    const node = this.node;
+    const button = (label: string, cls: string, onclick: () => void) =>
+      h('button', { class: `jp-Button ai4geo-button ${cls}`, onclick }, label);
+    node.append(
+      h('h2', {}, 'AI4GEO search'),
+      this.mapNode,
+      this.aoiStatus,
+      h(
+        'div',
+        { class: 'ai4geo-row' },
+        this.savedSelect,
+        button('Load', 'ai4geo-load-aoi', () => void this.loadSaved()),
+        this.aoiNameInput,
+        button('Save AOI', 'ai4geo-save-aoi', () => void this.saveAOI())
+      ),
+      h('div', { class: 'ai4geo-row' }, field('Upload AOI file', this.fileInput, 'ai4geo-upload')),
+      field('Provider', this.provider),
+      field('Collection', this.collection),
+      this.collectionList,
+      h('div', { class: 'ai4geo-row' }, field('Start', this.start), field('End', this.end)),
+      h('div', { class: 'ai4geo-row' }, field('Max cloud %', this.maxCloud), field('Per page', this.limit)),
+      this.extra,
+      h(
+        'div',
+        { class: 'ai4geo-row' },
+        button('Search', 'ai4geo-search-button jp-mod-accept', () => void this.search()),
+        button('Insert code', 'ai4geo-insert', () => void this.insert())
+      ),
+      this.status,
+      this.summary,
+      this.list,
+      h('div', { class: 'ai4geo-row' }, this.prevButton, this.nextButton, this.downloadButton),
+      this.progress,
+      this.progressText
+    );
+    this.prevButton.onclick = () => void this.previous();
+    this.nextButton.onclick = () => void this.next();
+    this.downloadButton.onclick = () => void this.download();
+    this.fileInput.onchange = () => void this.upload();
+    this.provider.onchange = () => void this.refreshCollections();
+    this.collection.onchange = () => void this.refreshQueryables();
+  }
+
+  /** Start the map and fill the form (called once the panel is attached and has a size). */
+  async init(config: IMapConfig): Promise<void> {
+    this.base = new BaseMap(this.mapNode, config);
+    this.base.onModeChange = (_mode, reason) => this.mapNode.setAttribute('data-base', `offline: ${reason}`);
+    this.mapNode.setAttribute('data-base', this.base.mode);
+    const map = this.base.map;
+    this.aoiLayer.addTo(map);
+    map.pm.addControls({
+      position: 'topleft',
+      drawMarker: false,
+      drawCircleMarker: false,
+      drawPolyline: false,
+      drawCircle: false,
+      drawText: false,
+      drawRectangle: true,
+      drawPolygon: true,
+      editMode: false,
+      dragMode: false,
+      cutPolygon: false,
+      rotateMode: false,
+      removalMode: false
+    });
+    map.pm.setPathOptions(AOI_STYLE);
+    // no snapping: the graticule and footprints would pull corners onto their lines
+    map.pm.setGlobalOptions({ snappable: false } as any);
+    // while drawing, clicks go to the drawing, not to the footprints under it
+    map.on('pm:drawstart', () => map.getContainer().classList.add('ai4geo-drawing'));
+    map.on('pm:drawend', () => map.getContainer().classList.remove('ai4geo-drawing'));
+    map.on('pm:create', (e: any) => {
+      const layer = e.layer as Leaflet.Polygon;
+      map.removeLayer(layer);
+      this.drawn += 1;
+      this.setAOI(layer.toGeoJSON().geometry, null, `drawn-${this.drawn}`);
+    });
+    await Promise.all([this.refreshProviders(), this.refreshSaved()]);
+    this.node.dataset.ready = 'true';
+  }
+
+  /** The map of the panel (for tests and other plugins). */
+  get leafletMap(): Leaflet.Map | null {
+    return this.base?.map ?? null;
+  }
+
+  protected onAfterShow(): void {
+    if (!this.started) {
+      this.started = true;
+      void this.config().then(cfg => this.init(cfg)).catch(err => this.say(describeError(err), true));
+    }
+    this.base?.refresh();
+  }
+
+  protected onResize(): void {
+    this.base?.refresh();
+  }
+
+  private say(text: string, error = false): void {
+    this.status.textContent = text;
+    this.status.classList.toggle('ai4geo-error', error);
+  }
+
+  // ---- AOI ------------------------------------------------------------------------------------------------
+  private setAOI(geometry: any, savedName: string | null, suggested?: string): void {
+    this.aoi = geometry;
+    this.aoiName = savedName;
+    this.aoiLayer.clearLayers();
+    const shape = L.geoJSON(geometry, { style: AOI_STYLE, interactive: false } as any);
+    this.aoiLayer.addLayer(shape);
+    const b = shape.getBounds();
+    if (!this.base!.map.getBounds().contains(b)) {
+      this.base!.map.fitBounds(b, { maxZoom: 17 });
+    }
+    const sw = b.getSouthWest(), ne = b.getNorthEast();
+    const where = `${sw.lng.toFixed(5)}, ${sw.lat.toFixed(5)}, ${ne.lng.toFixed(5)}, ${ne.lat.toFixed(5)}`;
+    this.aoiStatus.textContent = savedName ? `AOI: ${savedName} (saved) — ${where}` : `AOI: drawn — ${where}`;
+    this.aoiStatus.dataset.aoi = savedName ?? 'drawn';
+    if (suggested && (!this.aoiNameInput.value || /^drawn-\d+$/.test(this.aoiNameInput.value))) {
+      this.aoiNameInput.value = suggested;
+    } else if (savedName) {
+      this.aoiNameInput.value = savedName;
+    }
+  }
+
+  private async refreshSaved(select?: string): Promise<void> {
+    const aois = await api<{ name: string }[]>('aois');
+    this.savedSelect.replaceChildren(
+      h('option', { value: '' }, aois.length ? 'saved AOIs…' : 'no saved AOI'),
+      ...aois.map(a => h('option', { value: a.name }, a.name))
+    );
+    if (select) {
+      this.savedSelect.value = select;
+    }
+  }
+
+  private async loadSaved(): Promise<void> {
+    const name = this.savedSelect.value;
+    if (!name) {
+      return;
+    }
+    try {
+      const found = await api(`aois/${encodeURIComponent(name)}`);
+      this.setAOI(found.feature.geometry, name);
+      this.say(`AOI '${name}' loaded (${found.area_km2.toFixed(3)} km²)`);
+    } catch (err) {
+      this.say(describeError(err), true);
+    }
+  }
+
+  /** Save the current AOI under the name field (the code then names it); returns the name. */
+  private async saveAOI(): Promise<string | null> {
+    if (!this.aoi) {
+      this.say('draw, load or upload an AOI first', true);
+      return null;
+    }
+    const name = this.aoiNameInput.value.trim() || `drawn-${this.drawn || 1}`;
+    try {
+      const saved = await post('aois', { name, geometry: this.aoi });
+      this.setAOI(saved.feature.geometry, name);
+      await this.refreshSaved(name);
+      this.say(`AOI saved as '${name}'`);
+      return name;
+    } catch (err) {
+      this.say(describeError(err), true);
+      return null;
+    }
+  }
+
+  private async upload(): Promise<void> {
+    const file = this.fileInput.files?.[0];
+    if (!file) {
+      return;
+    }
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    let binary = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) {
+      binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    }
+    try {
+      const name = this.aoiNameInput.value.trim() && !this.aoiNameInput.value.startsWith('drawn-')
+        ? this.aoiNameInput.value.trim() : '';
+      const saved = await post('aois', { name, filename: file.name, content: btoa(binary) });
+      this.setAOI(saved.feature.geometry, saved.name);
+      await this.refreshSaved(saved.name);
+      this.say(`AOI '${saved.name}' read from ${file.name} and saved (${saved.area_km2.toFixed(3)} km²)`);
+    } catch (err) {
+      this.say(describeError(err), true);
+    } finally {
+      this.fileInput.value = '';
+    }
+  }
+
+  // ---- form -----------------------------------------------------------------------------------------------
+  private async refreshProviders(): Promise<void> {
+    try {
+      const providers = await api<{ name: string; kind: string; offline: boolean }[]>('providers');
+      this.provider.replaceChildren(
+        h('option', { value: '' }, 'automatic'),
+        ...providers.map(p => h('option', { value: p.name }, p.offline ? `${p.name} (offline)` : p.name))
+      );
+      if (providers.some(p => p.name === 'local')) {
+        this.provider.value = 'local';
+      }
+      await this.refreshCollections();
+    } catch (err) {
+      this.say(describeError(err), true);
+    }
+  }
+
+  private async refreshCollections(): Promise<void> {
+    const provider = this.provider.value;
+    try {
+      const found = await api<{ id: string; title: string }[]>(
+        `collections${provider ? `?provider=${encodeURIComponent(provider)}` : ''}`
+      );
+      this.collectionList.replaceChildren(...found.map(c => h('option', { value: c.id }, c.title)));
+      if (found.length && !found.some(c => c.id === this.collection.value)) {
+        this.collection.value = found[0].id;
+      }
+      this.collection.dataset.count = String(found.length);
+      await this.refreshQueryables();
+    } catch (err) {
+      this.say(describeError(err), true);
+    }
+  }
+
+  private async refreshQueryables(): Promise<void> {
+    const collection = this.collection.value.trim();
+    this.extra.replaceChildren();
+    if (!collection) {
+      return;
+    }
+    try {
+      const provider = this.provider.value;
+      const q = await api<Record<string, any>>(
+        `queryables?collection=${encodeURIComponent(collection)}` +
+          (provider ? `&provider=${encodeURIComponent(provider)}` : '')
+      );
+      for (const [key, schema] of Object.entries(q)) {
+        if (COMMON.has(key)) {
+          continue;
+        }
+        const options: any[] | undefined = schema.enum;
+        const input = options
+          ? h('select', { dataset: { queryable: key } }, h('option', { value: '' }, ''),
+              ...options.map(o => h('option', { value: String(o) }, String(o))))
+          : h('input', {
+              type: schema.type === 'number' || schema.type === 'integer' ? 'number' : 'text',
+              dataset: { queryable: key, kind: schema.type ?? 'string' }
+            });
+        this.extra.append(field(schema.title ?? key, input, 'ai4geo-queryable'));
+      }
+    } catch {
+      // no queryables: the common fields still work
+    }
+  }
+
+  private formBody(): any {
+    const queryables: Record<string, any> = {};
+    this.extra.querySelectorAll<HTMLInputElement | HTMLSelectElement>('[data-queryable]').forEach(el => {
+      if (el.value !== '') {
+        const kind = el.dataset.kind;
+        queryables[el.dataset.queryable!] = kind === 'number' || kind === 'integer' ? Number(el.value) : el.value;
+      }
+    });
+    return {
+      collection: this.collection.value.trim(),
+      provider: this.provider.value || null,
+      start: this.start.value || null,
+      end: this.end.value || null,
+      max_cloud: this.maxCloud.value === '' ? null : Number(this.maxCloud.value),
+      limit: Number(this.limit.value || 20),
+      queryables,
+      aoi: this.aoiName ? null : this.aoi,
+      aoi_name: this.aoiName
+    };
+  }
+
+  // ---- search and results --------------------------------------------------------------------------------
+  async search(): Promise<void> {
+    this.history = [];
+    await this.run(this.formBody());
+  }
+
+  private async next(): Promise<void> {
+    if (this.page?.next_token) {
+      this.history.push(this.page.request);
+      await this.run({ token: this.page.next_token });
+    }
+  }
+
+  private async previous(): Promise<void> {
+    const request = this.history.pop();
+    if (request) {
+      await this.run({ request });
+    }
+  }
+
+  private async run(body: any): Promise<void> {
+    this.say('searching…');
+    this.node.dataset.searching = 'true';
+    try {
+      const page = await post<IPage>('search', body);
+      this.showPage(page);
+      this.say(page.notes.join(' '));
+    } catch (err) {
+      this.say(describeError(err), true);
+    } finally {
+      delete this.node.dataset.searching;
+    }
+  }
+
+  private showPage(page: IPage): void {
+    this.page = page;
+    this.selected.clear();
+    this.layersById.clear();
+    this.footprints?.remove();
+    const map = this.base!.map;
+    this.footprints = L.geoJSON(page as any, {
+      style: () => FOOTPRINT_STYLE,
+      onEachFeature: (feature: any, layer: any) => {
+        this.layersById.set(feature.id, layer);
+        layer.on('click', () => this.toggle(feature.id));
+        layer.bindTooltip(`${feature.id}<br>${feature.properties.datetime ?? ''}`, { sticky: true });
+      }
+    } as any).addTo(map);
+    this.list.replaceChildren(...page.features.map(f => this.row(f)));
+    const more = page.next_token ? ', more on the next page' : '';
+    this.summary.textContent = `${page.count} items (page ${page.page}${more}) from ${page.provider}`;
+    this.summary.dataset.count = String(page.count);
+    this.prevButton.disabled = this.history.length === 0;
+    this.nextButton.disabled = !page.next_token;
+    this.downloadButton.disabled = true;
+    if (page.features.length && !this.aoi) {
+      map.fitBounds(this.footprints.getBounds(), { maxZoom: 17 });
+    }
+  }
+
+  private row(feature: any): HTMLElement {
+    const p = feature.properties;
+    const check = h('input', { type: 'checkbox', class: 'ai4geo-select', dataset: { id: feature.id } });
+    check.onchange = () => this.toggle(feature.id, check.checked);
+    const cloud = p.cloud_cover === null || p.cloud_cover === undefined ? '' : ` · ☁ ${p.cloud_cover.toFixed(0)} %`;
+    const look = h('button', { class: 'jp-Button ai4geo-quicklook-button', title: 'show the quicklook' }, 'Quicklook');
+    const img = h('img', { class: 'ai4geo-quicklook', hidden: true, alt: `quicklook of ${feature.id}` });
+    look.onclick = () => void this.quicklook(feature.id, img);
+    const li = h(
+      'li',
+      { dataset: { id: feature.id } },
+      h('label', {}, check, h('span', { class: 'ai4geo-item-id' }, feature.id)),
+      h('div', { class: 'ai4geo-item-meta' }, `${(p.datetime ?? '').slice(0, 19)} · ${p.collection}${cloud}`, look),
+      img
+    );
+    li.onmouseenter = () => this.layersById.get(feature.id)?.setStyle({ weight: 4 });
+    li.onmouseleave = () => this.layersById.get(feature.id)?.setStyle(
+      this.selected.has(feature.id) ? SELECTED_STYLE : FOOTPRINT_STYLE);
+    return li;
+  }
+
+  private toggle(id: string, on?: boolean): void {
+    const want = on ?? !this.selected.has(id);
+    if (want) {
+      this.selected.add(id);
+    } else {
+      this.selected.delete(id);
+    }
+    this.layersById.get(id)?.setStyle(want ? SELECTED_STYLE : FOOTPRINT_STYLE);
+    const box = this.list.querySelector<HTMLInputElement>(`input[data-id="${CSS.escape(id)}"]`);
+    if (box) {
+      box.checked = want;
+      box.closest('li')?.classList.toggle('ai4geo-selected', want);
+    }
+    this.downloadButton.disabled = this.selected.size === 0;
+    this.downloadButton.textContent = this.selected.size ? `Download selected (${this.selected.size})` :
+      'Download selected';
+  }
+
+  private async quicklook(id: string, img: HTMLImageElement): Promise<void> {
+    if (!img.hidden) {
+      img.hidden = true;
+      return;
+    }
+    try {
+      const urls = await post<Record<string, string>>('quicklooks', { request: this.page!.request, ids: [id] });
+      if (urls[id]) {
+        img.src = urls[id];
+        img.hidden = false;
+      } else {
+        this.say(`no quicklook for ${id}`);
+      }
+    } catch (err) {
+      this.say(describeError(err), true);
+    }
+  }
+
+  private async download(): Promise<void> {
+    if (!this.page || this.selected.size === 0) {
+      return;
+    }
+    const ids = [...this.selected];
+    this.downloadButton.disabled = true;
+    this.progress.hidden = false;
+    this.progress.value = 0;
+    this.progressText.textContent = `downloading ${ids.length} item(s)…`;
+    try {
+      let job = await post('downloads', { request: this.page.request, ids });
+      while (job.state === 'running') {
+        this.showProgress(job);
+        await new Promise(resolve => setTimeout(resolve, 400));
+        job = await api(`downloads/${job.id}`);
+      }
+      this.showProgress(job);
+      if (job.state === 'error') {
+        this.progressText.textContent = `download failed: ${job.error.error}${job.error.hint ? ` — ${job.error.hint}` : ''}`;
+        this.progressText.classList.add('ai4geo-error');
+      } else {
+        const n = Object.values(job.files as Record<string, string[]>).reduce((a, f) => a + f.length, 0);
+        this.progress.value = 1;
+        this.progressText.classList.remove('ai4geo-error');
+        this.progressText.textContent = `downloaded ${n} file(s) of ${job.items} item(s) in ${job.seconds} s, ` +
+          'recorded in the workspace inventory';
+      }
+      this.progressText.dataset.state = job.state;
+    } catch (err) {
+      this.progressText.textContent = describeError(err);
+      this.progressText.dataset.state = 'error';
+    } finally {
+      this.downloadButton.disabled = this.selected.size === 0;
+    }
+  }
+
+  private showProgress(job: any): void {
+    if (job.total_bytes) {
+      this.progress.max = job.total_bytes;
+      this.progress.value = job.done_bytes;
+      const mb = (n: number) => (n / 2 ** 20).toFixed(1);
+      this.progressText.textContent = `${mb(job.done_bytes)} / ${mb(job.total_bytes)} MB — ${job.current}`;
+    } else {
+      this.progress.removeAttribute('value');
+      this.progressText.textContent = `${job.files_done} file(s) — ${job.current}`;
+    }
+  }
+
+  // ---- code ----------------------------------------------------------------------------------------------
+  private async insert(): Promise<void> {
+    if (this.aoi && !this.aoiName) {
+      const saved = await this.saveAOI(); // the code names a saved AOI, never a long WKT
+      if (!saved) {
+        return;
+      }
+    }
+    try {
+      const { code } = await post<{ code: string }>('code', this.formBody());
+      await this.insertCode(code);
+      this.say('code inserted into the notebook');
+    } catch (err) {
+      this.say(describeError(err), true);
+    }
+  }
+}
