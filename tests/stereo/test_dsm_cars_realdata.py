@@ -98,3 +98,37 @@ def test_featureless_images_fail_clearly(tmp_path):
     with pytest.raises(ProcessingError, match=r"CARS|DSM"):
         dsm(images, tmp_path / "out", roi=centre_roi(images, 60, 60), workers=2)
     assert not (tmp_path / "out" / "dsm.tif").exists()
+
+
+def test_buildings_of_kahramanmaras_through_the_chain(kahramanmaras, dask_client, tmp_path):
+    """The CARS DSM through the chain's bulldozer DTM, building mask, footprints and LOD1: apartment blocks with
+    heights of 8–30 m, as a valid CityJSON."""
+    import geopandas as gpd
+
+    from ai4geo_lab.buildings.cityjson import validate_cityjson
+    from ai4geo_lab.chain import RunConfig, run
+
+    cfg = RunConfig.model_validate({
+        "output": str(tmp_path / "run"),
+        "grid": {"like": str(kahramanmaras.dsm)},
+        "inputs": {"dsm": str(kahramanmaras.dsm)},
+        "steps": [
+            {"id": "terrain", "step": "dtm_bulldozer", "inputs": {"dsm": "dsm"}},
+            {"id": "mask", "step": "building_mask", "inputs": {"ndsm": "terrain.ndsm"},
+             "params": {"min_height": 4.0, "opening_px": 2, "min_area_px": 200}},
+            {"id": "footprints", "step": "footprints", "inputs": {"mask": "mask"}},
+            {"id": "lod1", "step": "lod1", "inputs": {"footprints": "footprints", "ndsm": "terrain.ndsm",
+                                                     "dtm": "terrain.dtm"}},
+        ],
+    })
+    result = run(cfg, client=dask_client, progress=False, log=lambda _: None)
+    buildings = gpd.read_file(result.products["lod1.buildings"])
+    large = buildings[buildings.geometry.area >= 150]
+    assert len(large) >= 3, buildings[["height"]].describe()
+    heights = large["height"].to_numpy()
+    assert np.mean((heights >= 8) & (heights <= 30)) >= 0.7, np.round(heights, 1)
+    assert buildings.geometry.is_valid.all()
+    assert buildings.geometry.area.sum() / (kahramanmaras.area_km2 * 1e6) < 0.8  # not the whole scene
+    doc = json.loads(result.products["lod1.cityjson"].read_text())
+    assert validate_cityjson(doc) == []
+    assert len(doc["CityObjects"]) == len(buildings)
