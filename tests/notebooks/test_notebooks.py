@@ -47,6 +47,8 @@ def test_notebook_runs(notebook: Path, tmp_path: Path):
         assert (products / "dsm.tif").is_file() and (products / "dsm_ndsm.tif").is_file()
         shown = json.dumps([o.get("data", {}) for c in cells for o in c.get("outputs", [])])
         assert "application/vnd.jupyter.widget-view+json" in shown  # the map was displayed
+        assert (products.parent / "buildings" / "lod1" / "buildings.city.json").is_file()
+        assert any("buildings," in "".join(o.get("text", "")) for c in cells for o in c.get("outputs", []))
     if notebook.stem == "07_landcover_change":
         text = "".join("".join(o.get("data", {}).get("text/plain", "")) + "".join(o.get("text", ""))
                        for c in cells for o in c.get("outputs", []))
