@@ -86,6 +86,19 @@ def missing_dependency(package: str, extra: str) -> MissingDependencyError:
     )
 
 
+def installed_version(module: str, distribution: str, extra: str) -> str:
+    """The installed version of an optional dependency, or the error naming the extra that brings it."""
+    import importlib.util
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        if importlib.util.find_spec(module) is None:
+            raise missing_dependency(distribution, extra)
+        return version(distribution)
+    except (ImportError, ValueError, PackageNotFoundError) as exc:
+        raise missing_dependency(distribution, extra) from exc
+
+
 class NoOverlapError(InvalidInputError):
     """Images (or an image and a ROI) that should cover the same ground do not."""
 

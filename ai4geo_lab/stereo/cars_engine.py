@@ -25,7 +25,7 @@ import rasterio
 from affine import Affine
 from rasterio.warp import Resampling, reproject
 
-from ai4geo_lab.errors import ProcessingError, missing_dependency
+from ai4geo_lab.errors import ProcessingError, installed_version
 from ai4geo_lab.geo.atomic import write_text_atomic
 from ai4geo_lab.geo.raster import write_raster
 from ai4geo_lab.geo.sensor import SensorImage
@@ -37,15 +37,7 @@ _TELLING = ("all tiles are None", "Pipeline will pursue without failed tiles", "
 
 def check_cars() -> str:
     """The installed CARS version, or a :class:`MissingDependencyError` naming the extra to install."""
-    import importlib.util
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        if importlib.util.find_spec("cars") is None:
-            raise missing_dependency("cars", "cars")
-        return version("cars")
-    except (ImportError, ValueError, PackageNotFoundError) as exc:
-        raise missing_dependency("cars", "cars") from exc
+    return installed_version("cars", "cars", "cars")
 
 
 @dataclass(frozen=True)

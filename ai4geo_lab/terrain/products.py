@@ -18,7 +18,7 @@ import numpy as np
 import rasterio
 from rasterio.warp import Resampling, reproject
 
-from ai4geo_lab.errors import ConfigError, InvalidInputError, ProcessingError, missing_dependency
+from ai4geo_lab.errors import ConfigError, InvalidInputError, ProcessingError, installed_version
 from ai4geo_lab.geo.raster import open_raster, write_raster
 from ai4geo_lab.terrain.algo import ndsm as ndsm_array
 
@@ -35,15 +35,7 @@ dsm_to_dtm(**json.loads(sys.argv[1]))
 
 def bulldozer_version() -> str:
     """The installed bulldozer version, or the error naming the extra."""
-    import importlib.util
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        if importlib.util.find_spec("bulldozer") is None:
-            raise missing_dependency("bulldozer-dtm", "cars")
-        return version("bulldozer-dtm")
-    except (ImportError, ValueError, PackageNotFoundError) as exc:
-        raise missing_dependency("bulldozer-dtm", "cars") from exc
+    return installed_version("bulldozer", "bulldozer-dtm", "cars")
 
 
 def _read(path: Path) -> tuple[np.ndarray, dict]:
