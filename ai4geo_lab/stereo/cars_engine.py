@@ -50,6 +50,11 @@ class TileJob:
     domain_px: int  # pixels of the core inside the image overlap
 
 
+# CARS retries the tasks of a pool process that died (pandora 1.9's confidence code can segfault) once this timeout
+# has passed; CARS's default of 600 s makes each such loss cost ten minutes. Its tasks are sized to take far less.
+CARS_TASK_TIMEOUT_S = 300
+
+
 def cars_config(sensors: list[SensorImage], pairs: list[tuple[int, int]], out_dir: Path,
                 roi: tuple[float, float, float, float] | None, epsg: int, workers: int, max_ram_per_worker: int,
                 geoid: bool) -> dict[str, Any]:
@@ -73,7 +78,8 @@ def cars_config(sensors: list[SensorImage], pairs: list[tuple[int, int]], out_di
     return {
         "input": inputs,
         "output": {"directory": str(out_dir), "epsg": epsg, "geoid": geoid, "auxiliary": {"image": ["b0"]}},
-        "orchestrator": {"mode": "multiprocessing", "nb_workers": workers, "max_ram_per_worker": max_ram_per_worker},
+        "orchestrator": {"mode": "multiprocessing", "nb_workers": workers, "max_ram_per_worker": max_ram_per_worker,
+                         "task_timeout": CARS_TASK_TIMEOUT_S},
     }
 
 
