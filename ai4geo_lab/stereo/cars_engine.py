@@ -104,9 +104,11 @@ def run_cars(config: dict[str, Any], work: Path, timeout_s: float = 3600.0) -> t
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("OMP_NUM_THREADS", "1")
-    # Dask's nanny fixes glibc's trim (hence mmap) threshold for its workers; CARS's pool processes then segfault
-    # in pandora's confidence code (a read past a mmapped array's end) and CARS waits forever for the lost task.
-    env.pop("MALLOC_TRIM_THRESHOLD_", None)
+    # Dask's nanny (and our worker settings) fix glibc's trim and mmap thresholds; with them, CARS's pool processes
+    # segfaulted in pandora's confidence code (a read past an array's end) and CARS waited for the lost task until
+    # its task timeout. CARS runs with glibc's own adaptive thresholds.
+    for name in [k for k in env if k.startswith("MALLOC_")]:
+        env.pop(name)
     cmd = [sys.executable, "-m", "ai4geo_lab.stereo.cars_run", str(conf)]
     t0 = time.perf_counter()
     with open(log, "w") as fh:
