@@ -59,6 +59,20 @@ def demo_config(city: Any, out: Path, tile_size: int = 600, workers: int | None 
             "inputs": inputs, "steps": steps}
 
 
+def change_config(city: Any, out: Path, tile_size: int = 600, workers: int | None = None) -> dict[str, Any]:
+    """The demo's DSMs, nDSMs and first-date footprints of both dates, then per-building 3D change
+    (``bchange``) and 2D NDVI-decrease change (``c2d``): the run configuration of the change recipes."""
+    mapping = demo_config(city, out, tile_size=tile_size, workers=workers)
+    keep = {"dsm_1", "terrain_1", "dsm_2", "terrain_2", "mask_1", "footprints_1"}
+    mapping["steps"] = [s for s in mapping["steps"] if s["id"] in keep] + [
+        {"id": "bchange", "step": "building_change",
+         "inputs": {"dsm_before": "dsm_1", "dsm_after": "dsm_2", "footprints": "footprints_1",
+                    "ndsm_before": "terrain_1.ndsm", "ndsm_after": "terrain_2.ndsm", "image_after": "ortho_2"}},
+        {"id": "c2d", "step": "change_2d", "inputs": {"image_before": "ortho_1", "image_after": "ortho_2"},
+         "params": {"direction": "decrease"}}]
+    return mapping
+
+
 def _city(out: Path, seed: int, size_m: float, gsd: float) -> Any:
     """The sample city under ``out/sample``, made unless an identical one is already there."""
     from ai4geo_lab.sample import SampleCity, make_sample_city

@@ -97,7 +97,7 @@ def sample_city(args: argparse.Namespace) -> None:
     import geopandas as gpd
 
     from ai4geo_lab.chain import RunConfig, run
-    from ai4geo_lab.demo import demo_config
+    from ai4geo_lab.demo import change_config
     from ai4geo_lab.geo.raster import read_window
     from ai4geo_lab.landcover.algo import rule_based_landcover
     from ai4geo_lab.landcover.legend import SAMPLE_CITY
@@ -110,14 +110,7 @@ def sample_city(args: argparse.Namespace) -> None:
         out = Path(tmp)
         t0 = time.perf_counter()
         city = make_sample_city(out / "city", seed=args.seed, size_m=args.size_m, gsd=args.gsd)
-        mapping = demo_config(city, out, workers=2)
-        keep = {"dsm_1", "terrain_1", "dsm_2", "terrain_2", "mask_1", "footprints_1"}
-        mapping["steps"] = [s for s in mapping["steps"] if s["id"] in keep] + [
-            {"id": "bchange", "step": "building_change",
-             "inputs": {"dsm_before": "dsm_1", "dsm_after": "dsm_2", "footprints": "footprints_1",
-                        "ndsm_before": "terrain_1.ndsm", "ndsm_after": "terrain_2.ndsm", "image_after": "ortho_2"}},
-            {"id": "c2d", "step": "change_2d", "inputs": {"image_before": "ortho_1", "image_after": "ortho_2"},
-             "params": {"direction": "decrease"}}]
+        mapping = change_config(city, out, workers=2)
         result = run(RunConfig.model_validate(mapping).resolve(out), progress=False, log=lambda m: None)
         t_chain = time.perf_counter() - t0
         pred = gpd.read_file(result.products["bchange.buildings"])

@@ -100,17 +100,10 @@ def test_sample_city_truth_surfaces_give_every_changed_building(small_city):
 def test_sample_city_through_the_chain_reaches_the_target(small_city, tmp_path):
     """Stereo DSMs of both dates, footprints of the first, the nDSM and NDVI of the second: F1 ≥ 0.9."""
     from ai4geo_lab.chain import RunConfig, run
-    from ai4geo_lab.demo import demo_config
+    from ai4geo_lab.demo import change_config
 
-    mapping = demo_config(small_city, tmp_path, tile_size=600)
+    mapping = change_config(small_city, tmp_path, tile_size=600)
     mapping["cluster"] = {"kind": "synchronous"}
-    keep = {"dsm_1", "terrain_1", "dsm_2", "terrain_2", "mask_1", "footprints_1"}
-    mapping["steps"] = [s for s in mapping["steps"] if s["id"] in keep] + [
-        {"id": "bchange", "step": "building_change",
-         "inputs": {"dsm_before": "dsm_1", "dsm_after": "dsm_2", "footprints": "footprints_1",
-                    "ndsm_before": "terrain_1.ndsm", "ndsm_after": "terrain_2.ndsm", "image_after": "ortho_2"}},
-        {"id": "c2d", "step": "change_2d", "inputs": {"image_before": "ortho_1", "image_after": "ortho_2"},
-         "params": {"direction": "decrease"}}]
     result = run(RunConfig.model_validate(mapping).resolve(tmp_path), progress=False, log=lambda m: None)
     pred = gpd.read_file(result.products["bchange.buildings"])
     scores = building_change_scores(pred, gpd.read_file(small_city.change_vector))
