@@ -165,6 +165,11 @@ from ai4geo_lab.stereo import cli as _stereo_cli  # noqa: E402
 app.command("dsm")(_stereo_cli.dsm_cmd)
 app.command("dtm")(_stereo_cli.dtm_cmd)
 
+# ---- building segmentation with U-Nets (ai4geo_lab.segmentation) ----
+from ai4geo_lab.segmentation import cli as _segment_cli  # noqa: E402
+
+app.add_typer(_segment_cli.segment_app, name="segment")
+
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors are printed on one line, without a traceback, with exit code 2."""

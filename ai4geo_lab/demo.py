@@ -40,8 +40,8 @@ def demo_config(city: Any, out: Path, tile_size: int = 600, workers: int | None 
             {"id": f"terrain_{i}", "step": "terrain", "inputs": {"dsm": f"dsm_{i}"}},
         ]
     steps += [
-        {"id": "mask_1", "step": "building_mask", "inputs": {"ndsm": "terrain_1.ndsm", "image": "ortho_1"}},
-        {"id": "footprints_1", "step": "footprints", "inputs": {"mask": "mask_1"}},
+        {"id": "mask_1", "step": "segment", "inputs": {"image": "ortho_1", "ndsm": "terrain_1.ndsm"}},
+        {"id": "footprints_1", "step": "footprints", "inputs": {"mask": "mask_1.mask"}},
         {"id": "lod1_1", "step": "lod1",
          "inputs": {"footprints": "footprints_1", "ndsm": "terrain_1.ndsm", "dtm": "terrain_1.dtm"}},
         {"id": "lod2_1", "step": "lod2",

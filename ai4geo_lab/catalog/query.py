@@ -183,11 +183,28 @@ def _search_local(req: SearchRequest, target: prov.Provider) -> SearchResults:
     return SearchResults(items, req, prov.LOCAL, has_next=len(idx) > lo + req.limit, notes=notes)
 
 
+#: Seconds a STAC API's collection list is trusted before it is fetched again.
+COLLECTIONS_TTL_S = 30.0
+_COLLECTIONS: dict[str, tuple[float, list[str]]] = {}
+
+
 def _check_stac_api(url: str, collection: str, timeout: float | None = None) -> None:
+    import time
+
+    root = url[: -len("/search")] if url.endswith("/search") else url
+    cached = _COLLECTIONS.get(root)
+    if cached is not None and time.monotonic() - cached[0] < COLLECTIONS_TTL_S and collection in cached[1]:
+        return
+    known = _stac_api_collections(root, timeout)
+    _COLLECTIONS[root] = (time.monotonic(), known)
+    if collection not in known:
+        raise _unknown(collection, known, f"the STAC API {prov.safe_url(root)}")
+
+
+def _stac_api_collections(root: str, timeout: float | None = None) -> list[str]:
     import requests
 
     timeout = timeout or prov.timeout_s()
-    root = url[: -len("/search")] if url.endswith("/search") else url
     try:
         resp = requests.get(f"{root}/collections", timeout=timeout, headers={"Accept": "application/json"})
     except requests.Timeout as exc:
@@ -203,11 +220,9 @@ def _check_stac_api(url: str, collection: str, timeout: float | None = None) -> 
         raise ProviderError(f"the STAC API {prov.safe_url(root)} answered HTTP {resp.status_code} for /collections",
                             "is this the root URL of a STAC API?")
     try:
-        known = sorted(c.get("id") for c in resp.json().get("collections", []))
+        return sorted(c.get("id") for c in resp.json().get("collections", []))
     except ValueError as exc:
         raise ProviderError(f"{prov.safe_url(root)}/collections is not JSON", "is this a STAC API?") from exc
-    if collection not in known:
-        raise _unknown(collection, known, f"the STAC API {prov.safe_url(root)}")
 
 
 def _eodag_error(exc: Exception, provider: str | None, workspace: str | Path | None) -> Ai4geoError:
@@ -245,8 +260,11 @@ def _search_eodag(req: SearchRequest, provider: str | None, workspace: str | Pat
             raise _eodag_error(exc, provider, workspace) from exc
         if req.collection not in known:
             raise _unknown(req.collection, known, f"EODAG provider '{provider}'")
+    # a STAC API URL's collection and every filter were checked here already; EODAG's own validation would
+    # rebuild pydantic models of the queryables at every search (more than half of its time per search)
+    checked = provider is not None and provider.startswith("stac_api_")
     kwargs: dict[str, Any] = {"collection": req.collection, "limit": req.limit, "count": False,
-                              "raise_errors": True, **req.queryables}
+                              "raise_errors": True, "validate": not checked, **req.queryables}
     if req.cursor:  # the provider's next-page token (STAC APIs page with tokens, not numbers)
         kwargs["next_page_token"] = req.cursor.get("token")
         kwargs["next_page_token_key"] = req.cursor.get("key")

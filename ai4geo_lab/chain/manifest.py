@@ -62,7 +62,9 @@ class Manifest:
     def reset_step(self, step_id: str, fp: str) -> dict[str, Any]:
         """Start a step afresh unless its fingerprint is unchanged (then its done tiles stay valid)."""
         rec = self.step(step_id)
-        if rec.get("fingerprint") != fp:
+        if rec.get("fingerprint") != fp:  # inputs or parameters changed: its rasters' tiles are stale too
+            for name in [n for n in self.data["steps"] if n.startswith(f"{step_id}/")]:
+                self.data["steps"].pop(name)
             rec.clear()
             rec.update({"fingerprint": fp, "tiles": {}, "status": "running"})
         else:

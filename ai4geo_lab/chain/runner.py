@@ -116,10 +116,7 @@ def _run(config: RunConfig, params: dict[str, Any], client: Any, progress: bool,
             log(f"[{s.id}] {s.step}: up to date, skipped")
             result.wall_time_s[s.id] = rec.get("wall_time_s", 0.0)
         else:
-            if rec.get("fingerprint") != fp:  # inputs or parameters changed: every tile is stale
-                for name in [n for n in manifest.data["steps"] if n.startswith(f"{s.id}/")]:
-                    manifest.data["steps"].pop(name)
-            manifest.reset_step(s.id, fp)
+            manifest.reset_step(s.id, fp)  # a changed fingerprint makes every tile stale
             ctx = StepContext(s.id, root, grid, manifest, config.tile_size, client, progress, log)
             log(f"[{s.id}] {s.step}: running")
             t0 = time.perf_counter()

@@ -7,6 +7,7 @@ from ai4geo_lab.buildings import step as lod2
 from ai4geo_lab.chain.registry import StepSpec, register
 from ai4geo_lab.change import step as change
 from ai4geo_lab.landcover import step as landcover
+from ai4geo_lab.segmentation import prediction as segment
 from ai4geo_lab.segmentation import step as building_mask
 from ai4geo_lab.stereo import cars_step as dsm_cars
 from ai4geo_lab.stereo import step as stereo
@@ -21,6 +22,9 @@ BUILTIN_STEPS = [
              "DTM by morphological filtering of the DSM, and nDSM"),
     StepSpec("building_mask", building_mask.BuildingMaskParams, ("ndsm",), ("mask",), building_mask.run,
              "building mask by thresholds on nDSM and NDVI", optional_inputs=("image",)),
+    StepSpec("segment", segment.SegmentParams, ("image",), ("probability", "mask"), segment.run,
+             "building probability and mask with a U-Net (the shipped model by default), gated by the nDSM "
+             "when given", optional_inputs=("ndsm",)),
     StepSpec("footprints", footprints.FootprintParams, ("mask",), ("footprints",), footprints.run,
              "regularised footprint polygons from a building mask"),
     StepSpec("lod1", lod1.Lod1Params, ("footprints", "ndsm", "dtm"), ("buildings", "cityjson"), lod1.run,

@@ -81,6 +81,18 @@ def binary_scores(pred: np.ndarray, ref: np.ndarray, valid: np.ndarray | None = 
     }
 
 
+def segmentation_scores(pred: np.ndarray, ref: np.ndarray, valid: np.ndarray | None = None) -> dict[str, Any]:
+    """The segmentation table's columns for a binary mask: pixel accuracy, mIoU (mean of the building and
+    background IoU), F1, precision, recall and IoU of the building class, plus tp/fp/fn/tn counts."""
+    s = binary_scores(pred, ref, valid)
+    n = int(np.asarray(valid, dtype=bool).sum()) if valid is not None else int(np.asarray(pred).size)
+    tp, fp, fn = s["tp"], s["fp"], s["fn"]
+    tn = n - tp - fp - fn
+    background_iou = _ratio(tn, tn + fp + fn)
+    return {"accuracy": _ratio(tp + tn, n), "miou": (s["iou"] + background_iou) / 2, **s, "tn": tn,
+            "background_iou": background_iou}
+
+
 def confusion_matrix(pred: np.ndarray, ref: np.ndarray, classes: list[int]) -> np.ndarray:
     """Counts ``[i, j]`` of pixels of reference class ``classes[i]`` predicted as ``classes[j]``.
 

@@ -31,6 +31,9 @@ from ai4geo_lab.quality.report import Figure, raster_figure, relief_figure, rend
 
 HEIGHT_OUTPUTS = {"dsm", "dtm"}
 
+#: Steps whose output "mask" is a 0/1 building mask.
+MASK_STEPS = ("building_mask", "segment")
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -103,15 +106,15 @@ def assess(product_key: str, path: Path, step: str, ref: Reference) -> Assessmen
         return assess_change(path, ref.path, CHANGE_CLASSES)
     if step in ("lod1", "lod2", "footprints") and path.suffix == ".gpkg":
         return assess_buildings(path, ref.path, lod="LOD2" if step == "lod2" else "LOD1")
-    if step == "building_mask":
-        from ai4geo_lab.quality.metrics import binary_scores
+    if step in MASK_STEPS and output == "mask":
+        from ai4geo_lab.quality.metrics import segmentation_scores
 
         pred, _ = read_window(path, dtype="uint8")
         truth, _ = read_window(ref.path, dtype="uint8")
         mask_ref = truth == 1 if truth.max() > 1 else truth > 0  # a land-cover raster or a 0/1 mask
-        s = binary_scores(pred > 0, mask_ref)
-        return Assessment(str(path), str(ref.path), {k: round(float(s[k]), 4) for k in ("iou", "f1", "precision",
-                                                                                        "recall")})
+        s = segmentation_scores(pred > 0, mask_ref)
+        return Assessment(str(path), str(ref.path), {k: round(float(s[k]), 4) for k in (
+            "iou", "f1", "precision", "recall", "accuracy", "miou")})
     raise InvalidInputError(f"no assessment is known for {product_key} (step {step})",
                             "references apply to DSM/DTM, land cover, change, building masks and footprints")
 
@@ -119,7 +122,7 @@ def assess(product_key: str, path: Path, step: str, ref: Reference) -> Assessmen
 def _quicklook(key: str, path: Path, step: str) -> Figure | None:
     if path.suffix != ".tif":
         return None
-    data, _ = read_window(path, dtype="float32" if step in ("stereo", "terrain") else "uint8")
+    data, _ = read_window(path, dtype="float32" if step in ("stereo", "terrain", "segment") else "uint8")
     if step == "landcover":
         return Figure(key, "land cover", raster_figure(data, key, legend=LANDCOVER_CLASSES))
     if step == "change":
@@ -128,7 +131,7 @@ def _quicklook(key: str, path: Path, step: str) -> Figure | None:
         with open_raster(path) as src:
             gsd = abs(src.transform.a)
         return Figure(key, f"{path.name}: height over shaded relief", relief_figure(data, gsd, key))
-    return Figure(key, path.name, raster_figure(data, key, cmap="viridis" if step != "building_mask" else "gray"))
+    return Figure(key, path.name, raster_figure(data, key, cmap="gray" if step in MASK_STEPS else "viridis"))
 
 
 def build_run_report(run_dir: str | Path, references: list[Reference] | None = None,

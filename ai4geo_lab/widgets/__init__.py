@@ -7,7 +7,8 @@ from typing import Any
 
 # imported on first use: widgets pull in ipyleaflet/plotly, which the CLI and workers never need
 _LAZY = {"SearchPanel": "search", "View3D": "view3d", "ParamsForm": "forms", "raster_map": "rastermap",
-         "raster_overlay": "rastermap", "SwipeView": "compare", "TimeSlider": "compare"}
+         "raster_overlay": "rastermap", "SwipeView": "compare", "TimeSlider": "compare",
+         "SegmentPanel": "segment"}
 
 __all__ = sorted(_LAZY)
 

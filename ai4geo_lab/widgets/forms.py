@@ -38,7 +38,7 @@ class ParamsForm:
     def params(self) -> BaseModel:
         """The validated parameters (empty text boxes are left to their defaults)."""
         raw = {k: (b.value if not isinstance(b.value, str) else b.value.strip()) for k, b in self.inputs.items()}
-        raw = {k: v for k, v in raw.items() if v != ""}
+        raw = {k: _structured(v) for k, v in raw.items() if v != ""}
         try:
             out = self.model.model_validate({k: (float(v) if isinstance(v, str) and _number(v) else v)
                                              for k, v in raw.items()})
@@ -53,6 +53,18 @@ class ParamsForm:
         from IPython.display import display
 
         display(self.widget)
+
+
+def _structured(value: Any) -> Any:
+    """A JSON list or object typed into a text box (e.g. ``[1, 2, 3]``), else the value itself."""
+    if isinstance(value, str) and value[:1] in "[{":
+        import json
+
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
 
 
 def _number(text: str) -> bool:

@@ -19,7 +19,7 @@ from rasterio.warp import Resampling, calculate_default_transform, reproject, tr
 
 from ai4geo_lab.geo.relief import hillshade
 
-Kind = Literal["hillshade", "ndsm", "dsm", "ortho"]
+Kind = Literal["hillshade", "ndsm", "dsm", "ortho", "mask"]
 
 
 def _read_small(path: Path, max_px: int) -> tuple[np.ndarray, Any, Any]:
@@ -30,7 +30,8 @@ def _read_small(path: Path, max_px: int) -> tuple[np.ndarray, Any, Any]:
         w, h = max(1, math.ceil(w / scale)), max(1, math.ceil(h / scale))
         dst_t = dst_t * dst_t.scale(scale, scale)
         out = np.full((h, w), np.nan, np.float32)
-        src_nodata = src.nodata if src.nodata is not None else np.nan
+        # integer rasters without nodata (masks, 8-bit images) have no NaN to declare
+        src_nodata = src.nodata if src.nodata is not None else (np.nan if src.dtypes[0].startswith("float") else None)
         reproject(rasterio.band(src, 1), out, src_nodata=src_nodata, dst_transform=dst_t, dst_crs="EPSG:3857",
                   dst_nodata=np.nan, resampling=Resampling.bilinear)
     return out, dst_t, (w, h)
@@ -38,12 +39,17 @@ def _read_small(path: Path, max_px: int) -> tuple[np.ndarray, Any, Any]:
 
 def colourise(data: np.ndarray, kind: Kind, gsd: float, vmin: float | None = None,
               vmax: float | None = None) -> np.ndarray:
-    """RGBA uint8 image of a raster: grey hillshade, coloured heights, or a stretched grey ortho (nodata clear)."""
+    """RGBA uint8 image of a raster: grey hillshade, coloured heights, a stretched grey ortho, or a mask (pixels
+    ≥ 0.5 in translucent red, the rest clear); nodata is clear."""
     from matplotlib import colormaps
 
     valid = np.isfinite(data)
     rgba = np.zeros((*data.shape, 4), np.uint8)
     if not valid.any():
+        return rgba
+    if kind == "mask":
+        on = valid & (np.nan_to_num(data) >= 0.5)
+        rgba[on] = (228, 26, 28, 170)
         return rgba
     if kind == "hillshade":
         filled = np.where(valid, data, np.nanmedian(data))

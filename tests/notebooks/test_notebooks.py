@@ -28,6 +28,10 @@ def test_notebook_runs(notebook: Path, tmp_path: Path):
         from tests.conftest import shared_data
 
         params |= {"DATA": str(shared_data("pleiades", "kahramanmaras")), "ROI_M": 120.0}
+    if notebook.stem == "08_building_segmentation":  # real chips, a short schedule
+        from tests.conftest import shared_data
+
+        params |= {"DATA": str(shared_data("buildings")), "EPOCHS": 2, "SAMPLES_PER_EPOCH": 16, "ATL_EPOCHS": 1}
     out = tmp_path / notebook.name
     papermill.execute_notebook(str(notebook), str(out), parameters=params, cwd=str(tmp_path),
                                kernel_name="python3", progress_bar=False)
@@ -55,6 +59,12 @@ def test_notebook_runs(notebook: Path, tmp_path: Path):
         assert "changed buildings F1" in text and "gradient boosting" in text
         assert (tmp_path / "out" / "models" / "sample_city.joblib").is_file()
         assert (tmp_path / "out" / "products" / "building_change" / "buildings.gpkg").is_file()
+    if notebook.stem == "08_building_segmentation":
+        text = "".join("".join(o.get("data", {}).get("text/plain", "")) + "".join(o.get("text", ""))
+                       for c in cells for o in c.get("outputs", []))
+        assert "shipped" in text and "miou" in text and "done:" in text
+        assert (tmp_path / "out" / "kampala_unet.pt").is_file()
+        assert (tmp_path / "out" / "kampala_mosaic" / "segment" / "mask.tif").is_file()
     if notebook.stem == "02_scale_out":
         manifest = json.loads((tmp_path / "out" / "products" / "run.json").read_text())
         assert len(manifest["steps"]["dsm/dsm"]["tiles"]) == 16  # 200 px at 64 px tiles

@@ -1,0 +1,165 @@
+"""Training chips: GeoTIFF images with vector building labels rasterised on the fly, and their augmentations.
+
+Labels are a folder of per-image vector files (``<image stem>.geojson``/``.gpkg``) or one vector file for all
+images, in any CRS (reprojected to each image's). Large images are cut into chips of ``chip_size`` px.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio.features import rasterize
+from rasterio.windows import Window
+
+from ai4geo_lab.errors import InputNotFoundError, InvalidInputError
+from ai4geo_lab.geo.vector import read_vector
+from ai4geo_lab.segmentation.infer import band_limits, scale_inputs
+
+VECTOR_SUFFIXES = (".geojson", ".gpkg", ".json", ".shp")
+
+
+@dataclass
+class Chip:
+    """One training or validation sample: raw bands (C, H, W), the 0/1 building mask, its group and source."""
+
+    image: np.ndarray
+    mask: np.ndarray
+    group: str
+    source: str
+    name: str
+    gsd_m: float | None = None
+
+
+def gsd_metres(transform: Any, crs: Any, lat: float | None = None) -> float | None:
+    """Pixel size in metres of a grid (geographic CRS: at latitude ``lat``), None without a CRS."""
+    if crs is None:
+        return None
+    size = (abs(transform.a) + abs(transform.e)) / 2
+    if crs.is_geographic:
+        lat = transform.f if lat is None else lat
+        return size * 111_320.0 * float(np.cos(np.radians(lat))) ** 0.5  # geometric mean of the two axes
+    return size * float(crs.linear_units_factor[1]) if crs.linear_units_factor else size
+
+def xyz_zoom_group(path: Path) -> str:
+    """``z<zoom>`` of an XYZ-named chip (``…-<x>-<y>-<z>.tif``), else ``all``."""
+    m = re.search(r"-(\d+)-(\d+)-(\d+)$", path.stem)
+    return f"z{m.group(3)}" if m else "all"
+
+
+def _labels_for(image: Path, labels: Path) -> Path | None:
+    if labels.is_file():
+        return labels
+    for suffix in VECTOR_SUFFIXES:
+        cand = labels / f"{image.stem}{suffix}"
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _burn(vector: Any, transform: Any, shape: tuple[int, int], crs: Any) -> np.ndarray:
+    if vector is None or len(vector) == 0:
+        return np.zeros(shape, np.uint8)
+    if vector.crs is not None and crs is not None and vector.crs != crs:
+        vector = vector.to_crs(crs)
+    geoms = [g for g in vector.geometry if g is not None and not g.is_empty]
+    if not geoms:
+        return np.zeros(shape, np.uint8)
+    return rasterize(((g, 1) for g in geoms), out_shape=shape, transform=transform, fill=0, dtype="uint8")
+
+
+def read_chips(images: Sequence[str | Path], labels: str | Path, source: str, bands: Sequence[int] | None = None,
+               chip_size: int = 256, group: Callable[[Path], str] = xyz_zoom_group,
+               min_valid: float = 0.5) -> list[Chip]:
+    """Chips of ``images`` with masks rasterised from ``labels`` (a folder of per-image files or one file).
+
+    ``bands`` are 1-based band indexes to read (default: all). Images larger than ``chip_size`` are cut into
+    windows of that size; windows with less than ``min_valid`` valid pixels are skipped. An image without a
+    label file (folder mode) is an error: a silently empty mask would teach the model that it has no buildings.
+    """
+    labels = Path(labels)
+    if not labels.exists():
+        raise InputNotFoundError(f"labels {labels} do not exist", "give a vector file or a folder of them")
+    shared = read_vector(labels) if labels.is_file() else None
+    chips: list[Chip] = []
+    for image in map(Path, images):
+        if not image.is_file():
+            raise InputNotFoundError(f"image {image} does not exist")
+        vec = shared
+        if vec is None:
+            lab = _labels_for(image, labels)
+            if lab is None:
+                raise InvalidInputError(f"no labels for {image.name} in {labels}",
+                                        f"add {image.stem}.geojson (an empty collection if it has no building)")
+            vec = read_vector(lab)
+        with rasterio.open(image) as src:
+            idx = list(bands) if bands else list(range(1, src.count + 1))
+            if max(idx) > src.count:
+                raise InvalidInputError(f"{image.name} has {src.count} bands, band {max(idx)} was asked for")
+            for row in range(0, src.height, chip_size):
+                for col in range(0, src.width, chip_size):
+                    win = Window(col, row, min(chip_size, src.width - col), min(chip_size, src.height - row))
+                    if win.width < chip_size // 2 or win.height < chip_size // 2:
+                        continue
+                    data = src.read(idx, window=win, masked=True).astype(np.float32).filled(np.nan)
+                    if np.isfinite(data).all(axis=0).mean() < min_valid:
+                        continue
+                    mask = _burn(vec, src.window_transform(win), (int(win.height), int(win.width)), src.crs)
+                    chips.append(Chip(data, mask, group(image), source, f"{image.stem}@{row},{col}",
+                                      gsd_metres(src.transform, src.crs)))
+    if not chips:
+        raise InvalidInputError(f"no usable chip in {len(images)} images of {source}")
+    return chips
+
+
+def source_limits(chips: Sequence[Chip]) -> dict[str, np.ndarray]:
+    """Per-source band limits (see :func:`band_limits`), pooled over a subsample of each source's chips."""
+    out: dict[str, np.ndarray] = {}
+    for src in sorted({c.source for c in chips}):
+        sample = np.concatenate([c.image[:, ::4, ::4].reshape(c.image.shape[0], -1)
+                                 for c in chips if c.source == src], axis=1)
+        out[src] = band_limits(sample)
+    return out
+
+
+def scaled(chip: Chip, limits: dict[str, np.ndarray]) -> np.ndarray:
+    """The chip's network input (its source's limits; invalid pixels 0)."""
+    return scale_inputs(chip.image, limits[chip.source])[0]
+
+
+def augment(x: np.ndarray, mask: np.ndarray, rng: np.random.Generator, crop: int,
+            scale_range: tuple[float, float] = (0.7, 1.4), photometric: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """A random training view: rescaled (log-uniform in ``scale_range``), cropped to ``crop`` px, one of the 8
+    flips/rotations, and jittered in gain, offset and gamma per band. Returns (C, crop, crop), (crop, crop)."""
+    from scipy.ndimage import zoom
+
+    s = float(np.exp(rng.uniform(*np.log(scale_range))))
+    side = max(8, round(crop / s))
+    c, h, w = x.shape
+    if h < side or w < side:  # pad by reflection to the source window needed
+        ph, pw = max(0, side - h), max(0, side - w)
+        x = np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="reflect" if ph < h and pw < w else "edge")
+        mask = np.pad(mask, ((0, ph), (0, pw)), mode="reflect" if ph < h and pw < w else "edge")
+        h, w = mask.shape
+    r0, c0 = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
+    xs, ms = x[:, r0:r0 + side, c0:c0 + side], mask[r0:r0 + side, c0:c0 + side]
+    if side != crop:
+        f = crop / side
+        xs = zoom(xs, (1, f, f), order=1, grid_mode=True, mode="nearest")[:, :crop, :crop]
+        ms = zoom(ms, f, order=0, grid_mode=True, mode="nearest")[:crop, :crop]
+    k = int(rng.integers(4))
+    xs, ms = np.rot90(xs, k, axes=(1, 2)), np.rot90(ms, k)
+    if rng.random() < 0.5:
+        xs, ms = xs[:, :, ::-1], ms[:, ::-1]
+    if photometric:
+        gain = rng.uniform(0.8, 1.2, (c, 1, 1)).astype(np.float32)
+        offset = rng.uniform(-0.08, 0.08, (c, 1, 1)).astype(np.float32)
+        gamma = float(np.exp(rng.uniform(np.log(0.8), np.log(1.25))))
+        xs = np.clip(xs * gain + offset, -0.5, 1.5)
+        xs = np.sign(xs) * np.abs(xs) ** gamma
+    return np.ascontiguousarray(xs, dtype=np.float32), np.ascontiguousarray(ms, dtype=np.float32)

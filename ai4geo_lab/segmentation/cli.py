@@ -1,0 +1,76 @@
+"""``ai4geo segment …``: thin faces over :mod:`ai4geo_lab.segmentation` (predict, train, the default model)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+segment_app = typer.Typer(help="Building segmentation with U-Nets: predict over any raster, train, retrain the "
+                               "shipped model.", no_args_is_help=True)
+
+
+@segment_app.command("predict")
+def predict_cmd(
+    raster: Annotated[Path, typer.Argument(help="a georeferenced image (GeoTIFF/COG)")],
+    out: Annotated[Path, typer.Option("--out", help="output folder")],
+    model: Annotated[str, typer.Option(help="'default' or a model file")] = "default",
+    bands: Annotated[str | None, typer.Option(help="1-based bands for the model's inputs, e.g. 1,2,3")] = None,
+    tile: Annotated[int, typer.Option(help="tile side (px)")] = 1000,
+    overlap: Annotated[int, typer.Option(help="tile halo (px)")] = 64,
+    threshold: Annotated[float, typer.Option(help="building probability threshold")] = 0.5,
+    cluster: Annotated[str | None, typer.Option(help="run tiles on a Dask cluster (as for `ai4geo run`)")] = None,
+) -> None:
+    """Building probability and mask (COGs) of a raster, tiled with overlap."""
+    from ai4geo_lab.cluster import connect
+    from ai4geo_lab.segmentation import predict
+
+    band_list = [int(b) for b in bands.split(",")] if bands else None
+    with connect(cluster if cluster is not None else "synchronous") as client:
+        res = predict(raster, model, out, tile=tile, overlap=overlap, threshold=threshold, bands=band_list,
+                      client=client)
+    typer.echo(json.dumps({k: str(v) for k, v in res.items()}, indent=1))
+
+
+@segment_app.command("train")
+def train_cmd(
+    images: Annotated[Path, typer.Argument(help="a folder of training GeoTIFFs")],
+    labels: Annotated[Path, typer.Argument(help="a vector file, or a folder of <image stem>.geojson")],
+    out: Annotated[Path, typer.Option("--out", help="model file to write (.pt)")],
+    val_images: Annotated[Path | None, typer.Option(help="a folder of validation GeoTIFFs")] = None,
+    val_labels: Annotated[Path | None, typer.Option(help="their labels")] = None,
+    inputs: Annotated[str, typer.Option(help="model inputs, e.g. red,green,blue or pan")] = "red,green,blue",
+    bands: Annotated[str | None, typer.Option(help="1-based bands read for the inputs")] = None,
+    epochs: Annotated[int, typer.Option()] = 40,
+    max_minutes: Annotated[float | None, typer.Option(help="stop after this many minutes")] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Train a U-Net on images and vector labels; checkpoints beside the model file."""
+    from ai4geo_lab.segmentation import TrainParams, UnetSpec, read_chips, train
+
+    band_list = [int(b) for b in bands.split(",")] if bands else None
+    chips = read_chips(sorted(images.glob("*.tif")), labels, source="train", bands=band_list)
+    val = (read_chips(sorted(val_images.glob("*.tif")), val_labels, source="train", bands=band_list)
+           if val_images is not None and val_labels is not None else [])
+    res = train(chips, val, UnetSpec(inputs=tuple(inputs.split(","))),
+                TrainParams(epochs=epochs, max_minutes=max_minutes, seed=seed), out_dir=out.parent / "checkpoints")
+    res.model.save(out)
+    typer.echo(json.dumps({"model": str(out), "epochs": len(res.history), "stopped": res.stopped,
+                           "seconds": round(res.seconds, 1), **res.summary}, indent=1))
+
+
+@segment_app.command("train-default")
+def train_default_cmd(
+    data: Annotated[Path, typer.Option("--data", help="the buildings data folder (kampala/, atlanta/)")],
+    out: Annotated[Path | None, typer.Option("--out", help="model file (default: the package's)")] = None,
+) -> None:
+    """Retrain the shipped model by its recipe (see the model card)."""
+    from ai4geo_lab.segmentation.default_model import build_default_model
+    from ai4geo_lab.segmentation.unet import DEFAULT_MODEL
+
+    target = out or DEFAULT_MODEL
+    res = build_default_model(data, target)
+    typer.echo(json.dumps({"model": str(target), "seconds": round(res.seconds, 1), **res.summary,
+                           "scores": res.model.meta.get("scores")}, indent=1))

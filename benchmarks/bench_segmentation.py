@@ -1,0 +1,153 @@
+"""Benchmark: the shipped building U-Net — inference speed, peak memory, training time, and its scores.
+
+Prints (1) inference throughput in MPx/s per core of the pure tile function on a 1000 × 1000 window with one
+thread, for the torch (channels-last) and ONNX Runtime backends, with their largest probability difference;
+(2) the tiled ``predict`` of a 2000 × 2000 raster (tiles of 1000 px, 64 px halo) on a LocalCluster of
+``--workers`` single-threaded workers: wall time, MPx/s, MPx/s per core and the peak RSS of a worker;
+(3) training seconds per epoch from the shipped model's own history (and, with ``--train-epochs N``, measured
+here on Kampala); (4) the segmentation table (accuracy, mIoU, F1, precision, recall, IoU) of the shipped model on
+Kampala val per zoom, on the sample city of seed 0 and on Atlanta, plus object-level P/R/F1 (IoU ≥ 0.5) on
+Kampala val.
+
+Usage: python benchmarks/bench_segmentation.py [--data ../shared/data/buildings] [--workers 2] [--train-epochs 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.transform import from_origin
+
+from ai4geo_lab.segmentation import evaluate, load_unet, predict
+from ai4geo_lab.segmentation.chips import scaled, source_limits
+from ai4geo_lab.segmentation.datasets import atlanta_chips, kampala_chips, sample_city_chips
+from ai4geo_lab.segmentation.infer import predict_proba, set_torch_threads
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "buildings"
+COLUMNS = ("accuracy", "miou", "f1", "precision", "recall", "iou")
+
+
+def tile_speed(side: int = 1000, runs: int = 3) -> None:
+    model = load_unet()
+    set_torch_threads(1)
+    x = np.random.default_rng(0).random((3, side, side), dtype=np.float32)
+    out = {}
+    for backend in ("torch", "onnx"):
+        predict_proba(model, x[:, :256, :256], backend=backend)  # warm-up (and the ONNX export)
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            out[backend] = predict_proba(model, x, backend=backend)
+            times.append(time.perf_counter() - t0)
+        best = min(times)
+        print(f"tile function, 1 thread, {side}×{side} px, {backend:5}: {side * side / best / 1e6:.2f} MPx/s per core "
+              f"({best:.2f} s, best of {runs})")
+    print(f"  largest probability difference torch vs onnx: {np.abs(out['torch'] - out['onnx']).max():.2e}")
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def tiled_predict(workers: int, side: int = 2000) -> None:
+    from distributed import Client, LocalCluster
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "scene.tif"
+        rng = np.random.default_rng(1)
+        img = rng.integers(0, 255, (3, side, side), dtype=np.uint8)
+        with rasterio.open(path, "w", driver="GTiff", width=side, height=side, count=3, dtype="uint8",
+                           crs="EPSG:32631", transform=from_origin(500000, 4800000, 0.5, 0.5), tiled=True) as dst:
+            dst.write(img)
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cl, \
+                Client(cl) as client:
+            client.run(load_unet)  # each worker loads the model once, as in a long-running cluster
+            t0 = time.perf_counter()
+            predict(path, out=Path(tmp) / "out", tile=1000, overlap=64, client=client, progress=False)
+            wall = time.perf_counter() - t0
+            rss = client.run(_peak_rss_mb)
+        mpx = side * side / 1e6
+        print(f"tiled predict, {side}×{side} px in tiles of 1000 px (+64 px halo), {workers} workers × 1 thread: "
+              f"{wall:.1f} s, {mpx / wall:.2f} MPx/s, {mpx / wall / workers:.2f} MPx/s per core; "
+              f"peak worker RSS {max(rss.values()):.0f} MB")
+
+
+def training_time(data: Path, epochs: int) -> None:
+    model = load_unet()
+    hist = model.meta.get("history", [])
+    if hist:
+        secs = [r["seconds"] for r in hist]
+        print(f"shipped model: {len(hist)} epochs, median {np.median(secs):.1f} s per epoch "
+              f"({model.meta['train']['samples_per_epoch']} crops of {model.meta['train']['crop']} px), "
+              f"{model.meta.get('seconds', sum(secs)) / 60:.1f} min in all")
+    if epochs:
+        from ai4geo_lab.segmentation import TrainParams, train
+
+        chips = kampala_chips(data / "kampala", "train")
+        res = train(chips, [], params=TrainParams(epochs=epochs), progress=False)
+        print(f"measured here: {np.mean([r['seconds'] for r in res.history]):.1f} s per epoch on Kampala")
+
+
+def scores(data: Path) -> None:
+    model = load_unet()
+    val = kampala_chips(data / "kampala", "val")
+    rows = {f"kampala val {g}": s for g, s in evaluate(model, val, source_limits(val)).items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        city = sample_city_chips(tmp, (0,))
+        rows["sample city (seed 0)"] = evaluate(model, city, source_limits(city))["all"]
+    atl = atlanta_chips(data / "atlanta")
+    atl3 = [type(c)(c.image[[0, 0, 0]], c.mask, c.group, c.source, c.name) for c in atl]
+    rows["atlanta pan as RGB"] = evaluate(model, atl3, source_limits(atl3))["all"]
+    print(f"{'dataset':24}" + "".join(f"{c:>10}" for c in COLUMNS))
+    for name, s in rows.items():
+        print(f"{name:24}" + "".join(f"{s[c]:10.3f}" for c in COLUMNS))
+    print(f"{'seed table (Toulouse)':24}" + "".join(f"{v:10.3f}" for v in (0.933, 0.818, 0.835, 0.895, 0.782, 0.717)))
+    print("object level, kampala val (one-to-one at IoU ≥ 0.5):", json.dumps(objects(model, val, data)))
+
+
+def objects(model: object, val: list, data: Path) -> dict:
+    import geopandas as gpd
+    import pandas as pd
+
+    from ai4geo_lab.quality.metrics import object_scores
+    from ai4geo_lab.vectorize.algo import mask_to_polygons
+
+    limits = source_limits(val)
+    out = {}
+    for group in sorted({c.group for c in val}):
+        preds, refs = [], []
+        for c in (c for c in val if c.group == group):
+            stem = c.name.split("@")[0]
+            with rasterio.open(data / "kampala" / "val" / "chips" / f"{stem}.tif") as src:
+                transform, crs = src.transform, src.crs
+            mask = (predict_proba(model, scaled(c, limits)) >= 0.5).astype(np.uint8)
+            preds.append(mask_to_polygons(mask, transform, min_area_m2=0, crs=crs).to_crs(3857))
+            refs.append(gpd.read_file(data / "kampala" / "val" / "labels" / f"{stem}.geojson").to_crs(3857))
+        s = object_scores(gpd.GeoDataFrame(pd.concat(preds, ignore_index=True), crs=3857),
+                          gpd.GeoDataFrame(pd.concat(refs, ignore_index=True), crs=3857))
+        out[group] = {k: round(s[k], 3) if isinstance(s[k], float) else s[k]
+                      for k in ("precision", "recall", "f1", "n_pred", "n_ref")}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--train-epochs", type=int, default=0)
+    args = ap.parse_args()
+    tile_speed()
+    tiled_predict(args.workers)
+    training_time(args.data, args.train_epochs)
+    scores(args.data)
+
+
+if __name__ == "__main__":
+    main()
