@@ -232,7 +232,9 @@ def roof_faces(poly: Polygon, x0: float, y0: float,
         if region.area > 0:
             regions.append(region)
     lines = shapely.union_all([r.boundary for r in regions] + [poly.boundary], grid_size=GRID_M)
-    faces = [f for f in shapely.get_parts(shapely.polygonize(shapely.get_parts(lines))) if f.area > GRID_M ** 2]
+    # polygonize also fills the footprint's holes (courtyards): keep only the faces inside the footprint
+    faces = [f for f in shapely.get_parts(shapely.polygonize(shapely.get_parts(lines)))
+             if f.area > GRID_M ** 2 and poly.contains(f.representative_point())]
     # ridges and hips meet the outline's corners only up to rounding: move face vertices within a few
     # millimetres of a corner onto it
     corners = np.concatenate([np.asarray(r.coords)[:-1] for r in (poly.exterior, *poly.interiors)])

@@ -77,6 +77,16 @@ def test_roof_faces_partition_the_footprint() -> None:
         assert sum(f.area for f, _ in faces) == pytest.approx(poly.area, rel=1e-4)
 
 
+def test_roof_faces_leave_a_courtyard_open() -> None:
+    outer = rectangle(20, 14.0, 8.0)
+    poly = outer.difference(affinity.scale(outer, 0.3, 0.3))  # a hip roof around a courtyard
+    x, y = samples(poly)
+    fit = fit_roof(poly, x, y, roof_heights("hip", 20, 14.0, 8.0, 9.0, 3.5, x, y))
+    faces = roof_faces(poly, fit.x0, fit.y0, fit.planes)
+    assert len(fit.planes) > 1 and all(poly.contains(f.representative_point()) for f, _ in faces)
+    assert sum(f.area for f, _ in faces) == pytest.approx(poly.area, rel=1e-4)  # the courtyard is no roof
+
+
 def _models() -> gpd.GeoDataFrame:
     """One building of each roof type (and an L-shaped shed, a flat courtyard) burnt into a DSM."""
     transform = rasterio.transform.from_origin(X0 - 100, Y0 + 100, 0.5, 0.5)
