@@ -39,6 +39,37 @@ def dask_client():
         yield client
 
 
+KAHRAMANMARAS_ROI_M = (200.0, 100.0)  # width, height of the ROI at the centre of the pre-event pair's overlap
+KAHRAMANMARAS_TILES = {"tile_size_m": 100.0, "margin_m": 30.0, "workers": 2}
+
+
+def centre_roi(images, width_m: float, height_m: float) -> tuple[float, float, float, float]:
+    """A (west, south, east, north) box of ``width_m`` × ``height_m`` at the centre of the images' overlap."""
+    import numpy as np
+
+    from ai4geo_lab.geo.sensor import overlap, read_sensor
+
+    c = overlap([read_sensor(p) for p in images]).centroid
+    hy = height_m / 2 / 111_320
+    hx = width_m / 2 / 111_320 / np.cos(np.radians(c.y))
+    return c.x - hx, c.y - hy, c.x + hx, c.y + hy
+
+
+@pytest.fixture(scope="session")
+def kahramanmaras_dsm(tmp_path_factory, dask_client):
+    """200 m × 100 m of the Kahramanmaraş pre-event pair in two ROI tiles, each a real CARS run (2 processes) on
+    a Dask worker: made once per session, for the stereo tests and the Pléiades recipe (whose ``dsm()`` call
+    finds the same tiles finished and reuses them, as a rerun of the recipe does)."""
+    from ai4geo_lab.stereo import dsm
+
+    d = shared_data("pleiades", "kahramanmaras")
+    images = [d / "pre_event_img1.tif", d / "pre_event_img2.tif"]
+    out = tmp_path_factory.mktemp("kahramanmaras") / "dsm"
+    roi = centre_roi(images, *KAHRAMANMARAS_ROI_M)
+    result = dsm(images, out, roi=roi, client=dask_client, **KAHRAMANMARAS_TILES)
+    return result, roi
+
+
 # ---- a real JupyterLab and a real Chromium, for the browser tests ---------------------------------------------------
 
 ARTIFACTS = ROOT / "tests" / "artifacts"

@@ -20,14 +20,19 @@ SMALL = {"01_sample_city_chain": {"SIZE_M": 200.0, "GSD": 1.0, "SEED": 5, "TILE_
 @pytest.mark.slow
 @pytest.mark.timeout(3600)  # 06_pleiades_dsm_dtm runs CARS
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
-def test_notebook_runs(notebook: Path, tmp_path: Path):
+def test_notebook_runs(notebook: Path, tmp_path: Path, request: pytest.FixtureRequest):
     import papermill
 
     params = {"OUT": str(tmp_path / "out"), **SMALL.get(notebook.stem, {})}
-    if notebook.stem == "06_pleiades_dsm_dtm":  # real Pléiades data, a small ROI, one CARS run
-        from tests.conftest import shared_data
+    products = tmp_path / "out"
+    if notebook.stem == "06_pleiades_dsm_dtm":  # real Pléiades data, the session's two-tile CARS ROI
+        from tests.conftest import KAHRAMANMARAS_TILES, shared_data
 
-        params |= {"DATA": str(shared_data("pleiades", "kahramanmaras")), "ROI_M": 120.0}
+        result, roi = request.getfixturevalue("kahramanmaras_dsm")
+        products = result.dsm.parent.parent  # the recipe finds the tiles finished and reuses them
+        params |= {"DATA": str(shared_data("pleiades", "kahramanmaras")), "ROI": list(roi), "OUT": str(products),
+                   "TILE_SIZE_M": KAHRAMANMARAS_TILES["tile_size_m"], "MARGIN_M": KAHRAMANMARAS_TILES["margin_m"],
+                   "WORKERS": KAHRAMANMARAS_TILES["workers"]}
     if notebook.stem == "08_building_segmentation":  # real chips, a short schedule
         from tests.conftest import shared_data
 
@@ -47,7 +52,7 @@ def test_notebook_runs(notebook: Path, tmp_path: Path):
         outputs = [o for c in cells for o in c.get("outputs", [])]
         assert any("roof_type_accuracy" in "".join(o.get("data", {}).get("text/plain", "")) for o in outputs)
     if notebook.stem == "06_pleiades_dsm_dtm":
-        products = tmp_path / "out" / "dsm"
+        products = products / "dsm"
         assert (products / "dsm.tif").is_file() and (products / "dsm_ndsm.tif").is_file()
         shown = json.dumps([o.get("data", {}) for c in cells for o in c.get("outputs", [])])
         assert "application/vnd.jupyter.widget-view+json" in shown  # the map was displayed

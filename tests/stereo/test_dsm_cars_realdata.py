@@ -11,29 +11,17 @@ import rasterio
 from scipy import ndimage
 
 from ai4geo_lab.errors import ProcessingError
-from ai4geo_lab.geo.sensor import overlap, read_sensor
 from ai4geo_lab.stereo import dsm
 from ai4geo_lab.terrain import dtm, ndsm
-from tests.conftest import shared_data
+from tests.conftest import centre_roi, shared_data
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow, pytest.mark.timeout(3600)]  # CARS runs take minutes
 
 
-def centre_roi(images, width_m: float, height_m: float) -> tuple[float, float, float, float]:
-    c = overlap([read_sensor(p) for p in images]).centroid
-    hy = height_m / 2 / 111_320
-    hx = width_m / 2 / 111_320 / np.cos(np.radians(c.y))
-    return c.x - hx, c.y - hy, c.x + hx, c.y + hy
-
-
 @pytest.fixture(scope="module")
-def kahramanmaras(tmp_path_factory, dask_client):
+def kahramanmaras(kahramanmaras_dsm):
     """200 m × 100 m of the pre-event pair in two ROI tiles, each a CARS run (2 processes) on a Dask worker."""
-    d = shared_data("pleiades", "kahramanmaras")
-    images = [d / "pre_event_img1.tif", d / "pre_event_img2.tif"]
-    out = tmp_path_factory.mktemp("kahramanmaras") / "dsm"
-    return dsm(images, out, roi=centre_roi(images, 200, 100), client=dask_client, tile_size_m=100, margin_m=30,
-               workers=2)
+    return kahramanmaras_dsm[0]
 
 
 def test_tiled_dsm_is_complete_and_seamless(kahramanmaras):
