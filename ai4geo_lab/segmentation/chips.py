@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,11 @@ class Chip:
     source: str
     name: str
     gsd_m: float | None = None
+
+    def with_bands(self, bands: Sequence[int]) -> Chip:
+        """The same chip with its bands picked (0-based, repeats allowed: ``[0, 0, 0]`` feeds a panchromatic
+        band to an RGB model)."""
+        return replace(self, image=self.image[list(bands)])
 
 
 def gsd_metres(transform: Any, crs: Any, lat: float | None = None) -> float | None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ai4geo_lab.segmentation.chips import source_limits
 from ai4geo_lab.segmentation.datasets import atlanta_chips, kampala_chips, sample_city_chips
 from ai4geo_lab.segmentation.training import TrainParams, TrainResult, evaluate, train
 from ai4geo_lab.segmentation.unet import DEFAULT_MODEL, UnetModel, UnetSpec
@@ -46,18 +47,23 @@ def build_default_model(data: str | Path, out: str | Path = DEFAULT_MODEL, work:
     return result
 
 
-def finish_default_model(model: UnetModel, data: Path, out: str | Path, work: Path, seconds: float) -> None:
-    """Score a trained model (Kampala val per zoom, sample city seed 0, Atlanta), then write it and its card."""
+def model_scores(model: UnetModel, data: Path, work: Path) -> dict[str, dict[str, Any]]:
+    """Pixel scores of a model on Kampala val (all and per zoom, with the model's own band limits), on the sample
+    city of seed 0 and on Atlanta's panchromatic band fed to every input (each with its own limits)."""
     val_chips = kampala_chips(data / "kampala", "val")
     limits = {k: np.asarray(v, np.float32) for k, v in model.meta["limits"].items()}
     city_val = sample_city_chips(work, (0,))
-    atl = atlanta_chips(data / "atlanta")
-    atl3 = [type(c)(c.image[[0, 0, 0]], c.mask, c.group, c.source, c.name) for c in atl]
+    atl = [c.with_bands([0] * len(model.spec.inputs)) for c in atlanta_chips(data / "atlanta")]
     scores = {f"kampala_val_{g}" if g != "all" else "kampala_val": s
               for g, s in evaluate(model, val_chips, limits).items()}
-    scores["sample_city_seed0"] = evaluate(model, city_val, {**limits, **_limits(city_val)})["all"]
-    scores["atlanta_pan_as_rgb"] = evaluate(model, atl3, _limits(atl3))["all"]
-    model.meta["scores"] = _scores_table(scores)
+    scores["sample_city_seed0"] = evaluate(model, city_val, {**limits, **source_limits(city_val)})["all"]
+    scores["atlanta_pan_as_rgb"] = evaluate(model, atl, source_limits(atl))["all"]
+    return scores
+
+
+def finish_default_model(model: UnetModel, data: Path, out: str | Path, work: Path, seconds: float) -> None:
+    """Score a trained model (:func:`model_scores`), then write it, its metadata and its card."""
+    model.meta["scores"] = _scores_table(model_scores(model, data, work))
     model.meta["recipe"] = "ai4geo segment train-default"
     model.meta["seconds"] = round(seconds, 1)
     model.save(out)
@@ -117,9 +123,3 @@ cities, resolutions and sensors, and none on panchromatic images: train a model 
 **Retrain.** `ai4geo segment train-default --data ../shared/data/buildings` (writes this file, the model and
 `{path.with_suffix(".json").name}` with the per-epoch history).
 """
-
-
-def _limits(chips: list[Any]) -> dict[str, Any]:
-    from ai4geo_lab.segmentation.chips import source_limits
-
-    return source_limits(chips)
