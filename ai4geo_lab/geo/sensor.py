@@ -343,7 +343,7 @@ def read_sensor(image: str | Path, geomodel: str | Path | None = None) -> Sensor
     ``geomodel`` defaults to the file found by :func:`find_geomodel`, else the image's own RPC tags. When both a
     geometry file and RPC tags exist they must agree within :data:`CONSISTENCY_TOL_PX` pixels.
     """
-    image = Path(image)
+    image = Path(image).resolve()  # absolute: engines run in their own working folders
     if not image.exists():
         raise InputNotFoundError(f"image {image} does not exist", "check the path")
     try:
@@ -356,7 +356,7 @@ def read_sensor(image: str | Path, geomodel: str | Path | None = None) -> Sensor
     except rasterio.errors.RasterioIOError as exc:
         raise InvalidInputError(f"{image} cannot be read as a raster: {exc}") from exc
     tag_rpc = RPCModel.from_rasterio(tags) if tags is not None else None
-    path = Path(geomodel) if geomodel is not None else find_geomodel(image)
+    path = Path(geomodel).resolve() if geomodel is not None else find_geomodel(image)
     if path is not None:
         model, kind = read_geomodel(path)
         source: Path | None = path if kind != "geotiff" or path != image else None

@@ -55,7 +55,8 @@ def assess_heights(product: str | Path, reference: str | Path, landcover: str | 
 
     Summary: bias, RMSE, NMAD, LE90, completeness; RMSE over open non-vegetated ground (NVA: roads and bare
     soil of the reference land cover) and its ASPRS 2023 class; the horizontal co-registration offset
-    (Nuth & Kääb, buildings excluded). Tables: by slope and land-cover class (roofs and walls are there).
+    (Nuth & Kääb, buildings excluded); with land cover, NMAD, RMSE, LE90 and completeness on open ground, on roofs,
+    in the band along walls and on roofs + ground. Tables: by surface, slope and land-cover class.
     """
     pred, _ = read_window(product)
     ref, _ = read_window(reference)
@@ -77,6 +78,12 @@ def assess_heights(product: str | Path, reference: str | Path, landcover: str | 
                              "non-vegetated ground (NVA)" + ("" if lc is not None else "; no land cover: all pixels"),
         "shift_east_m": offset["dx_m"], "shift_north_m": offset["dy_m"], "shift_pixels_used": offset["n"],
     }
+    zones = table.set_index("zone")
+    for zone, key in (("ground", "ground"), ("roofs", "roofs"), ("walls", "walls"), ("roofs + ground", "roof_ground")):
+        if f"surface: {zone}" in zones.index:
+            row = zones.loc[f"surface: {zone}"]
+            summary |= {f"nmad_{key}_m": row.nmad_m, f"rmse_{key}_m": row.rmse_m, f"le90_{key}_m": row.le90_m,
+                        f"completeness_{key}": row.completeness}
     summary = {k: _f(v) for k, v in summary.items()}
     err = pred - ref
     bound = max(1.0, 3 * float(summary["nmad_m"] or 0.0))

@@ -96,3 +96,26 @@ def test_height_table_by_slope_and_class():
     assert zones.loc["slope 15–30°", "bias_m"] == pytest.approx(-1.0, abs=0.02)
     assert zones.loc["land cover: bare soil", "rmse_m"] == pytest.approx(1.0)
     assert zones.loc["all", "n"] == 10000
+
+
+def test_surface_zones_split_ground_roofs_and_the_wall_band():
+    lc = np.full((60, 60), 2, np.uint8)  # road
+    lc[20:40, 20:40] = 1  # a 20 m square building at 1 m/px
+    lc[0:5, 0:5] = 3  # a tree
+    ref = np.where(lc == 1, 10.0, 0.0)
+    pred = ref.copy()
+    pred[19:41, 19:41] = 10.0  # edge smeared outwards by one pixel
+    pred[25:30, 25:30] = np.nan  # a hole on the roof
+    pred[lc == 2] += 0.2
+    t = height_table(pred, ref, 1.0, lc, None, wall_band_m=2.0).set_index("zone")
+    # roofs: 16×16 px minus the hole, exact heights
+    assert t.loc["surface: roofs", "n"] == 16 * 16 - 25
+    assert t.loc["surface: roofs", "completeness"] == pytest.approx(1 - 25 / 256)
+    assert t.loc["surface: roofs", "rmse_m"] == pytest.approx(0.0)
+    # ground: away from the building (3 corner pixels of the 24 px box lie farther than 2 m) and the tree
+    assert t.loc["surface: ground", "bias_m"] == pytest.approx(0.2)
+    assert t.loc["surface: ground", "n"] == 60 * 60 - (24 * 24 - 4 * 3) - 25
+    # the wall band holds the smeared edge: the first ring outside (84 of 308 px) is 10.2 m too high
+    assert t.loc["surface: walls", "n"] == (20 * 20 - 16 * 16) + (24 * 24 - 4 * 3 - 20 * 20)
+    assert t.loc["surface: walls", "le90_m"] == pytest.approx(10.2)
+    assert t.loc["surface: roofs + ground", "n"] == t.loc["surface: roofs", "n"] + t.loc["surface: ground", "n"]

@@ -41,6 +41,13 @@ def test_tri_stereo_pairs_the_nadir_image_with_the_others(small_city, tmp_path):
         choose_pairs(sensors[:1], where)
 
 
+def test_relative_image_paths_reach_the_engine_absolute(small_city, monkeypatch):
+    fwd = Path(small_city.image("date1", "pan_fwd"))
+    monkeypatch.chdir(fwd.parent.parent)
+    sensor = read_sensor(Path(fwd.parent.name) / fwd.name)  # CARS runs in its own folder: it needs absolute paths
+    assert sensor.image.is_absolute() and sensor.image == fwd.resolve()
+
+
 def test_images_or_roi_without_overlap_are_refused_before_cars(tmp_path):
     giz = shared_data("pleiades", "gizeh", "img1.tif")
     kah = shared_data("pleiades", "kahramanmaras", "pre_event_img1.tif")
