@@ -23,6 +23,10 @@ def test_demo_command_at_default_size(tmp_path):
     # every product has its number, and the simple methods do what they claim on this city
     assert metrics["dsm_date1.nmad_m"] < 0.5 and metrics["dsm_date1.completeness"] > 0.9
     assert metrics["dtm_date1.nmad_m"] < 0.5
+    # by surface: roofs + ground within the targets, the wall band (edges smeared by matching windows) worse
+    assert metrics["dsm_date1.nmad_roof_ground_m"] <= 1.0 and metrics["dsm_date1.completeness_roof_ground"] >= 0.9
+    assert metrics["dsm_date1.rmse_walls_m"] > metrics["dsm_date1.rmse_roofs_m"]
+    assert metrics["dtm_date1.rmse_ground_m"] < 0.5
     assert metrics["building_mask.iou"] > 0.85
     assert metrics["footprints.object_f1"] > 0.85
     assert metrics["lod1.height_rmse_m"] < 2 and metrics["lod1.n_matched"] > 50

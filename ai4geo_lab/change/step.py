@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -194,7 +195,8 @@ def run_building_change(ctx: StepContext, inputs: dict[str, Path], params: Build
 
 
 class Change2DParams(BaseModel):
-    """Index differencing (or change vector) between two images with an automatic threshold."""
+    """Index differencing (or change vector) between two images with an automatic threshold, or a learned
+    classifier of the pair (``model``: see :mod:`ai4geo_lab.change.learned`)."""
 
     model_config = ConfigDict(extra="forbid")
     index: str = Field(default="ndvi", description="spectral index or band to difference, or 'cva' (change "
@@ -209,6 +211,21 @@ class Change2DParams(BaseModel):
     opening: int = Field(default=1, ge=0, le=10)
     closing: int = Field(default=1, ge=0, le=10)
     min_area_m2: float = Field(default=10.0, ge=0, description="smaller change polygons are dropped")
+    model: str | None = Field(default=None, description="a change model file (.joblib, from "
+                              "change.learned.train_change_model): classify the pair instead of thresholding")
+
+
+def _change_model(path: str) -> Any:
+    """The change model of a file, loaded once per process."""
+    from ai4geo_lab.landcover.model import LandcoverModel
+
+    key = str(Path(path).resolve())
+    if key not in _MODELS:
+        _MODELS[key] = LandcoverModel.load(key)
+    return _MODELS[key]
+
+
+_MODELS: dict[str, Any] = {}
 
 
 def _difference(before: np.ndarray, after: np.ndarray, p: dict[str, Any]) -> np.ndarray:
@@ -227,6 +244,12 @@ def change_2d_tile(tile: Tile, grid: GroundGrid, before: Path, after: Path, para
 
     b = read_window(before, tile.halo, band=None)[0]
     a = read_window(after, tile.halo, band=None)[0]
+    if params.get("model"):
+        from ai4geo_lab.change.learned import predict_change
+
+        scale = params["reflectance_scale"]
+        return predict_change(_change_model(params["model"]), b / scale, a / scale,
+                              params["band_names"])[tile.core_in_halo]
     d = _difference(b, a, params)
     mask, _ = threshold_change(d, params["direction"], threshold)
     mask = clean_mask(mask, params["min_area_px"], params["opening"], params["closing"])
@@ -260,18 +283,29 @@ def global_threshold(before: Path, after: Path, params: Change2DParams, max_px: 
 
 
 def run_change_2d(ctx: StepContext, inputs: dict[str, Path], params: Change2DParams) -> dict[str, Path]:
-    """The change raster (1 decrease, 2 increase) and its polygons between two images."""
+    """The change raster and its polygons between two images: 1 decrease, 2 increase of the index; with a
+    model, the change classes it learned (1 demolished building, 2 new building, 4 cleared trees)."""
     from ai4geo_lab.geo.vector import write_vector
     from ai4geo_lab.vectorize.algo import mask_to_polygons
 
-    t = global_threshold(inputs["image_before"], inputs["image_after"], params)
-    ctx.log(f"[{ctx.step_id}] {params.index} difference, {params.direction}: threshold {t:.4g}")
-    out = ctx.tiled_raster("change", change_2d_tile, overlap=params.opening + params.closing + 4, dtype="uint8",
+    from ai4geo_lab.change.classes import CHANGE_CLASSES
+    from ai4geo_lab.change.learned import CONTEXT, VISIBLE_2D
+
+    if params.model:
+        model = _change_model(params.model)  # a missing or foreign file fails here, before any tile
+        ctx.log(f"[{ctx.step_id}] learned change: {model.kind} model {Path(params.model).name}")
+        t, overlap = math.nan, max(CONTEXT) // 2 + 1
+        names = [(c, CHANGE_CLASSES[c][0]) for c in VISIBLE_2D]
+    else:
+        t = global_threshold(inputs["image_before"], inputs["image_after"], params)
+        ctx.log(f"[{ctx.step_id}] {params.index} difference, {params.direction}: threshold {t:.4g}")
+        overlap, names = params.opening + params.closing + 4, [(1, "decrease"), (2, "increase")]
+    out = ctx.tiled_raster("change", change_2d_tile, overlap=overlap, dtype="uint8",
                            nodata=None, before=inputs["image_before"], after=inputs["image_after"],
                            params=params.model_dump(), threshold=t)
     classes, transform = read_window(out, dtype="uint8")
     frames = []
-    for code, name in ((1, "decrease"), (2, "increase")):
+    for code, name in names:
         gdf = mask_to_polygons(classes == code, transform, params.min_area_m2, crs=ctx.grid.crs)
         gdf["change"] = name
         frames.append(gdf)
