@@ -170,6 +170,11 @@ from ai4geo_lab.segmentation import cli as _segment_cli  # noqa: E402
 
 app.add_typer(_segment_cli.segment_app, name="segment")
 
+# ---- change detection (ai4geo_lab.change) ----
+from ai4geo_lab.change import cli as _change_cli  # noqa: E402
+
+app.add_typer(_change_cli.change_app, name="change")
+
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors are printed on one line, without a traceback, with exit code 2."""

@@ -87,3 +87,15 @@ def test_a_model_of_other_bands_or_a_missing_file_is_refused(change_model, small
     with pytest.raises(Ai4geoError, match="does not exist"):
         run(config, progress=False, log=lambda m: None)
     assert issubclass(InputNotFoundError, Ai4geoError)
+
+
+def test_cli_trains_a_model_the_step_can_load(small_city, tmp_path, capsys):
+    from ai4geo_lab.cli import main
+    from ai4geo_lab.landcover.model import LandcoverModel
+
+    triple_text = ",".join(str(p) for p in triple(small_city))
+    assert main(["change", "train-2d", triple_text, "--out", str(tmp_path / "m"), "--max-per-class", "500"]) == 0
+    model = LandcoverModel.load(tmp_path / "m.joblib")
+    assert set(model.classes) == {*VISIBLE_2D, 255} and model.meta["band_names"] == BANDS
+    assert main(["change", "train-2d", "a.tif,b.tif", "--out", str(tmp_path / "x")]) == 2
+    assert "BEFORE,AFTER,REFERENCE" in capsys.readouterr().err
