@@ -285,11 +285,10 @@ def global_threshold(before: Path, after: Path, params: Change2DParams, max_px: 
 def run_change_2d(ctx: StepContext, inputs: dict[str, Path], params: Change2DParams) -> dict[str, Path]:
     """The change raster and its polygons between two images: 1 decrease, 2 increase of the index; with a
     model, the change classes it learned (1 demolished building, 2 new building, 4 cleared trees)."""
-    from ai4geo_lab.geo.vector import write_vector
-    from ai4geo_lab.vectorize.algo import mask_to_polygons
-
     from ai4geo_lab.change.classes import CHANGE_CLASSES
     from ai4geo_lab.change.learned import CONTEXT, VISIBLE_2D
+    from ai4geo_lab.geo.vector import write_vector
+    from ai4geo_lab.vectorize.algo import mask_to_polygons
 
     if params.model:
         model = _change_model(params.model)  # a missing or foreign file fails here, before any tile
