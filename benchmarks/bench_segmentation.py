@@ -1,15 +1,16 @@
 """Benchmark: the shipped building U-Net — inference speed, peak memory, training time, and its scores.
 
 Prints (1) inference throughput in MPx/s per core of the pure tile function on a 1000 × 1000 window with one
-thread, for the torch (channels-last) and ONNX Runtime backends, with their largest probability difference;
+thread, for the torch (channels-last), ONNX Runtime float32 and int8 backends, with their differences;
 (2) the tiled ``predict`` of a 2000 × 2000 raster (tiles of 1000 px, 64 px halo) on a LocalCluster of
 ``--workers`` single-threaded workers: wall time, MPx/s, MPx/s per core and the peak RSS of a worker;
 (3) training seconds per epoch from the shipped model's own history (and, with ``--train-epochs N``, measured
 here on Kampala); (4) the segmentation table (accuracy, mIoU, F1, precision, recall, IoU) of the shipped model on
-Kampala val per zoom, on the sample city of seed 0 and on Atlanta (as in the model card), plus object-level
-P/R/F1 (IoU ≥ 0.5) on Kampala val.
+Kampala val per zoom, on the sample city of seed 0 and on Atlanta (as in the model card; float32 and int8),
+plus object-level P/R/F1 (IoU ≥ 0.5) on Kampala val.
 
-Usage: python benchmarks/bench_segmentation.py [--data ../shared/data/buildings] [--workers 2] [--train-epochs 0]
+Usage: python benchmarks/bench_segmentation.py [--data ../shared/data/buildings] [--workers 2] [--side 2000]
+       [--train-epochs 0]
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def tile_speed(side: int = 1000, runs: int = 3) -> None:
     set_torch_threads(1)
     x = np.random.default_rng(0).random((3, side, side), dtype=np.float32)
     out = {}
-    for backend in ("torch", "onnx"):
+    backends = ("torch", "onnx") + (("int8",) if model.int8_file is not None else ())
+    for backend in backends:
         predict_proba(model, x[:, :256, :256], backend=backend)  # warm-up (and the ONNX export)
         times = []
         for _ in range(runs):
@@ -51,6 +53,10 @@ def tile_speed(side: int = 1000, runs: int = 3) -> None:
         print(f"tile function, 1 thread, {side}×{side} px, {backend:5}: {side * side / best / 1e6:.2f} MPx/s per core "
               f"({best:.2f} s, best of {runs})")
     print(f"  largest probability difference torch vs onnx: {np.abs(out['torch'] - out['onnx']).max():.2e}")
+    if "int8" in out:
+        agree = ((out["int8"] >= 0.5) == (out["onnx"] >= 0.5)).mean()
+        print(f"  int8 vs float32: mean probability difference {np.abs(out['int8'] - out['onnx']).mean():.2e}, "
+              f"masks agree on {100 * agree:.2f} % of pixels")
 
 
 def _peak_rss_mb() -> float:
@@ -98,11 +104,12 @@ def training_time(data: Path, epochs: int) -> None:
 
 def scores(data: Path) -> None:
     model = load_unet()
-    with tempfile.TemporaryDirectory() as tmp:
-        rows = model_scores(model, data, Path(tmp))
-    print(f"{'dataset':24}" + "".join(f"{c:>10}" for c in COLUMNS))
-    for name, s in rows.items():
-        print(f"{name:24}" + "".join(f"{s[c]:10.3f}" for c in COLUMNS))
+    for backend in ("torch",) + (("int8",) if model.int8_file is not None else ()):
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = model_scores(model, data, Path(tmp), backend=backend)
+        print(f"{'dataset (' + backend + ')':24}" + "".join(f"{c:>10}" for c in COLUMNS))
+        for name, s in rows.items():
+            print(f"{name:24}" + "".join(f"{s[c]:10.3f}" for c in COLUMNS))
     print(f"{'seed table (Toulouse)':24}" + "".join(f"{v:10.3f}" for v in (0.933, 0.818, 0.835, 0.895, 0.782, 0.717)))
     val = kampala_chips(data / "kampala", "val")
     print("object level, kampala val (one-to-one at IoU ≥ 0.5):", json.dumps(objects(model, val, data)))
@@ -138,9 +145,10 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--train-epochs", type=int, default=0)
+    ap.add_argument("--side", type=int, default=2000, help="side (px) of the raster of the tiled prediction")
     args = ap.parse_args()
     tile_speed()
-    tiled_predict(args.workers)
+    tiled_predict(args.workers, args.side)
     training_time(args.data, args.train_epochs)
     scores(args.data)
 

@@ -45,7 +45,8 @@ def _compute_tile(tile_fn: TileFn, tile: Tile, grid: GroundGrid, out_path: Path,
     core = (int(tile.core.height), int(tile.core.width))
     if result.shape[-2:] != core:
         raise ProcessingError(f"tile {tile.key} returned shape {result.shape[-2:]}, expected {core}")
-    write_raster(out_path, result.astype(dtype), grid.window_transform(tile.core), grid.crs, nodata, cog=False)
+    write_raster(out_path, result.astype(dtype), grid.window_transform(tile.core), grid.crs, nodata, cog=False,
+                 compress="ZSTD")  # an intermediate read once by the mosaic: fast compression
     if np.issubdtype(result.dtype, np.floating):
         valid = float(np.isfinite(result).mean())
     else:
@@ -153,7 +154,8 @@ class StepContext:
                 for i, band in enumerate(band_names or [], start=1):
                     dst.set_band_description(i, band)
             part = atomic_path(out)
-            rasterio.shutil.copy(tmp, part, driver="COG", compress="DEFLATE", overview_resampling="nearest")
+            rasterio.shutil.copy(tmp, part, driver="COG", compress="DEFLATE", overview_resampling="nearest",
+                                 num_threads="ALL_CPUS")  # the workers are idle while the driver mosaics
             os.replace(part, out)
         finally:
             tmp.unlink(missing_ok=True)

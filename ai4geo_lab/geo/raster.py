@@ -29,8 +29,10 @@ def write_raster(
     tags: dict[str, str] | None = None,
     cog: bool = True,
     rpcs: Any = None,
+    compress: str = "DEFLATE",
 ) -> Path:
-    """Write a 2D or 3D (bands first) array as a GeoTIFF, a COG by default, atomically.
+    """Write a 2D or 3D (bands first) array as a GeoTIFF, a COG by default, atomically, compressed with
+    ``compress`` (a GDAL name: DEFLATE, ZSTD, LZW, NONE…).
 
     The file appears complete under its final name or not at all.
     """
@@ -56,9 +58,9 @@ def write_raster(
                     dst.set_band_description(i, name)
             with mem.open() as src:
                 if cog:
-                    rasterio.shutil.copy(src, tmp, driver="COG", compress="DEFLATE", overview_resampling="average")
+                    rasterio.shutil.copy(src, tmp, driver="COG", compress=compress, overview_resampling="average")
                 else:
-                    rasterio.shutil.copy(src, tmp, driver="GTiff", compress="DEFLATE", tiled=True)
+                    rasterio.shutil.copy(src, tmp, driver="GTiff", compress=compress, tiled=True)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

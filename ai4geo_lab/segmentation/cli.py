@@ -74,3 +74,22 @@ def train_default_cmd(
     res = build_default_model(data, target)
     typer.echo(json.dumps({"model": str(target), "seconds": round(res.seconds, 1), **res.summary,
                            "scores": res.model.meta.get("scores")}, indent=1))
+
+
+@segment_app.command("quantize")
+def quantize_cmd(
+    data: Annotated[Path, typer.Option("--data", help="the buildings data folder (kampala/, atlanta/)")],
+    model: Annotated[Path | None, typer.Option("--model", help="model file (default: the package's)")] = None,
+) -> None:
+    """Write a model's int8 companion (NAME.int8.onnx), calibrated on the default training chips, and add its
+    scores to the model's metadata and card."""
+    import tempfile
+
+    from ai4geo_lab.segmentation.default_model import quantize_default_model
+    from ai4geo_lab.segmentation.unet import load_unet
+
+    net = load_unet(model)
+    with tempfile.TemporaryDirectory() as work:
+        out = quantize_default_model(net, data, Path(work))
+    typer.echo(json.dumps({"int8": str(out), "size_mb": round(out.stat().st_size / 1e6, 2),
+                           "scores": net.meta["int8_scores"]}, indent=1))

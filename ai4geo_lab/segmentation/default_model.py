@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ai4geo_lab.segmentation.chips import source_limits
+from ai4geo_lab.segmentation.chips import Chip, source_limits
 from ai4geo_lab.segmentation.datasets import atlanta_chips, kampala_chips, sample_city_chips
 from ai4geo_lab.segmentation.training import TrainParams, TrainResult, evaluate, train
 from ai4geo_lab.segmentation.unet import DEFAULT_MODEL, UnetModel, UnetSpec
@@ -33,6 +33,11 @@ def _scores_table(scores: dict[str, Any]) -> dict[str, dict[str, float]]:
     return {g: {k: round(float(s[k]), 4) for k in keys} for g, s in scores.items()}
 
 
+def default_training_chips(data: Path, work: Path) -> list[Chip]:
+    """The shipped model's training chips: Kampala train and the sample cities of :data:`CITY_SEEDS`."""
+    return kampala_chips(data / "kampala", "train") + sample_city_chips(work, CITY_SEEDS)
+
+
 def build_default_model(data: str | Path, out: str | Path = DEFAULT_MODEL, work: str | Path | None = None,
                         params: TrainParams | None = None, progress: bool = True) -> TrainResult:
     """Train the default model from the buildings data folder ``data`` (kampala/, atlanta/) and save it."""
@@ -40,14 +45,14 @@ def build_default_model(data: str | Path, out: str | Path = DEFAULT_MODEL, work:
     spec, default_params = default_recipe()
     params = params or default_params
     work = Path(work) if work is not None else Path(tempfile.mkdtemp(prefix="ai4geo-cities-"))
-    train_chips = kampala_chips(data / "kampala", "train") + sample_city_chips(work, CITY_SEEDS)
+    train_chips = default_training_chips(data, work)
     val_chips = kampala_chips(data / "kampala", "val")
     result = train(train_chips, val_chips, spec, params, out_dir=work / "checkpoints", progress=progress)
     finish_default_model(result.model, data, out, work, result.seconds)
     return result
 
 
-def model_scores(model: UnetModel, data: Path, work: Path) -> dict[str, dict[str, Any]]:
+def model_scores(model: UnetModel, data: Path, work: Path, backend: str = "torch") -> dict[str, dict[str, Any]]:
     """Pixel scores of a model on Kampala val (all and per zoom, with the model's own band limits), on the sample
     city of seed 0 and on Atlanta's panchromatic band fed to every input (each with its own limits)."""
     val_chips = kampala_chips(data / "kampala", "val")
@@ -55,9 +60,10 @@ def model_scores(model: UnetModel, data: Path, work: Path) -> dict[str, dict[str
     city_val = sample_city_chips(work, (0,))
     atl = [c.with_bands([0] * len(model.spec.inputs)) for c in atlanta_chips(data / "atlanta")]
     scores = {f"kampala_val_{g}" if g != "all" else "kampala_val": s
-              for g, s in evaluate(model, val_chips, limits).items()}
-    scores["sample_city_seed0"] = evaluate(model, city_val, {**limits, **source_limits(city_val)})["all"]
-    scores["atlanta_pan_as_rgb"] = evaluate(model, atl, source_limits(atl))["all"]
+              for g, s in evaluate(model, val_chips, limits, backend=backend).items()}
+    scores["sample_city_seed0"] = evaluate(model, city_val, {**limits, **source_limits(city_val)},
+                                           backend=backend)["all"]
+    scores["atlanta_pan_as_rgb"] = evaluate(model, atl, source_limits(atl), backend=backend)["all"]
     return scores
 
 
@@ -66,9 +72,25 @@ def finish_default_model(model: UnetModel, data: Path, out: str | Path, work: Pa
     model.meta["scores"] = _scores_table(model_scores(model, data, work))
     model.meta["recipe"] = "ai4geo segment train-default"
     model.meta["seconds"] = round(seconds, 1)
+    model.source = Path(out)
+    quantize_default_model(model, data, work)
+
+
+def quantize_default_model(model: UnetModel, data: Path, work: Path) -> Path:
+    """Write the int8 companion of a model calibrated on the default training chips, score it like the model
+    (:func:`model_scores` with the int8 backend), and rewrite the model, its metadata and its card."""
+    from ai4geo_lab.segmentation.quantization import calibration_windows, quantize
+
+    chips = default_training_chips(Path(data), Path(work))
+    limits = {**{k: np.asarray(v, np.float32) for k, v in model.meta["limits"].items()}, **source_limits(chips)}
+    out = model.source if model.source is not None else DEFAULT_MODEL
+    int8 = quantize(model, calibration_windows(chips, limits), Path(out).with_suffix(".int8.onnx"))
+    model.source = Path(out)
+    model.meta["int8_scores"] = _scores_table(model_scores(model, Path(data), Path(work), backend="int8"))
     model.save(out)
     Path(out).with_suffix(".json").write_text(json.dumps(model.meta, indent=1))
     Path(out).with_name("MODEL_CARD.md").write_text(model_card(model.meta, Path(out)))
+    return int8
 
 
 def model_card(meta: dict[str, Any], path: Path) -> str:
@@ -79,6 +101,10 @@ def model_card(meta: dict[str, Any], path: Path) -> str:
                                                  ("accuracy", "miou", "f1", "precision", "recall", "iou")) + " |"
                      for name, s in meta["scores"].items())
     tail = meta.get("summary", {})
+    int8 = meta.get("int8_scores")
+    int8_text = ("" if not int8 else "With the int8 companion (`" + path.with_suffix(".int8.onnx").name
+                 + "`, what `backend=\"auto\"` runs on CPUs), IoU: " + ", ".join(
+                     f"{name} {s['iou']:.3f}" for name, s in int8.items()) + ".")
     return f"""# Model card: `{path.name}` — building segmentation, RGB
 
 **What it does.** Building / not-building per pixel from an RGB image (probability 0–1), for
@@ -111,6 +137,8 @@ zooms of the same ground; Atlanta is SpaceNet's 0.5 m panchromatic chip with its
 | data | accuracy | mIoU | F1 | precision | recall | IoU |
 |---|---|---|---|---|---|---|
 {rows}
+
+{int8_text}
 
 Mean of the last epochs on Kampala val, scored during training at each chip's own resolution:
 {", ".join(f"{k} {v:.3f}" for k, v in tail.items())}.

@@ -20,6 +20,7 @@ from ai4geo_lab.geo.masks import remove_small_components
 from ai4geo_lab.geo.raster import open_raster, read_window
 from ai4geo_lab.segmentation.chips import gsd_metres
 from ai4geo_lab.segmentation.infer import (
+    WINDOW,
     band_limits,
     predict_proba,
     scale_inputs,
@@ -49,9 +50,11 @@ class SegmentParams(BaseModel):
                                      "at least this high (m); None: no gate")
     min_area_px: int = Field(default=30, ge=0, description="smaller blobs are dropped")
     overlap: int = Field(default=64, ge=0, le=512, description="tile halo (px) so tiles agree at their borders")
-    window: int = Field(default=512, ge=64, le=2048, description="network window inside a tile (px)")
-    backend: Literal["auto", "torch", "onnx"] = Field(
-        default="auto", description="inference engine: auto (ONNX Runtime on CPUs when installed), torch, onnx")
+    window: int = Field(default=WINDOW, ge=64, le=2048, description="network window inside a tile (px); "
+                        "one pass over a whole tile by default (less memory with smaller ones)")
+    backend: Literal["auto", "torch", "onnx", "int8"] = Field(
+        default="auto", description="inference engine: auto (on CPUs ONNX Runtime, int8 when the model has its "
+                                    "int8 file), torch, onnx, int8")
 
 
 def model_path(name: str) -> Path:

@@ -100,15 +100,15 @@ def refresh_batchnorm(module: Any, batches: Sequence[Any]) -> None:
 
 
 def evaluate(model: UnetModel, chips: Sequence[Chip], limits: dict[str, np.ndarray],
-             threshold: float = 0.5) -> dict[str, Any]:
+             threshold: float = 0.5, backend: str = "torch") -> dict[str, Any]:
     """Pixel scores (see :func:`~ai4geo_lab.quality.metrics.segmentation_scores`) pooled over ``chips``,
-    overall and per group (e.g. zoom level)."""
+    overall and per group (e.g. zoom level), predicted with ``backend``."""
     was_training = model.module.training
     model.module.eval()
     preds: dict[str, list[np.ndarray]] = {}
     refs: dict[str, list[np.ndarray]] = {}
     for c in chips:
-        prob = predict_proba(model, scaled(c, limits), gsd_m=c.gsd_m)
+        prob = predict_proba(model, scaled(c, limits), gsd_m=c.gsd_m, backend=backend)
         preds.setdefault(c.group, []).append((prob >= threshold).ravel())
         refs.setdefault(c.group, []).append(c.mask.ravel())
     model.module.train(was_training)

@@ -99,6 +99,15 @@ class UnetModel:
     spec: UnetSpec
     module: Any
     meta: dict[str, Any] = field(default_factory=dict)
+    source: Path | None = None  # the file it was loaded from
+
+    @property
+    def int8_file(self) -> Path | None:
+        """The int8 ONNX companion of the model file (``NAME.int8.onnx`` beside it), if there is one."""
+        if self.source is None:
+            return None
+        path = self.source.with_suffix(".int8.onnx")
+        return path if path.is_file() else None
 
     def to(self, dev: Any) -> UnetModel:
         """Move the module to a device (channels-last on the CPU, where it runs faster)."""
@@ -150,4 +159,4 @@ def _load_cached(path: str, _mtime: int, dev: str | None) -> UnetModel:
     module = build_unet(spec)
     module.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state"].items()})
     module.eval()
-    return UnetModel(spec, module, dict(blob.get("meta") or {})).to(device(dev))
+    return UnetModel(spec, module, dict(blob.get("meta") or {}), Path(path)).to(device(dev))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -181,6 +182,33 @@ def test_shipped_model_is_small_and_documented() -> None:
     scores = model.meta["scores"]
     assert f"{scores['kampala_val']['iou']:.3f}" in card  # the card reports the model's own figures
     assert "ai4geo segment train-default" in card and "ODbL" in card
+    int8 = model.int8_file  # shipped with its int8 companion, scored like the model
+    assert int8 is not None and DEFAULT_MODEL.stat().st_size + int8.stat().st_size <= 20 * 2**20
+    assert abs(model.meta["int8_scores"]["kampala_val"]["iou"] - scores["kampala_val"]["iou"]) < 0.01
+
+
+def test_int8_companion_is_used_by_auto_and_agrees_with_float32(tmp_path: Path) -> None:
+    from ai4geo_lab.segmentation.chips import scaled, source_limits
+    from ai4geo_lab.segmentation.quantization import calibration_windows, quantize
+
+    shutil.copy(DEFAULT_MODEL, tmp_path / "m.pt")
+    model = load_unet(tmp_path / "m.pt")
+    x = np.random.default_rng(1).random((3, 96, 96), dtype=np.float32)
+    with pytest.raises(InputNotFoundError, match="int8"):
+        predict_proba(model, x, backend="int8")
+    chips = []
+    for s in range(3):
+        tif, _ = write_scene(tmp_path / "cal", f"c{s}", seed=s, size=96)
+        chips += read_chips([tif], tmp_path / "cal", source="synthetic", chip_size=96)
+    limits = source_limits(chips)
+    out = quantize(model, calibration_windows(chips, limits, side=64))
+    assert out == tmp_path / "m.int8.onnx" and model.int8_file == out
+    assert out.stat().st_size < 0.6 * (tmp_path / "m.pt").stat().st_size  # int8 weights: half of float16
+    val = scaled(chips[0], limits)
+    fp32 = predict_proba(model, val, backend="onnx")
+    int8 = predict_proba(model, val, backend="int8")
+    np.testing.assert_array_equal(predict_proba(model, val, backend="auto"), int8)  # auto takes the int8 file
+    assert np.abs(int8 - fp32).mean() < 0.03 and ((int8 >= 0.5) == (fp32 >= 0.5)).mean() > 0.97
 
 
 @pytest.mark.slow
