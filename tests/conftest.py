@@ -45,14 +45,9 @@ KAHRAMANMARAS_TILES = {"tile_size_m": 100.0, "margin_m": 30.0, "workers": 2}
 
 def centre_roi(images, width_m: float, height_m: float) -> tuple[float, float, float, float]:
     """A (west, south, east, north) box of ``width_m`` × ``height_m`` at the centre of the images' overlap."""
-    import numpy as np
+    from ai4geo_lab.geo.sensor import centre_box
 
-    from ai4geo_lab.geo.sensor import overlap, read_sensor
-
-    c = overlap([read_sensor(p) for p in images]).centroid
-    hy = height_m / 2 / 111_320
-    hx = width_m / 2 / 111_320 / np.cos(np.radians(c.y))
-    return c.x - hx, c.y - hy, c.x + hx, c.y + hy
+    return centre_box(images, width_m, height_m)
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import warnings
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -393,3 +394,13 @@ def overlap(sensors: list[SensorImage], height: float | None = None) -> Polygon:
     for s in sensors[1:]:
         area = area.intersection(s.footprint(height))
     return area
+
+
+def centre_box(images: Sequence[str | Path], width_m: float, height_m: float) -> tuple[float, float, float, float]:
+    """A (west, south, east, north) box (degrees) of ``width_m`` × ``height_m`` at the centre of the images'
+    overlap: a ROI for a first look at a large pair."""
+    c = overlap([read_sensor(p) for p in images]).centroid
+    hy = height_m / 2 / 111_320
+    hx = width_m / 2 / 111_320 / np.cos(np.radians(c.y))
+    return c.x - hx, c.y - hy, c.x + hx, c.y + hy
+

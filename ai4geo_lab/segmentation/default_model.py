@@ -79,8 +79,12 @@ def finish_default_model(model: UnetModel, data: Path, out: str | Path, work: Pa
 def quantize_default_model(model: UnetModel, data: Path, work: Path) -> Path:
     """Write the int8 companion of a model calibrated on the default training chips, score it like the model
     (:func:`model_scores` with the int8 backend), and rewrite the model, its metadata and its card."""
+    from ai4geo_lab.errors import ConfigError
     from ai4geo_lab.segmentation.quantization import calibration_windows, quantize
 
+    if tuple(model.spec.inputs) != ("red", "green", "blue"):
+        raise ConfigError(f"the default training chips are RGB and the model takes {', '.join(model.spec.inputs)}",
+                          "quantize it with segmentation.quantization.quantize on windows of your own data")
     chips = default_training_chips(Path(data), Path(work))
     limits = {**{k: np.asarray(v, np.float32) for k, v in model.meta["limits"].items()}, **source_limits(chips)}
     out = model.source if model.source is not None else DEFAULT_MODEL
