@@ -38,6 +38,7 @@ def change_legend() -> Any:
 def change_features(before: np.ndarray, after: np.ndarray, band_names: Sequence[str],
                     context: Sequence[int] = CONTEXT) -> tuple[np.ndarray, list[str]]:
     """Features (F, H, W) and their names of a pair of reflectance images (B, H, W) of the same grid."""
+    from ai4geo_lab.change.spectral import pair_features
     from ai4geo_lab.landcover.features import nan_uniform_filter, spectral_indices
 
     if before.shape != after.shape:
@@ -50,7 +51,7 @@ def change_features(before: np.ndarray, after: np.ndarray, band_names: Sequence[
     a = np.concatenate([after.astype(np.float32), ia])
     names = bands + names_i
     d = a - b
-    parts = [b, a, d]
+    parts = [pair_features(b, a)]
     out_names = [f"{n}@1" for n in names] + [f"{n}@2" for n in names] + [f"d_{n}" for n in names]
     for size in context:
         mean, std = nan_uniform_filter(d, size)

@@ -144,7 +144,8 @@ def _runner(model: UnetModel, backend: str) -> Callable[[np.ndarray], np.ndarray
     """A function batch (N, C, H, W) float32 → logits (N, 1, H, W), by ``backend``.
 
     "torch": the module (channels-last on the CPU); "onnx": ONNX Runtime on an export of the module, faster on
-    CPUs; "int8": ONNX Runtime on the model's int8 companion file (:func:`quantize`), faster still; "auto": on the
+    CPUs; "int8": ONNX Runtime on the model's int8 companion file
+    (:func:`ai4geo_lab.segmentation.quantization.quantize`), faster still; "auto": on the
     CPU, int8 when the model has that file, else onnx, when onnxruntime and onnx are installed; else torch.
     """
     torch = torch_module()
@@ -198,7 +199,7 @@ def export_onnx(model: UnetModel) -> bytes:
 
 def onnx_session(model: UnetModel, int8: bool = False) -> Any:
     """An ONNX Runtime session of the model (exported once per model object and process, to memory), or of its
-    int8 companion file (:func:`quantize`) with ``int8``."""
+    int8 companion file with ``int8``."""
     key = (id(model.module), f"int8:{model.int8_file}" if int8 else "fp32")
     if key not in _SESSIONS:
         import onnxruntime as ort
