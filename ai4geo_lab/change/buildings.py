@@ -65,21 +65,56 @@ def fill_gaps(values: np.ndarray, iterations: int = 6) -> np.ndarray:
     return out
 
 
+def split_at_steps(labels: np.ndarray, height: np.ndarray, step: float, min_marker_px: int = 4) -> np.ndarray:
+    """Objects of an id raster split where the surface steps by ``step`` metres or more between neighbours.
+
+    Touching buildings of different heights (a block beside a low house, a row of houses of unequal storeys)
+    come out of an nDSM threshold as one component; each part of it that is smooth (3 × 3 height range below
+    ``step``) seeds a watershed of the height range inside the component, so walls between parts become the
+    boundaries. Components without a smooth seed keep their extent.
+    """
+    from skimage.segmentation import watershed
+
+    obj = labels > 0
+    if not obj.any() or step <= 0:
+        return labels
+    h = np.nan_to_num(np.asarray(height, np.float64), nan=0.0)
+    rng = ndimage.maximum_filter(h, 3) - ndimage.minimum_filter(h, 3)
+    seeds = ndimage.binary_erosion(obj & (rng < step))
+    seeds = remove_small_components(seeds, min_marker_px)
+    markers, n = ndimage.label(seeds, structure=FOUR_CONNECTED)
+    out = watershed(rng, markers, mask=obj, connectivity=1)
+    unseeded = obj & (out == 0)
+    if unseeded.any():
+        rest, _ = ndimage.label(unseeded, structure=FOUR_CONNECTED)
+        out[unseeded] = rest[unseeded] + n
+    return out.astype(np.int32)
+
+
 def objects_from_ndsm(ndsm: np.ndarray, object_height: float = 2.5, ndvi: np.ndarray | None = None,
                       veg_ndvi: float = 0.3, min_area_px: int = 10, opening: int = 1,
-                      fill_iterations: int = 6) -> np.ndarray:
-    """Id raster (int32, 0 = none) of the raised non-vegetated objects of an nDSM (4-connected components).
+                      fill_iterations: int = 6, split_step: float | None = 3.0) -> np.ndarray:
+    """Id raster (int32, 0 = none) of the raised non-vegetated objects of an nDSM (4-connected components,
+    split where the surface steps by ``split_step`` metres or more: :func:`split_at_steps`; ``None``: no split).
 
     Gaps of the nDSM (NaN: occlusions, failed matches) are filled from their neighbours first, so that a
     building with holes stays one object.
     """
-    mask = np.nan_to_num(fill_gaps(ndsm, fill_iterations), nan=0.0) >= object_height
+    from skimage.segmentation import relabel_sequential
+
+    filled = fill_gaps(ndsm, fill_iterations)
+    mask = np.nan_to_num(filled, nan=0.0) >= object_height
     if ndvi is not None:
         mask &= ~(np.nan_to_num(ndvi, nan=0.0) >= veg_ndvi)
     if opening:
         mask = ndimage.binary_opening(mask, structure=np.ones((2 * opening + 1,) * 2, bool))
     mask = remove_small_components(mask, min_area_px)
     labels, _ = ndimage.label(mask, structure=FOUR_CONNECTED)
+    if split_step:
+        labels = split_at_steps(labels, filled, split_step)
+        sizes = np.bincount(labels.ravel())
+        labels[(sizes < min_area_px)[labels]] = 0
+        labels = relabel_sequential(labels)[0]
     return labels.astype(np.int32)
 
 

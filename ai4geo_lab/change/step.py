@@ -72,6 +72,8 @@ class BuildingChangeParams(BaseModel):
     erode_px: int = Field(default=1, ge=0, le=10, description="footprint erosion before statistics (px)")
     min_valid_fraction: float = Field(default=0.3, ge=0, le=1, description="fewer valid DSM pixels: undecided")
     min_area_px: int = Field(default=10, ge=1, description="smallest second-date object (px)")
+    split_step: float | None = Field(default=3.0, gt=0, description="objects found in an nDSM are split where "
+                                     "the surface steps by this much (m; None: never)")
     veg_ndvi: float = Field(default=0.3, ge=-1, le=1, description="NDVI of vegetation (second-date objects)")
     red_band: int = Field(default=1, ge=1)
     nir_band: int = Field(default=4, ge=1)
@@ -147,7 +149,8 @@ def building_change(dsm_before: str | Path, dsm_after: str | Path, footprints: s
     if footprints is not None:
         ids1, fp1 = _ids_from_vector(footprints, grid)
     elif n1 is not None:
-        ids1, fp1 = objects_from_ndsm(n1, p.object_height, min_area_px=p.min_area_px), None
+        ids1, fp1 = objects_from_ndsm(n1, p.object_height, min_area_px=p.min_area_px,
+                                     split_step=p.split_step), None
     else:
         raise ConfigError("first-date buildings are needed", "give footprints (a vector file) or ndsm_before")
     ids2, fp2 = None, None
@@ -159,7 +162,8 @@ def building_change(dsm_before: str | Path, dsm_after: str | Path, footprints: s
             red = read_on_grid(image_after, grid, p.red_band)
             nir = read_on_grid(image_after, grid, p.nir_band)
             veg = ndvi(red, nir)
-        ids2 = objects_from_ndsm(n2, p.object_height, veg, p.veg_ndvi, p.min_area_px)
+        ids2 = objects_from_ndsm(n2, p.object_height, veg, p.veg_ndvi, p.min_area_px,
+                                split_step=p.split_step)
     if ids2 is None:
         ids2 = rise_objects(d1, d2, ids1, p.min_change, p.min_area_px)
     records = building_changes(d1, d2, ids1, ids2, n1, n2, pixel_area=abs(grid.transform.a * grid.transform.e),

@@ -63,6 +63,18 @@ def test_objects_from_ndsm_bridge_gaps_and_skip_vegetation():
     assert ids.max() == 1 and (ids[6:19, 6:19] == 1).all() and (ids[25:35, 25:35] == 0).all()  # one object
 
 
+
+def test_touching_buildings_of_different_heights_are_split():
+    ndsm = np.zeros((40, 60))
+    ndsm[5:30, 5:25] = 6.0                                  # a low house ...
+    ndsm[5:30, 25:50] = 20.0                                # ... against a tower block
+    ndsm[5:30, 25:50] += np.linspace(0, 2, 25)[None, :]     # a gently sloping roof stays one part
+    ids = objects_from_ndsm(ndsm)
+    assert ids.max() == 2
+    assert len(np.unique(ids[7:28, 7:23])) == 1 and len(np.unique(ids[7:28, 27:48])) == 1
+    assert ids[15, 10] != ids[15, 40]
+    assert objects_from_ndsm(ndsm, split_step=None).max() == 1  # the plain threshold merges them
+
 def test_files_of_different_grids_and_errors(tmp_path):
     d1, d2, _ = synthetic()
     t1 = Affine(0.5, 0, 1000, 0, -0.5, 2000)
