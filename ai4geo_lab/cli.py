@@ -105,12 +105,14 @@ def demo_cmd(
     workers: Annotated[int | None, typer.Option(help="local Dask workers (default: cores)")] = None,
     cluster: Annotated[str | None, typer.Option(help="where to run (as for `ai4geo run`)")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+    dsm_engine: Annotated[str, typer.Option("--dsm-engine", help="stereo (the project's plane sweep, fast) or "
+                                            "cars (CARS DSMs and bulldozer DTMs)")] = "stereo",
 ) -> None:
     """Make the sample city, run the whole chain on it and write metrics.json and report.html."""
     from ai4geo_lab.demo import run_demo
 
     metrics = run_demo(out, seed=seed, size_m=size_m, gsd=gsd, workers=workers, progress=not quiet,
-                       cluster=cluster)
+                       cluster=cluster, dsm_engine=dsm_engine)
     typer.echo(json.dumps(metrics, indent=1))
     typer.echo(f"report: {Path(out) / 'report.html'}")
 

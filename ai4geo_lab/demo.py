@@ -19,12 +19,19 @@ from ai4geo_lab.quality.evaluate import evaluate_run
 MAX_BUILDING_HEIGHT_M = 70.0
 
 
-def demo_config(city: Any, out: Path, tile_size: int = 600, workers: int | None = None) -> dict[str, Any]:
+def demo_config(city: Any, out: Path, tile_size: int = 600, workers: int | None = None,
+                dsm_engine: str = "stereo") -> dict[str, Any]:
     """The run configuration of the demo, as the mapping a YAML file would hold.
 
-    The stereo search range comes from a coarse terrain prior (the lowest and highest ground of the
-    area, as a global DEM would give) widened by :data:`MAX_BUILDING_HEIGHT_M`.
+    ``dsm_engine``: ``stereo``, the project's plane sweep (its search range comes from a coarse terrain prior,
+    the lowest and highest ground of the area as a global DEM would give, widened by
+    :data:`MAX_BUILDING_HEIGHT_M`) with the morphological ``terrain`` step; or ``cars``: the ``dsm_cars`` and
+    ``dtm_bulldozer`` steps (CARS and bulldozer, slower).
     """
+    if dsm_engine not in ("stereo", "cars"):
+        from ai4geo_lab.errors import ConfigError
+
+        raise ConfigError(f"unknown DSM engine '{dsm_engine}'", "engines: stereo (fast), cars")
     inputs: dict[str, Any] = {}
     for i, date in enumerate(("date1", "date2"), start=1):
         when = city.dates[date]
@@ -34,10 +41,12 @@ def demo_config(city: Any, out: Path, tile_size: int = 600, workers: int | None 
               "hmax": float(city.terrain_range[1]) + MAX_BUILDING_HEIGHT_M}
     steps: list[dict[str, Any]] = []
     for i in (1, 2):
+        pair = {"left": f"pan_fwd_{i}", "right": f"pan_bwd_{i}"}
         steps += [
-            {"id": f"dsm_{i}", "step": "stereo", "inputs": {"left": f"pan_fwd_{i}", "right": f"pan_bwd_{i}"},
-             "params": stereo},
-            {"id": f"terrain_{i}", "step": "terrain", "inputs": {"dsm": f"dsm_{i}"}},
+            {"id": f"dsm_{i}", "step": "stereo", "inputs": pair, "params": stereo} if dsm_engine == "stereo"
+            else {"id": f"dsm_{i}", "step": "dsm_cars", "inputs": pair},
+            {"id": f"terrain_{i}", "step": "terrain" if dsm_engine == "stereo" else "dtm_bulldozer",
+             "inputs": {"dsm": f"dsm_{i}.dsm"}},
         ]
     steps += [
         {"id": "mask_1", "step": "segment", "inputs": {"image": "ortho_1", "ndsm": "terrain_1.ndsm"}},
@@ -48,7 +57,7 @@ def demo_config(city: Any, out: Path, tile_size: int = 600, workers: int | None 
          "inputs": {"footprints": "footprints_1", "ndsm": "terrain_1.ndsm", "dtm": "terrain_1.dtm"}},
         {"id": "landcover_1", "step": "landcover", "inputs": {"image": "ortho_1", "ndsm": "terrain_1.ndsm"}},
         {"id": "change_12", "step": "change",
-         "inputs": {"dsm_before": "dsm_1", "dsm_after": "dsm_2", "ndsm_before": "terrain_1.ndsm",
+         "inputs": {"dsm_before": "dsm_1.dsm", "dsm_after": "dsm_2.dsm", "ndsm_before": "terrain_1.ndsm",
                     "ndsm_after": "terrain_2.ndsm", "image_before": "ortho_1", "image_after": "ortho_2"}},
     ]
     cluster: dict[str, Any] = {"kind": "local"}
@@ -59,14 +68,15 @@ def demo_config(city: Any, out: Path, tile_size: int = 600, workers: int | None 
             "inputs": inputs, "steps": steps}
 
 
-def change_config(city: Any, out: Path, tile_size: int = 600, workers: int | None = None) -> dict[str, Any]:
+def change_config(city: Any, out: Path, tile_size: int = 600, workers: int | None = None,
+                  dsm_engine: str = "stereo") -> dict[str, Any]:
     """The demo's DSMs, nDSMs and first-date footprints of both dates, then per-building 3D change
     (``bchange``) and 2D NDVI-decrease change (``c2d``): the run configuration of the change recipes."""
-    mapping = demo_config(city, out, tile_size=tile_size, workers=workers)
+    mapping = demo_config(city, out, tile_size=tile_size, workers=workers, dsm_engine=dsm_engine)
     keep = {"dsm_1", "terrain_1", "dsm_2", "terrain_2", "mask_1", "footprints_1"}
     mapping["steps"] = [s for s in mapping["steps"] if s["id"] in keep] + [
         {"id": "bchange", "step": "building_change",
-         "inputs": {"dsm_before": "dsm_1", "dsm_after": "dsm_2", "footprints": "footprints_1",
+         "inputs": {"dsm_before": "dsm_1.dsm", "dsm_after": "dsm_2.dsm", "footprints": "footprints_1",
                     "ndsm_before": "terrain_1.ndsm", "ndsm_after": "terrain_2.ndsm", "image_after": "ortho_2"}},
         {"id": "c2d", "step": "change_2d", "inputs": {"image_before": "ortho_1", "image_after": "ortho_2"},
          "params": {"direction": "decrease"}}]
@@ -87,8 +97,9 @@ def _city(out: Path, seed: int, size_m: float, gsd: float) -> Any:
 
 def run_demo(out: str | Path = "demo-out", seed: int = 0, size_m: float = 600.0, gsd: float = 0.5,
              workers: int | None = None, progress: bool = True, client: Any = None,
-             log: Any = print, cluster: Any = None) -> dict[str, Any]:
-    """Make the sample city, run the chain, compare every product with the truth.
+             log: Any = print, cluster: Any = None, dsm_engine: str = "stereo") -> dict[str, Any]:
+    """Make the sample city, run the chain (DSMs by ``dsm_engine``: ``stereo`` or ``cars``, see
+    :func:`demo_config`), compare every product with the truth.
 
     Writes ``out/metrics.json`` and ``out/report.html`` and returns the metrics.
     """
@@ -99,7 +110,7 @@ def run_demo(out: str | Path = "demo-out", seed: int = 0, size_m: float = 600.0,
     log(f"making the sample city (seed {seed}, {size_m:g} m, {gsd:g} m/px)")
     city = _city(out, seed, size_m, gsd)
     times["sample_city"] = round(time.perf_counter() - t0, 2)
-    mapping = demo_config(city, out, workers=workers)
+    mapping = demo_config(city, out, workers=workers, dsm_engine=dsm_engine)
     write_text_atomic(out / "demo.yaml", yaml.safe_dump(mapping, sort_keys=False))
     config = RunConfig.model_validate(mapping).resolve(out)
     t1 = time.perf_counter()

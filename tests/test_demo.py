@@ -15,7 +15,8 @@ from ai4geo_lab.buildings.cityjson import validate_cityjson
 @pytest.mark.slow
 def test_demo_command_at_default_size(tmp_path):
     out = tmp_path / "demo"
-    proc = subprocess.run([sys.executable, "-m", "ai4geo_lab.cli", "demo", "--out", str(out), "--workers", "2"],
+    proc = subprocess.run([sys.executable, "-m", "ai4geo_lab.cli", "demo", "--out", str(out), "--workers", "2",
+                           "--dsm-engine", "stereo"],
                           capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "[dsm_1] stereo: done" in proc.stdout  # progress is shown step by step

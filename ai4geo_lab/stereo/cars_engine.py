@@ -57,8 +57,10 @@ CARS_TASK_TIMEOUT_S = 300
 
 def cars_config(sensors: list[SensorImage], pairs: list[tuple[int, int]], out_dir: Path,
                 roi: tuple[float, float, float, float] | None, epsg: int, workers: int, max_ram_per_worker: int,
-                geoid: bool) -> dict[str, Any]:
-    """A CARS 1.3 configuration: sensors (image + geometry file, or the image's RPC tags), pairing, ROI, output."""
+                geoid: bool, height_margins: tuple[float, float] | None = None) -> dict[str, Any]:
+    """A CARS 1.3 configuration: sensors (image + geometry file, or the image's RPC tags), pairing, ROI, output;
+    ``height_margins``: metres below and above the tie points' heights searched at every resolution. Pixels whose
+    search range leaves the image are matched, not dropped."""
     names = [f"img{i}" for i in range(len(sensors))]
     inputs: dict[str, Any] = {"sensors": {}, "pairing": [[names[a], names[b]] for a, b in pairs]}
     for name, s in zip(names, sensors, strict=True):
@@ -75,12 +77,21 @@ def cars_config(sensors: list[SensorImage], pairs: list[tuple[int, int]], out_di
                 "type": "Polygon",
                 "coordinates": [[[minx, miny], [maxx, miny], [maxx, maxy], [minx, maxy], [minx, miny]]]}}],
         }
-    return {
+    conf: dict[str, Any] = {
         "input": inputs,
         "output": {"directory": str(out_dir), "epsg": epsg, "geoid": geoid, "auxiliary": {"image": ["b0"]}},
         "orchestrator": {"mode": "multiprocessing", "nb_workers": workers, "max_ram_per_worker": max_ram_per_worker,
                          "task_timeout": CARS_TASK_TIMEOUT_S},
     }
+    # CARS drops every pixel whose disparity search leaves the epipolar image; near tile edges (and everywhere on a
+    # small tile) that removes the ground the tile was cut for. Those pixels are matched within the image instead.
+    conf["surface_modeling"] = {"applications": {"all": {"dense_matching": {
+        "filter_incomplete_disparity_range": False}}}}
+    if height_margins is not None:
+        lower, upper = height_margins
+        conf["tie_points"] = {"applications": {"all": {"sparse_matching": {
+            "disparity_bounds_estimation": {"lower_margin": round(lower), "upper_margin": round(upper)}}}}}
+    return conf
 
 
 def _log_excerpt(log: Path, lines: int = 6) -> str:
@@ -137,6 +148,23 @@ def run_cars(config: dict[str, Any], work: Path, timeout_s: float = 3600.0) -> t
     return log, elapsed
 
 
+def check_tie_points(log: Path) -> None:
+    """:class:`ProcessingError` when CARS found too few tie points to place the disparity search.
+
+    CARS then warns ("Insufficient amount of matches found") and goes on around its initial elevation: on images
+    with nothing to match it writes a smooth, complete and invented DSM. Such a run is not a DSM.
+    """
+    import re
+
+    text = log.read_text(errors="replace") if log.is_file() else ""
+    found = re.findall(r"Insufficient amount of matches found \((\d+) < (\d+)\)", text)
+    if found:
+        n, need = found[0]
+        raise ProcessingError(f"CARS found {n} tie points where it needs {need} to estimate the disparity range "
+                              f"(log: {log})", "the images may be featureless, cloudy or of different areas; "
+                              "a larger tile (tile_size_m, margin_m) gives it more texture")
+
+
 def cars_products(out_dir: Path, log: Path) -> tuple[Path, Path | None]:
     """The DSM (and ortho image) CARS wrote in ``out_dir``, or :class:`ProcessingError` when there is no DSM."""
     dsm = out_dir / "dsm" / "dsm.tif"
@@ -174,7 +202,7 @@ def run_tile(job: TileJob, sensors: list[SensorImage], pairs: list[tuple[int, in
     core_transform = grid_transform * Affine.translation(c0, r0)
     core_dsm, core_ortho = tile_dir / "core_dsm.tif", tile_dir / "core_ortho.tif"
     config = cars_config(sensors, pairs, tile_dir / "cars", job.roi, epsg, options["workers"],
-                         options["max_ram_per_worker"], options["geoid"])
+                         options["max_ram_per_worker"], options["geoid"], options.get("height_margins"))
     done = tile_dir / "done.json"
     if done.is_file() and core_dsm.is_file():
         info = json.loads(done.read_text())
@@ -186,6 +214,7 @@ def run_tile(job: TileJob, sensors: list[SensorImage], pairs: list[tuple[int, in
         write_text_atomic(done, json.dumps(info))
         return info
     log, seconds = run_cars(config, tile_dir, options["timeout_s"])
+    check_tie_points(log)
     dsm_path, image_path = cars_products(tile_dir / "cars", log)
     dsm = resample_to(dsm_path, core_transform, (h, w), grid_crs, Resampling.bilinear)
     write_raster(core_dsm, dsm, core_transform, grid_crs, np.nan, cog=False)

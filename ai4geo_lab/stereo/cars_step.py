@@ -25,6 +25,9 @@ class CarsDsmParams(BaseModel):
     min_completeness: float = Field(default=0.5, ge=0, le=1,
                                     description="smallest share of the overlap a tile's DSM must cover")
     timeout_s: float = Field(default=3600.0, gt=0, description="longest a CARS run may take (s)")
+    height_margins_m: tuple[float, float] | None = Field(
+        default=None, description="metres below and above the tie points' heights that matching searches "
+        "(default: CARS's 500 and 1000, shrunk to fit small tiles)")
 
 
 def run(ctx: StepContext, inputs: dict[str, Path], params: CarsDsmParams) -> dict[str, Path]:

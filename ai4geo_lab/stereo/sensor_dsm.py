@@ -40,6 +40,8 @@ RoiSpec = Any
 
 #: Smallest height sensitivity (pixels of parallax per metre) for a pair to be usable (B/H ≈ 0.05 at 0.5 m/px).
 MIN_PARALLAX_PX_PER_M = 0.1
+#: CARS 1.3's default search around the tie points' heights (m below, m above).
+CARS_LOWER_MARGIN_M, CARS_UPPER_MARGIN_M = 500.0, 1000.0
 
 
 @dataclass
@@ -76,6 +78,29 @@ def height_sensitivity(a: SensorImage, b: SensorImage, lon: float, lat: float, h
     (ra0, ca0), (ra1, ca1) = a.project(lon, lat, h - 50), a.project(lon, lat, h + 50)
     (rb0, cb0), (rb1, cb1) = b.project(lon, lat, h - 50), b.project(lon, lat, h + 50)
     return float(np.hypot((ra1 - ra0) - (rb1 - rb0), (ca1 - ca0) - (cb1 - cb0))) / 100.0
+
+
+def search_margins(sensors: list[SensorImage], pairs: list[tuple[int, int]], where: tuple[float, float, float],
+                   tile_width_m: float, fill: float = 0.5) -> tuple[float, float]:
+    """Heights (m) below and above the tie points that CARS's dense matching searches, for tiles of this width.
+
+    CARS searches 500 m below and 1000 m above by default, and drops every pixel whose disparity range leaves
+    the image; on a small tile (or a strong stereo base) that range is wider than the tile itself and the first,
+    coarse DSM comes out empty. The margins keep CARS's 1 : 2 ratio and are shrunk so that the search spans
+    at most ``fill`` of the tile's width along the base of the strongest pair; never widened.
+    """
+    lon, lat, h = where
+    a = sensors[pairs[0][0]]
+    to_map = Transformer.from_crs("EPSG:4326", f"EPSG:{utm_epsg(lon, lat)}", always_xy=True)
+    to_ll = Transformer.from_crs(f"EPSG:{utm_epsg(lon, lat)}", "EPSG:4326", always_xy=True)
+    e, n = to_map.transform(lon, lat)
+    lon1, lat1 = to_ll.transform(e + 10.0, n)
+    (r0, c0), (r1, c1) = a.project(lon, lat, h), a.project(lon1, lat1, h)
+    gsd = 10.0 / max(float(np.hypot(r1 - r0, c1 - c0)), 1e-6)  # metres per image pixel
+    parallax = max(height_sensitivity(sensors[i], sensors[j], lon, lat, h) for i, j in pairs)  # px per m
+    span = fill * (tile_width_m / gsd) / max(parallax, 1e-6)  # heights the search may cover (m)
+    scale = min(1.0, span / (CARS_LOWER_MARGIN_M + CARS_UPPER_MARGIN_M))
+    return float(max(1, round(CARS_LOWER_MARGIN_M * scale))), float(max(2, round(CARS_UPPER_MARGIN_M * scale)))
 
 
 def choose_pairs(sensors: list[SensorImage], where: tuple[float, float, float]) -> list[tuple[int, int]]:
@@ -224,7 +249,7 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
         roi: RoiSpec = None, client: Any = None, *, grid: tuple[str, Affine, tuple[int, int]] | None = None,
         tile_size_m: float = 1500.0, margin_m: float = 60.0, workers: int = 2, max_ram_per_worker: int = 2000,
         geoid: bool = False, min_completeness: float = 0.5, timeout_s: float = 3600.0,
-        log: Callable[[str], None] = print) -> DsmResult:
+        height_margins_m: tuple[float, float] | None = None, log: Callable[[str], None] = print) -> DsmResult:
     """A DSM from a stereo pair or a tri-stereo set of sensor images with RPC models.
 
     ``images``: paths (geometry found beside them or in their RPC tags), ``(image, geomodel)`` tuples or
@@ -233,6 +258,8 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
     instead of the UTM grid at ``resolution`` metres. Heights are ellipsoidal (as in the RPC models) unless
     ``geoid``. Tiles of ``tile_size_m`` (plus ``margin_m``) run as Dask tasks on ``client`` (else one after the
     other), each with CARS's multiprocessing on ``workers`` processes of ``max_ram_per_worker`` MB.
+    ``height_margins_m``: how far below and above the tie points' heights dense matching searches (default:
+    CARS's 500 and 1000 m, shrunk to fit small tiles: :func:`search_margins`).
 
     Writes ``out/dsm.tif`` (float32 COG, NaN nodata), ``out/ortho.tif`` (the image CARS projects on the DSM),
     ``out/stac/catalog.json`` and ``out/dsm.json`` (summary); ``out/tiles/<key>/`` keeps each CARS run.
@@ -290,10 +317,17 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
     tile_px = max(64, round(tile_size_m / resolution))
     jobs = plan_tiles(shape_px, transform, tile_px, margin_m, loose)
     work = out / "tiles"
-    options = {"workers": workers, "max_ram_per_worker": max_ram_per_worker, "geoid": geoid, "timeout_s": timeout_s}
+    if height_margins_m is None:
+        widest = max(min(j.roi[2] - j.roi[0], j.roi[3] - j.roi[1]) for j in jobs)
+        height_margins_m = search_margins(sensors, pairs, (c.x, c.y, h_ref), widest)
+    if min(height_margins_m) <= 0:
+        raise ConfigError(f"height margins must be positive, got {height_margins_m}")
+    options = {"workers": workers, "max_ram_per_worker": max_ram_per_worker, "geoid": geoid, "timeout_s": timeout_s,
+               "height_margins": tuple(float(m) for m in height_margins_m)}
     names = [s.image.name for s in sensors]
     log(f"[dsm] CARS {cars_version}: {len(jobs)} tile(s) of ≤ {tile_px} px at {resolution:g} m, "
-        f"{shape_px[1]}×{shape_px[0]} px, pairs {[(names[a], names[b]) for a, b in pairs]}")
+        f"{shape_px[1]}×{shape_px[0]} px, pairs {[(names[a], names[b]) for a, b in pairs]}, search "
+        f"−{options['height_margins'][0]:g}/+{options['height_margins'][1]:g} m around the tie points")
     infos, failures = _run_tiles(jobs, sensors, pairs, work, transform, crs, epsg, options, client, log)
     if failures:
         first = failures[0]
@@ -333,6 +367,7 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
     params = {"engine": engine, "resolution": resolution, "roi": mapping(roi_poly) if roi_poly is not None else None,
               "tile_size_m": tile_size_m, "margin_m": margin_m, "workers": workers,
               "max_ram_per_worker": max_ram_per_worker, "geoid": geoid, "min_completeness": min_completeness,
+              "height_margins_m": list(options["height_margins"]),
               "pairs": [[names[a], names[b]] for a, b in pairs], "cars": cars_version}
     catalog = _stac(out, products, footprint, _imaging_datetime(sensors), epsg, params, sensors, stats)
     elapsed = time.perf_counter() - t0
