@@ -123,7 +123,7 @@ def test_interrupted_driver_resumes_with_unfinished_tiles_only(city, scheduler, 
     wait_for_tiles(out, 2, proc)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode != 0 and "Traceback" not in stderr
+    assert proc.returncode != 0 and "Traceback" not in stderr, (proc.returncode, tiles_done(out), stderr[-2000:])
     assert "interrupted" in stderr
     done_before = tiles_done(out)
     assert 2 <= done_before < N_TILES
