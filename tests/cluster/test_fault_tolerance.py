@@ -70,9 +70,16 @@ def write_config(city, out: Path, cluster: str) -> Path:
     return path
 
 
+def _interruptible() -> None:
+    """Ctrl-C as a terminal gives it: a process started while SIGINT is ignored (some libraries the suite loads
+    ignore it in this process) would inherit the ignoring and never see the interrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_run(config: Path, cluster: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "ai4geo_lab.cli", "run", str(config), "--cluster", cluster,
-                             "--quiet", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--quiet", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_interruptible)
 
 
 def tiles_done(out: Path) -> int:
