@@ -130,7 +130,7 @@ def objects(model: object, val: list, data: Path) -> dict:
             stem = c.name.split("@")[0]
             with rasterio.open(data / "kampala" / "val" / "chips" / f"{stem}.tif") as src:
                 transform, crs = src.transform, src.crs
-            mask = (predict_proba(model, scaled(c, limits)) >= 0.5).astype(np.uint8)
+            mask = (predict_proba(model, scaled(c, limits), gsd_m=c.gsd_m) >= 0.5).astype(np.uint8)
             preds.append(mask_to_polygons(mask, transform, min_area_m2=0, crs=crs).to_crs(3857))
             refs.append(gpd.read_file(data / "kampala" / "val" / "labels" / f"{stem}.geojson").to_crs(3857))
         s = object_scores(gpd.GeoDataFrame(pd.concat(preds, ignore_index=True), crs=3857),

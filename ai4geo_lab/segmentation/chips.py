@@ -22,11 +22,14 @@ from ai4geo_lab.geo.vector import read_vector
 from ai4geo_lab.segmentation.infer import band_limits, scale_inputs
 
 VECTOR_SUFFIXES = (".geojson", ".gpkg", ".json", ".shp")
+#: Mask value of pixels without a label (outside the tiles of a mosaic): left out of losses and scores.
+IGNORE = 255
 
 
 @dataclass
 class Chip:
-    """One training or validation sample: raw bands (C, H, W), the 0/1 building mask, its group and source."""
+    """One training or validation sample: raw bands (C, H, W), the building mask (0/1, :data:`IGNORE` where
+    unlabelled), its group and source."""
 
     image: np.ndarray
     mask: np.ndarray
@@ -55,6 +58,51 @@ def xyz_zoom_group(path: Path) -> str:
     """``z<zoom>`` of an XYZ-named chip (``…-<x>-<y>-<z>.tif``), else ``all``."""
     m = re.search(r"-(\d+)-(\d+)-(\d+)$", path.stem)
     return f"z{m.group(3)}" if m else "all"
+
+
+def _xyz(chip: Chip) -> tuple[int, int, int] | None:
+    m = re.search(r"-(\d+)-(\d+)-(\d+)@0,0$", chip.name)
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+
+
+def xyz_mosaics(chips: Sequence[Chip]) -> list[Chip]:
+    """Chips of XYZ map tiles joined into one chip per block of touching tiles (same source and zoom).
+
+    A building cut by a tile edge is whole again and the network sees its surroundings, as it does on a real
+    raster. Pixels of a block's bounding box that no tile covers are NaN with mask :data:`IGNORE`. Chips that
+    are not whole XYZ tiles are returned unchanged.
+    """
+    from scipy.ndimage import label
+
+    tiles: dict[tuple[str, str, int], dict[tuple[int, int], Chip]] = {}
+    out: list[Chip] = []
+    for c in chips:
+        key = _xyz(c)
+        if key is None or c.image.shape[1] != c.image.shape[2]:
+            out.append(c)
+        else:
+            tiles.setdefault((c.source, c.group, key[2]), {})[key[:2]] = c
+    for (source, group, _zoom), pos in sorted(tiles.items()):
+        side = next(iter(pos.values())).image.shape[1]
+        x0, y0 = min(x for x, _ in pos), min(y for _, y in pos)
+        occupied = np.zeros((max(y for _, y in pos) - y0 + 1, max(x for x, _ in pos) - x0 + 1), bool)
+        for x, y in pos:
+            occupied[y - y0, x - x0] = True
+        blocks, n = label(occupied)
+        for k in range(1, n + 1):
+            rows, cols = np.nonzero(blocks == k)
+            r0, c0 = rows.min(), cols.min()
+            members = [pos[(int(c + x0), int(r + y0))] for r, c in zip(rows, cols, strict=True)]
+            bands = members[0].image.shape[0]
+            image = np.full((bands, (rows.max() - r0 + 1) * side, (cols.max() - c0 + 1) * side), np.nan, np.float32)
+            mask = np.full(image.shape[1:], IGNORE, np.uint8)
+            for r, c, chip in zip(rows, cols, members, strict=True):
+                win = np.s_[(r - r0) * side:(r - r0 + 1) * side, (c - c0) * side:(c - c0 + 1) * side]
+                image[(slice(None), *win)] = chip.image
+                mask[win] = chip.mask
+            name = f"{members[0].name.split('@')[0]}+{len(members) - 1}"
+            out.append(Chip(image, mask, group, source, name, members[0].gsd_m))
+    return out
 
 
 def _labels_for(image: Path, labels: Path) -> Path | None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ai4geo_lab.errors import InputNotFoundError
-from ai4geo_lab.segmentation.chips import Chip, read_chips
+from ai4geo_lab.segmentation.chips import Chip, read_chips, xyz_mosaics
 
 
 def _need(path: Path, what: str) -> Path:
@@ -19,11 +19,16 @@ def _need(path: Path, what: str) -> Path:
     return path
 
 
-def kampala_chips(root: str | Path, split: str = "train", limit: int | None = None) -> list[Chip]:
-    """Kampala OpenAerialMap RGB chips of ``split`` (train/val) with their OSM labels; groups are zoom levels."""
+def kampala_chips(root: str | Path, split: str = "train", limit: int | None = None,
+                  mosaic: bool = False) -> list[Chip]:
+    """Kampala OpenAerialMap RGB chips of ``split`` (train/val) with their OSM labels; groups are zoom levels.
+
+    ``mosaic``: touching tiles of a zoom joined into blocks (see :func:`~ai4geo_lab.segmentation.chips.xyz_mosaics`).
+    """
     folder = _need(Path(root) / split, f"Kampala {split} split")
     images = sorted((folder / "chips").glob("*.tif"))[:limit]
-    return read_chips(images, folder / "labels", source="kampala")
+    chips = read_chips(images, folder / "labels", source="kampala")
+    return xyz_mosaics(chips) if mosaic else chips
 
 
 def atlanta_chips(root: str | Path, split: str = "all", chip_size: int = 150,

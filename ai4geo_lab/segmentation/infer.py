@@ -86,12 +86,10 @@ def _pad_to(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, max(pr, 0)), (0, max(pc, 0))), mode=mode)
 
 
-def resample_factor(model: UnetModel, gsd_m: float | None) -> float:
-    """How much to shrink an input of ``gsd_m`` metres per pixel for the model (1: as it is).
-
-    A model with ``spec.gsd_m`` sees inputs finer than that at its own resolution; coarser ones stay as they are.
+def resample_factor(target: float | None, gsd_m: float | None) -> float:
+    """How much to shrink an input of ``gsd_m`` metres per pixel for a model working at ``target`` (its
+    ``spec.gsd_m``; 1: as it is). Inputs finer than the target are seen at it; coarser ones stay as they are.
     """
-    target = model.spec.gsd_m
     if not target or not gsd_m or gsd_m >= target / 1.25:
         return 1.0
     return gsd_m / target
@@ -110,7 +108,7 @@ def predict_proba(model: UnetModel, x: np.ndarray, window: int = WINDOW, overlap
     if x.ndim != 3 or x.shape[0] != len(model.spec.inputs):
         raise InvalidInputError(f"input of shape {x.shape}, the model takes {len(model.spec.inputs)} channels "
                                 f"({', '.join(model.spec.inputs)})", "scale the image with scale_inputs first")
-    f = resample_factor(model, gsd_m)
+    f = resample_factor(model.spec.gsd_m, gsd_m)
     if f < 1.0:
         from scipy.ndimage import zoom
 

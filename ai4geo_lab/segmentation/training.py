@@ -1,8 +1,9 @@
 """Training a U-Net building segmenter on chips: reproducible, checkpointed, judged on its last epochs.
 
-The recipe: every zoom group sampled equally (multi-zoom sampling), scale and photometric augmentation,
-a boundary-weighted BCE + soft-Dice loss, AdamW with a one-cycle schedule, and an exponential moving
-average (EMA) of the weights that is the model evaluated, checkpointed and returned.
+The recipe: every zoom group sampled equally (multi-zoom sampling; within a group by labelled area), scale
+and photometric augmentation (optionally at the model's ``gsd_m``), a boundary-weighted BCE + soft-Dice loss
+that leaves unlabelled pixels out, AdamW with a one-cycle schedule, and an exponential moving average (EMA)
+of the weights that is the model evaluated, checkpointed and returned.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from tqdm.auto import tqdm
 
 from ai4geo_lab.errors import ConfigError
 from ai4geo_lab.quality.metrics import segmentation_scores
-from ai4geo_lab.segmentation.chips import Chip, augment, scaled, source_limits
-from ai4geo_lab.segmentation.infer import predict_proba
+from ai4geo_lab.segmentation.chips import IGNORE, Chip, augment, scaled, source_limits
+from ai4geo_lab.segmentation.infer import predict_proba, resample_factor
 from ai4geo_lab.segmentation.unet import UnetModel, UnetSpec, build_unet, device, torch_module
 
 
@@ -44,6 +45,9 @@ class TrainParams(BaseModel):
     patience: int | None = Field(default=None, ge=1, description="stop after this many epochs without progress")
     max_minutes: float | None = Field(default=None, gt=0, description="stop (keeping the checkpoint) after this")
     last_k: int = Field(default=5, ge=1, description="the score reported is the mean of the last k epochs")
+    source_weights: dict[str, float] = Field(default_factory=dict,
+                                             description="share of a source's groups in sampling (default 1 each)")
+    at_model_gsd: bool = Field(default=False, description="resample chips finer than the model's gsd_m to it")
     seed: int = 0
 
 
@@ -62,15 +66,16 @@ class TrainResult:
 def _loss(logits: Any, target: Any, boundary_weight: float, dice_weight: float) -> Any:
     torch = torch_module()
     F = torch.nn.functional
-    t = target[:, None]
-    weight = None
+    labelled = (target[:, None] != IGNORE).float()
+    t = target[:, None] * labelled
+    weight = labelled
     if boundary_weight > 0:  # pixels where a 5×5 window holds both classes
         edge = F.max_pool2d(t, 5, 1, 2) - (-F.max_pool2d(-t, 5, 1, 2))
-        weight = 1.0 + boundary_weight * edge
-    bce = F.binary_cross_entropy_with_logits(logits, t, weight=weight)
+        weight = labelled * (1.0 + boundary_weight * edge)
+    bce = F.binary_cross_entropy_with_logits(logits, t, weight=weight, reduction="sum") / labelled.sum().clamp(min=1)
     if dice_weight <= 0:
         return bce
-    p = torch.sigmoid(logits)
+    p = torch.sigmoid(logits) * labelled
     dice = 1 - (2 * (p * t).sum() + 1) / (p.sum() + t.sum() + 1)
     return bce + dice_weight * dice
 
@@ -101,16 +106,17 @@ def refresh_batchnorm(module: Any, batches: Sequence[Any]) -> None:
 
 def evaluate(model: UnetModel, chips: Sequence[Chip], limits: dict[str, np.ndarray],
              threshold: float = 0.5, backend: str = "torch") -> dict[str, Any]:
-    """Pixel scores (see :func:`~ai4geo_lab.quality.metrics.segmentation_scores`) pooled over ``chips``,
-    overall and per group (e.g. zoom level), predicted with ``backend``."""
+    """Pixel scores (see :func:`~ai4geo_lab.quality.metrics.segmentation_scores`) pooled over the labelled
+    pixels of ``chips``, overall and per group (e.g. zoom level), predicted with ``backend``."""
     was_training = model.module.training
     model.module.eval()
     preds: dict[str, list[np.ndarray]] = {}
     refs: dict[str, list[np.ndarray]] = {}
     for c in chips:
         prob = predict_proba(model, scaled(c, limits), gsd_m=c.gsd_m, backend=backend)
-        preds.setdefault(c.group, []).append((prob >= threshold).ravel())
-        refs.setdefault(c.group, []).append(c.mask.ravel())
+        labelled = c.mask != IGNORE
+        preds.setdefault(c.group, []).append(prob[labelled] >= threshold)
+        refs.setdefault(c.group, []).append(c.mask[labelled])
     model.module.train(was_training)
     out: dict[str, Any] = {"all": segmentation_scores(np.concatenate([np.concatenate(v) for v in preds.values()]),
                                                       np.concatenate([np.concatenate(v) for v in refs.values()]))}
@@ -119,19 +125,44 @@ def evaluate(model: UnetModel, chips: Sequence[Chip], limits: dict[str, np.ndarr
     return out
 
 
-def _group_weights(chips: Sequence[Chip]) -> np.ndarray:
+def _group_weights(chips: Sequence[Chip], source_weights: dict[str, float] | None = None) -> np.ndarray:
+    """Sampling probabilities: each (source, group) alike (times its source's weight), chips within a group
+    by labelled area."""
     groups = [f"{c.source}/{c.group}" for c in chips]
-    counts = {g: groups.count(g) for g in set(groups)}
-    w = np.array([1.0 / counts[g] for g in groups])
+    area = np.array([float((c.mask != IGNORE).sum()) for c in chips])
+    totals = {g: area[[i for i, h in enumerate(groups) if h == g]].sum() for g in set(groups)}
+    share = source_weights or {}
+    w = np.array([share.get(c.source, 1.0) * a / max(totals[g], 1.0) for c, g, a in zip(chips, groups, area,
+                                                                                         strict=True)])
+    if w.sum() <= 0:
+        raise ConfigError("no chip has a positive sampling weight", "check source_weights")
     return w / w.sum()
 
 
-def _batch(xs: Sequence[np.ndarray], chips: Sequence[Chip], weights: np.ndarray, rng: np.random.Generator,
+def model_resolution(chips: Sequence[Chip], xs: Sequence[np.ndarray],
+                     gsd_m: float | None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Scaled inputs and masks of ``chips`` resampled to ``gsd_m`` where finer (as :func:`predict_proba` does)."""
+    from scipy.ndimage import zoom
+
+    out_x, out_m = [], []
+    for c, x in zip(chips, xs, strict=True):
+        f = resample_factor(gsd_m, c.gsd_m)
+        if f < 1.0:
+            x = zoom(x, (1, f, f), order=1, grid_mode=True, mode="nearest")
+            m = zoom(c.mask, f, order=0, grid_mode=True, mode="nearest")[: x.shape[1], : x.shape[2]]
+        else:
+            m = c.mask
+        out_x.append(np.ascontiguousarray(x, np.float32))
+        out_m.append(m)
+    return out_x, out_m
+
+
+def _batch(xs: Sequence[np.ndarray], masks: Sequence[np.ndarray], weights: np.ndarray, rng: np.random.Generator,
            params: TrainParams, dev: Any, fmt: Any) -> tuple[Any, Any]:
     """One augmented batch (images, masks) as tensors, chips drawn with the group-balancing ``weights``."""
     torch = torch_module()
     idx = rng.choice(len(xs), size=params.batch_size, p=weights)
-    views = [augment(xs[i], chips[i].mask, rng, params.crop, (params.scale_min, params.scale_max)) for i in idx]
+    views = [augment(xs[i], masks[i], rng, params.crop, (params.scale_min, params.scale_max)) for i in idx]
     xb = torch.from_numpy(np.stack([v[0] for v in views])).to(dev).contiguous(memory_format=fmt)
     return xb, torch.from_numpy(np.stack([v[1] for v in views])).to(dev)
 
@@ -160,8 +191,9 @@ def train(train_chips: Sequence[Chip], val_chips: Sequence[Chip], spec: UnetSpec
     rng = np.random.default_rng(params.seed)
     dev = device()
     limits = source_limits([*train_chips, *val_chips])
-    xs = [scaled(c, limits) for c in train_chips]
-    weights = _group_weights(train_chips)
+    xs, masks = model_resolution(train_chips, [scaled(c, limits) for c in train_chips],
+                                 spec.gsd_m if params.at_model_gsd else None)
+    weights = _group_weights(train_chips, params.source_weights)
     net = build_unet(spec).to(dev)
     if dev.type == "cpu":
         net = net.to(memory_format=torch.channels_last)
@@ -190,7 +222,7 @@ def train(train_chips: Sequence[Chip], val_chips: Sequence[Chip], spec: UnetSpec
         te = time.perf_counter()
         losses = []
         for _ in range(steps_per_epoch):
-            xb, yb = _batch(xs, train_chips, weights, rng, params, dev, fmt)
+            xb, yb = _batch(xs, masks, weights, rng, params, dev, fmt)
             loss = _loss(net(xb), yb, params.boundary_weight, params.dice_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -200,7 +232,7 @@ def train(train_chips: Sequence[Chip], val_chips: Sequence[Chip], spec: UnetSpec
                 ema.update_parameters(net)
             losses.append(float(loss.detach()))
         if ema is not None:
-            refresh_batchnorm(ema.module, [_batch(xs, train_chips, weights, rng, params, dev, fmt)[0]
+            refresh_batchnorm(ema.module, [_batch(xs, masks, weights, rng, params, dev, fmt)[0]
                                            for _ in range(params.bn_batches)])
         scored = UnetModel(spec, ema.module if ema is not None else net)
         scores = evaluate(scored, val_chips, limits) if val_chips else {}

@@ -27,7 +27,7 @@ from ai4geo_lab.segmentation import (
     read_chips,
     train,
 )
-from ai4geo_lab.segmentation.chips import augment
+from ai4geo_lab.segmentation.chips import IGNORE, Chip, augment, xyz_mosaics
 from ai4geo_lab.segmentation.infer import ramp_weights, scale_inputs
 
 CRS = "EPSG:32631"
@@ -137,6 +137,52 @@ def test_augment_keeps_the_mask_binary_and_aligned() -> None:
         assert xa.shape == (3, 64, 64) and ma.shape == (64, 64)
         assert set(np.unique(ma)) <= {0.0, 1.0}
         assert segmentation_scores(xa[0] > 0.5, ma)["iou"] > 0.9  # image and mask moved together
+
+
+def test_touching_xyz_tiles_are_joined_and_gaps_left_unlabelled() -> None:
+    rng = np.random.default_rng(0)
+
+    def tile(x: int, y: int, z: int = 21) -> Chip:
+        return Chip(rng.random((3, 8, 8)).astype(np.float32), (rng.random((8, 8)) > 0.5).astype(np.uint8),
+                    f"z{z}", "oam", f"OAM-{x}-{y}-{z}@0,0", 0.075)
+
+    # an L of three tiles, a lone tile two columns away, a tile of another zoom and a chip cut from a large image
+    tiles = [tile(10, 20), tile(11, 20), tile(10, 21), tile(13, 20), tile(5, 10, z=20)]
+    other = Chip(np.zeros((3, 8, 8), np.float32), np.zeros((8, 8), np.uint8), "all", "oam", "big@0,8")
+    out = xyz_mosaics([*tiles, other])
+    assert len(out) == 4 and other in out
+    block = next(c for c in out if c.image.shape[1:] == (16, 16))
+    np.testing.assert_array_equal(block.image[:, :8, 8:], tiles[1].image)  # east neighbour to the right
+    np.testing.assert_array_equal(block.image[:, 8:, :8], tiles[2].image)  # south neighbour below
+    np.testing.assert_array_equal(block.mask[:8, :8], tiles[0].mask)
+    assert (block.mask[8:, 8:] == IGNORE).all() and np.isnan(block.image[:, 8:, 8:]).all()
+    assert sorted(c.image.shape[1] for c in out) == [8, 8, 8, 16]
+
+
+def test_training_chips_can_be_seen_at_the_models_resolution() -> None:
+    from ai4geo_lab.segmentation.training import model_resolution
+
+    fine = Chip(np.ones((3, 64, 64), np.float32), np.full((64, 64), IGNORE, np.uint8), "z21", "oam", "f", 0.075)
+    fine.mask[:32] = 1
+    coarse = Chip(np.ones((3, 64, 64), np.float32), np.zeros((64, 64), np.uint8), "z19", "oam", "c", 0.3)
+    xs, masks = model_resolution([fine, coarse], [fine.image, coarse.image], 0.15)
+    assert xs[0].shape == (3, 32, 32) and masks[0].shape == (32, 32) and xs[1].shape == (3, 64, 64)
+    assert set(np.unique(masks[0])) == {1, IGNORE} and (masks[0][:16] == 1).all()  # labels stay labels
+    assert model_resolution([fine], [fine.image], None)[0][0].shape == (3, 64, 64)
+
+
+def test_unlabelled_pixels_do_not_count_in_the_loss() -> None:
+    from ai4geo_lab.segmentation.training import _loss
+
+    torch.manual_seed(0)
+    logits = torch.randn(2, 1, 32, 32)
+    target = (torch.rand(2, 32, 32) > 0.6).float()
+    padded_logits = torch.cat([logits, torch.randn(2, 1, 32, 32) * 5], dim=3)  # wider, the extra part unlabelled
+    padded_target = torch.cat([target, torch.full((2, 32, 32), float(IGNORE))], dim=2)
+    # the 5×5 boundary window sees across the seam: compare without the boundary weight
+    assert float(_loss(padded_logits, padded_target, 0.0, 1.0)) == pytest.approx(float(_loss(logits, target, 0.0, 1.0)),
+                                                                                 rel=1e-5)
+    assert float(_loss(padded_logits, padded_target, 2.0, 1.0)) < 10  # finite, and IGNORE is no class
 
 
 @pytest.mark.slow
