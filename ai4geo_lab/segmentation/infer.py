@@ -95,6 +95,13 @@ def resample_factor(target: float | None, gsd_m: float | None) -> float:
     return gsd_m / target
 
 
+def shrink(x: np.ndarray, f: float, order: int = 1) -> np.ndarray:
+    """Bands (C, H, W) or a mask (H, W) resampled by ``f`` < 1 (``order`` 1: bilinear; 0: nearest, for labels)."""
+    from scipy.ndimage import zoom
+
+    return zoom(x, (1, f, f) if x.ndim == 3 else f, order=order, grid_mode=True, mode="nearest")
+
+
 def predict_proba(model: UnetModel, x: np.ndarray, window: int = WINDOW, overlap: int = 64,
                   batch: int = 1, backend: str = "torch", gsd_m: float | None = None) -> np.ndarray:
     """Building probability (H, W) float32 of a scaled input ``x`` (C, H, W) of ``gsd_m`` metres per pixel.
@@ -112,7 +119,7 @@ def predict_proba(model: UnetModel, x: np.ndarray, window: int = WINDOW, overlap
     if f < 1.0:
         from scipy.ndimage import zoom
 
-        small = zoom(x, (1, f, f), order=1, grid_mode=True, mode="nearest")
+        small = shrink(x, f)
         prob = predict_proba(model, small, window, max(8, round(overlap * f)), batch, backend)
         back = zoom(prob, (x.shape[1] / prob.shape[0], x.shape[2] / prob.shape[1]), order=1, grid_mode=True,
                     mode="nearest")

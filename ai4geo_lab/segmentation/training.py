@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from ai4geo_lab.errors import ConfigError
 from ai4geo_lab.quality.metrics import segmentation_scores
 from ai4geo_lab.segmentation.chips import IGNORE, Chip, augment, scaled, source_limits
-from ai4geo_lab.segmentation.infer import predict_proba, resample_factor
+from ai4geo_lab.segmentation.infer import predict_proba, resample_factor, shrink
 from ai4geo_lab.segmentation.unet import UnetModel, UnetSpec, build_unet, device, torch_module
 
 
@@ -128,12 +128,13 @@ def evaluate(model: UnetModel, chips: Sequence[Chip], limits: dict[str, np.ndarr
 def _group_weights(chips: Sequence[Chip], source_weights: dict[str, float] | None = None) -> np.ndarray:
     """Sampling probabilities: each (source, group) alike (times its source's weight), chips within a group
     by labelled area."""
-    groups = [f"{c.source}/{c.group}" for c in chips]
-    area = np.array([float((c.mask != IGNORE).sum()) for c in chips])
-    totals = {g: area[[i for i, h in enumerate(groups) if h == g]].sum() for g in set(groups)}
+    area = [float((c.mask != IGNORE).sum()) for c in chips]
+    totals: dict[tuple[str, str], float] = {}
+    for c, a in zip(chips, area, strict=True):
+        totals[c.source, c.group] = totals.get((c.source, c.group), 0.0) + a
     share = source_weights or {}
-    w = np.array([share.get(c.source, 1.0) * a / max(totals[g], 1.0) for c, g, a in zip(chips, groups, area,
-                                                                                         strict=True)])
+    w = np.array([share.get(c.source, 1.0) * a / max(totals[c.source, c.group], 1.0)
+                  for c, a in zip(chips, area, strict=True)])
     if w.sum() <= 0:
         raise ConfigError("no chip has a positive sampling weight", "check source_weights")
     return w / w.sum()
@@ -142,18 +143,12 @@ def _group_weights(chips: Sequence[Chip], source_weights: dict[str, float] | Non
 def model_resolution(chips: Sequence[Chip], xs: Sequence[np.ndarray],
                      gsd_m: float | None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Scaled inputs and masks of ``chips`` resampled to ``gsd_m`` where finer (as :func:`predict_proba` does)."""
-    from scipy.ndimage import zoom
-
     out_x, out_m = [], []
     for c, x in zip(chips, xs, strict=True):
         f = resample_factor(gsd_m, c.gsd_m)
-        if f < 1.0:
-            x = zoom(x, (1, f, f), order=1, grid_mode=True, mode="nearest")
-            m = zoom(c.mask, f, order=0, grid_mode=True, mode="nearest")[: x.shape[1], : x.shape[2]]
-        else:
-            m = c.mask
+        x, m = (shrink(x, f), shrink(c.mask, f, order=0)) if f < 1.0 else (x, c.mask)
         out_x.append(np.ascontiguousarray(x, np.float32))
-        out_m.append(m)
+        out_m.append(m[: x.shape[1], : x.shape[2]])
     return out_x, out_m
 
 
