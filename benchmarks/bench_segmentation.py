@@ -7,7 +7,8 @@ thread, for the torch (channels-last), ONNX Runtime float32 and int8 backends, w
 (3) training seconds per epoch from the shipped model's own history (and, with ``--train-epochs N``, measured
 here on Kampala); (4) the segmentation table (accuracy, mIoU, F1, precision, recall, IoU) of the shipped model on
 Kampala val per zoom, on the sample city of seed 0 and on Atlanta (as in the model card; float32 and int8),
-plus object-level P/R/F1 (IoU ≥ 0.5) on Kampala val.
+the IoU on Kampala val (touching tiles joined) with 1, 2, 4 and 8 test-time views and their time, plus
+object-level P/R/F1 (IoU ≥ 0.5) on Kampala val.
 
 Usage: python benchmarks/bench_segmentation.py [--data ../shared/data/buildings] [--workers 2] [--side 2000]
        [--train-epochs 0]
@@ -111,8 +112,22 @@ def scores(data: Path) -> None:
         for name, s in rows.items():
             print(f"{name:24}" + "".join(f"{s[c]:10.3f}" for c in COLUMNS))
     print(f"{'seed table (Toulouse)':24}" + "".join(f"{v:10.3f}" for v in (0.933, 0.818, 0.835, 0.895, 0.782, 0.717)))
+    view_scores(model, data)
     val = kampala_chips(data / "kampala", "val")
     print("object level, kampala val (one-to-one at IoU ≥ 0.5):", json.dumps(objects(model, val, data)))
+
+
+def view_scores(model: object, data: Path) -> None:
+    from ai4geo_lab.segmentation.training import evaluate
+
+    val = kampala_chips(data / "kampala", "val", mosaic=True)
+    limits = {k: np.asarray(v, np.float32) for k, v in model.meta["limits"].items()}
+    for views in (1, 2, 4, 8):
+        t0 = time.perf_counter()
+        r = evaluate(model, val, limits, views=views)
+        print(f"kampala val joined, {views} view(s): IoU {r['all']['iou']:.3f} ("
+              + ", ".join(f"{g} {r[g]['iou']:.3f}" for g in sorted(r) if g != "all")
+              + f"), {time.perf_counter() - t0:.1f} s")
 
 
 def objects(model: object, val: list, data: Path) -> dict:

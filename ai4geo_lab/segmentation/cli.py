@@ -21,6 +21,7 @@ def predict_cmd(
     tile: Annotated[int, typer.Option(help="tile side (px)")] = 1000,
     overlap: Annotated[int, typer.Option(help="tile halo (px)")] = 64,
     threshold: Annotated[float, typer.Option(help="building probability threshold")] = 0.5,
+    views: Annotated[int, typer.Option(help="flips/turns averaged per window: 1, 2, 4 or 8")] = 1,
     cluster: Annotated[str | None, typer.Option(help="run tiles on a Dask cluster (as for `ai4geo run`)")] = None,
 ) -> None:
     """Building probability and mask (COGs) of a raster, tiled with overlap."""
@@ -30,7 +31,7 @@ def predict_cmd(
     band_list = [int(b) for b in bands.split(",")] if bands else None
     with connect(cluster if cluster is not None else "synchronous") as client:
         res = predict(raster, model, out, tile=tile, overlap=overlap, threshold=threshold, bands=band_list,
-                      client=client)
+                      views=views, client=client)
     typer.echo(json.dumps({k: str(v) for k, v in res.items()}, indent=1))
 
 

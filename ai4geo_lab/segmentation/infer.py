@@ -102,11 +102,40 @@ def shrink(x: np.ndarray, f: float, order: int = 1) -> np.ndarray:
     return zoom(x, (1, f, f) if x.ndim == 3 else f, order=order, grid_mode=True, mode="nearest")
 
 
+#: Test-time views, in the order they are added: identity, half turn, the two mirrors, quarter turns,
+#: the two diagonal mirrors (the 8 symmetries of the square) as (quarter turns, mirror the columns).
+VIEWS = ((0, False), (2, False), (0, True), (2, True), (1, False), (3, False), (1, True), (3, True))
+
+
+def _viewed(run: Callable[[np.ndarray], np.ndarray], views: int) -> Callable[[np.ndarray], np.ndarray]:
+    """``run`` averaged over the first ``views`` of :data:`VIEWS` (each input turned, run, turned back)."""
+    if views not in (1, 2, 4, 8):
+        raise InvalidInputError(f"views must be 1, 2, 4 or 8, got {views}",
+                                "1: the input as it is; 2, 4, 8: that many flips and turns averaged")
+    if views == 1:
+        return run
+
+    def averaged(x: np.ndarray) -> np.ndarray:
+        acc: np.ndarray | None = None
+        for k, mirror in VIEWS[:views]:
+            v = np.rot90(x, k, axes=(2, 3))
+            out = run(np.ascontiguousarray(v[..., ::-1] if mirror else v))
+            out = np.rot90(out[..., ::-1] if mirror else out, -k, axes=(2, 3))
+            acc = out if acc is None else acc + out
+        assert acc is not None
+        return acc / views
+
+    return averaged
+
+
 def predict_proba(model: UnetModel, x: np.ndarray, window: int = WINDOW, overlap: int = 64,
-                  batch: int = 1, backend: str = "torch", gsd_m: float | None = None) -> np.ndarray:
+                  batch: int = 1, backend: str = "torch", gsd_m: float | None = None,
+                  views: int = 1) -> np.ndarray:
     """Building probability (H, W) float32 of a scaled input ``x`` (C, H, W) of ``gsd_m`` metres per pixel.
 
     An input finer than the model's ``gsd_m`` is resampled to it, predicted, and the probability resampled back.
+    ``views`` > 1 averages the logits of that many flips/turns of each window (test-time augmentation: steadier
+    masks for ``views`` times the work).
 
     The input is cut into windows of ``window`` px overlapping by ``overlap`` px (rounded to multiples of
     32); their predictions are blended with :func:`ramp_weights`, so window borders leave no seam.
@@ -120,7 +149,7 @@ def predict_proba(model: UnetModel, x: np.ndarray, window: int = WINDOW, overlap
         from scipy.ndimage import zoom
 
         small = shrink(x, f)
-        prob = predict_proba(model, small, window, max(8, round(overlap * f)), batch, backend)
+        prob = predict_proba(model, small, window, max(8, round(overlap * f)), batch, backend, views=views)
         back = zoom(prob, (x.shape[1] / prob.shape[0], x.shape[2] / prob.shape[1]), order=1, grid_mode=True,
                     mode="nearest")
         return back[: x.shape[1], : x.shape[2]].astype(np.float32)
@@ -134,7 +163,7 @@ def predict_proba(model: UnetModel, x: np.ndarray, window: int = WINDOW, overlap
     norm = np.zeros(xp.shape[1:], np.float32)
     weight = ramp_weights((wr, wc), ov)
     boxes = [(r, c) for r in _starts(xp.shape[1], wr, wr - ov) for c in _starts(xp.shape[2], wc, wc - ov)]
-    run = _runner(model, backend)
+    run = _viewed(_runner(model, backend), views)
     for i in range(0, len(boxes), batch):
         chunk = boxes[i:i + batch]
         logits = run(np.ascontiguousarray(np.stack([xp[:, r:r + wr, c:c + wc] for r, c in chunk])))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ai4geo_lab.errors import ConfigError, InvalidInputError
 from ai4geo_lab.geo.grid import GroundGrid
@@ -55,6 +55,8 @@ class SegmentParams(BaseModel):
     backend: Literal["auto", "torch", "onnx", "int8"] = Field(
         default="auto", description="inference engine: auto (on CPUs ONNX Runtime, int8 when the model has its "
                                     "int8 file), torch, onnx, int8")
+    views: Literal[1, 2, 4, 8] = Field(default=1, description="flips/turns of each window averaged (test-time "
+                                       "augmentation): a steadier mask for that many times the work")
 
 
 def model_path(name: str) -> Path:
@@ -88,7 +90,7 @@ def _bands(image: Path, params: SegmentParams, n_image_inputs: int) -> list[int]
 
 def proba_tile(tile: Tile, grid: GroundGrid, image: Path, model: str, bands: list[int], limits: list[list[float]],
                ndsm: Path | None, window: int, blend: int, backend: str = "auto",
-               gsd_m: float | None = None) -> np.ndarray:
+               gsd_m: float | None = None, views: int = 1) -> np.ndarray:
     """Building probability of one tile's core (NaN where the input is invalid); runs on a Dask worker."""
     set_torch_threads(threads_for_worker())
     net = load_unet(model)
@@ -96,7 +98,7 @@ def proba_tile(tile: Tile, grid: GroundGrid, image: Path, model: str, bands: lis
     height = read_window(ndsm, tile.halo)[0] if ndsm is not None and "ndsm" in net.spec.inputs else None
     x, valid = scale_inputs(img, np.asarray(limits, np.float32), height, net.spec.ndsm_scale_m)
     prob = predict_proba(net, x, window=window, overlap=min(blend, window // 4) or 32, backend=backend,
-                         gsd_m=gsd_m)
+                         gsd_m=gsd_m, views=views)
     prob[~valid] = np.nan
     return prob[tile.core_in_halo]
 
@@ -128,7 +130,7 @@ def segment(ctx: StepContext, image: Path, ndsm: Path | None, params: SegmentPar
     prob = ctx.tiled_raster("probability", proba_tile, overlap=params.overlap, dtype="float32", nodata=None,
                             bytes_per_px=2000.0, image=image, model=str(path), bands=bands, limits=limits,
                             ndsm=ndsm, window=params.window, blend=params.overlap,
-                            backend=params.backend, gsd_m=gsd_m)
+                            backend=params.backend, gsd_m=gsd_m, views=params.views)
     mask = ctx.tiled_raster("mask", mask_tile, overlap=16, dtype="uint8", nodata=None, probability=prob,
                             ndsm=ndsm, threshold=params.threshold, min_height=params.min_height,
                             min_area_px=params.min_area_px)
@@ -143,22 +145,27 @@ def run(ctx: StepContext, inputs: dict[str, Path], params: SegmentParams) -> dic
 def predict(raster: str | Path, model: str | Path = "default", out: str | Path = "segment-out", tile: int = 1000,
             overlap: int = 64, threshold: float = 0.5, bands: list[int] | None = None,
             ndsm: str | Path | None = None, min_height: float | None = None, min_area_px: int = 30,
-            backend: str = "auto", client: Any = None, progress: bool = True) -> dict[str, Path]:
+            backend: str = "auto", views: int = 1, client: Any = None, progress: bool = True) -> dict[str, Path]:
     """Buildings of any georeferenced ``raster`` with a U-Net: ``{"probability": COG, "mask": COG}``.
 
     Tiles of ``tile`` px with a halo of ``overlap`` px run as Dask tasks on ``client`` (in process when None);
     finished tiles are kept, so a rerun after an interruption computes only the missing ones. ``ndsm`` (same
-    grid) feeds models that take one, and gates the mask at ``min_height`` metres when that is given.
+    grid) feeds models that take one, and gates the mask at ``min_height`` metres when that is given. ``views``:
+    1, 2, 4 or 8 flips/turns of each window averaged (see :func:`~ai4geo_lab.segmentation.infer.predict_proba`).
     """
     # the chain's tiled execution (resume, retries, Dask) serves this one-step run too
+    from ai4geo_lab.chain.config import format_validation_error
     from ai4geo_lab.chain.context import StepContext
     from ai4geo_lab.chain.manifest import Manifest, fingerprint
 
     raster = Path(raster)
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
-    params = SegmentParams(model=str(model), bands=bands, threshold=threshold, min_height=min_height,
-                           min_area_px=min_area_px, overlap=overlap, backend=backend)
+    try:
+        params = SegmentParams(model=str(model), bands=bands, threshold=threshold, min_height=min_height,
+                               min_area_px=min_area_px, overlap=overlap, backend=backend, views=views)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid segmentation parameters: {format_validation_error(exc)}") from exc
     grid = GroundGrid.like(raster)
     if ndsm is not None:
         with open_raster(ndsm) as src:

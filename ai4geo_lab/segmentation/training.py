@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,7 +23,7 @@ from ai4geo_lab.errors import ConfigError
 from ai4geo_lab.quality.metrics import segmentation_scores
 from ai4geo_lab.segmentation.chips import IGNORE, Chip, augment, scaled, source_limits
 from ai4geo_lab.segmentation.infer import predict_proba, resample_factor, shrink
-from ai4geo_lab.segmentation.unet import UnetModel, UnetSpec, build_unet, device, torch_module
+from ai4geo_lab.segmentation.unet import UnetModel, UnetSpec, build_unet, device, smp_module, torch_module
 
 
 class TrainParams(BaseModel):
@@ -39,7 +39,9 @@ class TrainParams(BaseModel):
     ema_decay: float = Field(default=0.98, ge=0, lt=1, description="EMA of weights per step (0: none)")
     bn_batches: int = Field(default=4, ge=1, description="batches that refresh the EMA model's batch-norm stats")
     boundary_weight: float = Field(default=2.0, ge=0, description="extra BCE weight near building edges")
-    dice_weight: float = Field(default=1.0, ge=0)
+    dice_weight: float = Field(default=1.0, ge=0, description="weight of the region term of the loss")
+    region_loss: Literal["dice", "lovasz"] = Field(default="dice", description="the region term: soft Dice or "
+                                                   "the Lovász hinge (an IoU surrogate)")
     scale_min: float = Field(default=0.7, gt=0, description="smallest random rescale")
     scale_max: float = Field(default=1.4, gt=0, description="largest random rescale")
     patience: int | None = Field(default=None, ge=1, description="stop after this many epochs without progress")
@@ -48,6 +50,8 @@ class TrainParams(BaseModel):
     source_weights: dict[str, float] = Field(default_factory=dict,
                                              description="share of a source's groups in sampling (default 1 each)")
     at_model_gsd: bool = Field(default=False, description="resample chips finer than the model's gsd_m to it")
+    val_views: Literal[1, 2, 4, 8] = Field(default=1, description="flips/turns averaged when scoring val "
+                                           "(as predict's views)")
     seed: int = 0
 
 
@@ -63,7 +67,9 @@ class TrainResult:
     summary: dict[str, float] = field(default_factory=dict)
 
 
-def _loss(logits: Any, target: Any, boundary_weight: float, dice_weight: float) -> Any:
+def _loss(logits: Any, target: Any, boundary_weight: float, dice_weight: float, region: str = "dice") -> Any:
+    """Boundary-weighted BCE + ``dice_weight`` × the region term (soft Dice, or the Lovász hinge — a surrogate of
+    IoU at the 0.5 threshold), both over labelled pixels only."""
     torch = torch_module()
     F = torch.nn.functional
     labelled = (target[:, None] != IGNORE).float()
@@ -75,6 +81,9 @@ def _loss(logits: Any, target: Any, boundary_weight: float, dice_weight: float) 
     bce = F.binary_cross_entropy_with_logits(logits, t, weight=weight, reduction="sum") / labelled.sum().clamp(min=1)
     if dice_weight <= 0:
         return bce
+    if region == "lovasz":
+        lovasz = smp_module().losses.LovaszLoss(mode="binary", per_image=False, ignore_index=IGNORE)
+        return bce + dice_weight * lovasz(logits, target[:, None])
     p = torch.sigmoid(logits) * labelled
     dice = 1 - (2 * (p * t).sum() + 1) / (p.sum() + t.sum() + 1)
     return bce + dice_weight * dice
@@ -105,15 +114,15 @@ def refresh_batchnorm(module: Any, batches: Sequence[Any]) -> None:
 
 
 def evaluate(model: UnetModel, chips: Sequence[Chip], limits: dict[str, np.ndarray],
-             threshold: float = 0.5, backend: str = "torch") -> dict[str, Any]:
+             threshold: float = 0.5, backend: str = "torch", views: int = 1) -> dict[str, Any]:
     """Pixel scores (see :func:`~ai4geo_lab.quality.metrics.segmentation_scores`) pooled over the labelled
-    pixels of ``chips``, overall and per group (e.g. zoom level), predicted with ``backend``."""
+    pixels of ``chips``, overall and per group (e.g. zoom level), predicted with ``backend`` and ``views``."""
     was_training = model.module.training
     model.module.eval()
     preds: dict[str, list[np.ndarray]] = {}
     refs: dict[str, list[np.ndarray]] = {}
     for c in chips:
-        prob = predict_proba(model, scaled(c, limits), gsd_m=c.gsd_m, backend=backend)
+        prob = predict_proba(model, scaled(c, limits), gsd_m=c.gsd_m, backend=backend, views=views)
         labelled = c.mask != IGNORE
         preds.setdefault(c.group, []).append(prob[labelled] >= threshold)
         refs.setdefault(c.group, []).append(c.mask[labelled])
@@ -218,7 +227,7 @@ def train(train_chips: Sequence[Chip], val_chips: Sequence[Chip], spec: UnetSpec
         losses = []
         for _ in range(steps_per_epoch):
             xb, yb = _batch(xs, masks, weights, rng, params, dev, fmt)
-            loss = _loss(net(xb), yb, params.boundary_weight, params.dice_weight)
+            loss = _loss(net(xb), yb, params.boundary_weight, params.dice_weight, params.region_loss)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -230,7 +239,7 @@ def train(train_chips: Sequence[Chip], val_chips: Sequence[Chip], spec: UnetSpec
             refresh_batchnorm(ema.module, [_batch(xs, masks, weights, rng, params, dev, fmt)[0]
                                            for _ in range(params.bn_batches)])
         scored = UnetModel(spec, ema.module if ema is not None else net)
-        scores = evaluate(scored, val_chips, limits) if val_chips else {}
+        scores = evaluate(scored, val_chips, limits, views=params.val_views) if val_chips else {}
         row: dict[str, Any] = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "lr": sched.get_last_lr()[0],
                                "seconds": time.perf_counter() - te}
         for g, s in scores.items():

@@ -65,6 +65,7 @@ class SegmentPanel:
             with self.progress:
                 self.result = predict(raster, p.model, self.out.value.strip(), tile=self.tile, overlap=p.overlap,
                                       threshold=p.threshold, bands=p.bands, min_area_px=p.min_area_px,
+                                      backend=p.backend, views=p.views,
                                       client=self.client, progress=True)
         except Ai4geoError as exc:
             self.status.value = f"<b style='color:#b00'>{exc.message}</b>" + (f" — {exc.hint}" if exc.hint else "")

@@ -92,6 +92,25 @@ def test_blended_windows_reproduce_a_pixelwise_model_exactly() -> None:
     np.testing.assert_allclose(tiled, direct, atol=1e-6)
 
 
+def test_eight_views_make_predictions_turn_and_mirror_with_the_input() -> None:
+    from ai4geo_lab.segmentation.unet import build_unet
+
+    torch.manual_seed(0)
+    model = UnetModel(UnetSpec(), build_unet(UnetSpec()).eval())
+    x = np.random.default_rng(1).random((3, 64, 96)).astype(np.float32)
+    turned = np.ascontiguousarray(np.rot90(x, 1, axes=(1, 2)))
+    mirrored = np.ascontiguousarray(x[:, :, ::-1])
+    one, eight = predict_proba(model, x), predict_proba(model, x, views=8)
+    assert one.shape == eight.shape == (64, 96)
+    np.testing.assert_allclose(predict_proba(model, turned, views=8), np.rot90(eight, 1), atol=1e-5)
+    np.testing.assert_allclose(predict_proba(model, mirrored, views=8), eight[:, ::-1], atol=1e-5)
+    assert np.abs(predict_proba(model, turned) - np.rot90(one, 1)).max() > 1e-3  # one view is not symmetric
+    four = predict_proba(model, x, views=4)
+    np.testing.assert_allclose(predict_proba(model, mirrored, views=4), four[:, ::-1], atol=1e-5)
+    with pytest.raises(InvalidInputError, match="views must be 1, 2, 4 or 8"):
+        predict_proba(model, x, views=3)
+
+
 def test_ramp_weights_fall_to_the_edges_and_stay_positive() -> None:
     w = ramp_weights((64, 48), 8)
     assert w.shape == (64, 48) and w.min() > 0 and w[32, 24] == 1.0
@@ -180,9 +199,14 @@ def test_unlabelled_pixels_do_not_count_in_the_loss() -> None:
     padded_logits = torch.cat([logits, torch.randn(2, 1, 32, 32) * 5], dim=3)  # wider, the extra part unlabelled
     padded_target = torch.cat([target, torch.full((2, 32, 32), float(IGNORE))], dim=2)
     # the 5×5 boundary window sees across the seam: compare without the boundary weight
-    assert float(_loss(padded_logits, padded_target, 0.0, 1.0)) == pytest.approx(float(_loss(logits, target, 0.0, 1.0)),
-                                                                                 rel=1e-5)
-    assert float(_loss(padded_logits, padded_target, 2.0, 1.0)) < 10  # finite, and IGNORE is no class
+    for region in ("dice", "lovasz"):
+        assert float(_loss(padded_logits, padded_target, 0.0, 1.0, region)) == pytest.approx(
+            float(_loss(logits, target, 0.0, 1.0, region)), rel=1e-5)
+        assert float(_loss(padded_logits, padded_target, 2.0, 1.0, region)) < 10  # finite, IGNORE is no class
+    # the Lovász hinge vanishes only when every labelled pixel is on its side with a margin
+    sure = torch.where(target[:, None] > 0, 3.0, -3.0)
+    assert float(_loss(sure, target, 0.0, 1.0, "lovasz")) < float(_loss(sure, target, 0.0, 0.0)) + 1e-6
+    assert float(_loss(-sure, target, 0.0, 1.0, "lovasz")) > float(_loss(-sure, target, 0.0, 0.0)) + 1.0
 
 
 @pytest.mark.slow
@@ -286,6 +310,8 @@ def test_predict_refuses_bands_that_do_not_fit(tmp_path: Path) -> None:
         predict(tif, out=tmp_path / "o", bands=[1, 2], progress=False)
     with pytest.raises(ConfigError, match="bands"):
         predict(tif, out=tmp_path / "o", bands=[1, 2, 7], progress=False)
+    with pytest.raises(ConfigError, match="views"):
+        predict(tif, out=tmp_path / "o", views=3, progress=False)
 
 
 def test_cli_predicts_and_reports_errors_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -301,3 +327,9 @@ def test_cli_predicts_and_reports_errors_in_one_line(tmp_path: Path, capsys: pyt
     assert err.startswith("ai4geo: error:") and "does not exist" in err and "Traceback" not in err
     assert main(["segment", "predict", str(tif), "--out", str(tmp_path / "o"), "--model", str(tif)]) == 2
     assert "not a readable model" in capsys.readouterr().err
+    assert main(["segment", "predict", str(tif), "--out", str(tmp_path / "v"), "--tile", "64", "--views", "8"]) == 0
+    with rasterio.open(json.loads(capsys.readouterr().out)["probability"]) as src:
+        viewed = src.read(1)
+    with rasterio.open(out["probability"]) as src:
+        single = src.read(1)
+    assert viewed.shape == single.shape and not np.allclose(viewed, single)
