@@ -40,6 +40,8 @@ class TrainParams(BaseModel):
     bn_batches: int = Field(default=4, ge=1, description="batches that refresh the EMA model's batch-norm stats")
     boundary_weight: float = Field(default=2.0, ge=0, description="extra BCE weight near building edges")
     dice_weight: float = Field(default=1.0, ge=0, description="weight of the region term of the loss")
+    pos_weight: float = Field(default=1.0, gt=0, description="BCE weight of building pixels (> 1: fewer missed "
+                              "buildings, for labels drawn larger than the roofs)")
     region_loss: Literal["dice", "lovasz"] = Field(default="dice", description="the region term: soft Dice or "
                                                    "the Lovász hinge (an IoU surrogate)")
     scale_min: float = Field(default=0.7, gt=0, description="smallest random rescale")
@@ -67,9 +69,10 @@ class TrainResult:
     summary: dict[str, float] = field(default_factory=dict)
 
 
-def _loss(logits: Any, target: Any, boundary_weight: float, dice_weight: float, region: str = "dice") -> Any:
-    """Boundary-weighted BCE + ``dice_weight`` × the region term (soft Dice, or the Lovász hinge — a surrogate of
-    IoU at the 0.5 threshold), both over labelled pixels only."""
+def _loss(logits: Any, target: Any, boundary_weight: float, dice_weight: float, region: str = "dice",
+          pos_weight: float = 1.0) -> Any:
+    """Boundary-weighted BCE (building pixels × ``pos_weight``) + ``dice_weight`` × the region term (soft Dice,
+    or the Lovász hinge — a surrogate of IoU at the 0.5 threshold), both over labelled pixels only."""
     torch = torch_module()
     F = torch.nn.functional
     labelled = (target[:, None] != IGNORE).float()
@@ -78,6 +81,8 @@ def _loss(logits: Any, target: Any, boundary_weight: float, dice_weight: float, 
     if boundary_weight > 0:  # pixels where a 5×5 window holds both classes
         edge = F.max_pool2d(t, 5, 1, 2) - (-F.max_pool2d(-t, 5, 1, 2))
         weight = labelled * (1.0 + boundary_weight * edge)
+    if pos_weight != 1.0:
+        weight = weight * (1.0 + (pos_weight - 1.0) * t)
     bce = F.binary_cross_entropy_with_logits(logits, t, weight=weight, reduction="sum") / labelled.sum().clamp(min=1)
     if dice_weight <= 0:
         return bce
@@ -227,7 +232,7 @@ def train(train_chips: Sequence[Chip], val_chips: Sequence[Chip], spec: UnetSpec
         losses = []
         for _ in range(steps_per_epoch):
             xb, yb = _batch(xs, masks, weights, rng, params, dev, fmt)
-            loss = _loss(net(xb), yb, params.boundary_weight, params.dice_weight, params.region_loss)
+            loss = _loss(net(xb), yb, params.boundary_weight, params.dice_weight, params.region_loss, params.pos_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

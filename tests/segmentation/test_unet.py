@@ -209,6 +209,23 @@ def test_unlabelled_pixels_do_not_count_in_the_loss() -> None:
     assert float(_loss(-sure, target, 0.0, 1.0, "lovasz")) > float(_loss(-sure, target, 0.0, 0.0)) + 1.0
 
 
+def test_building_pixels_weigh_pos_weight_times_in_the_bce() -> None:
+    from ai4geo_lab.segmentation.training import _loss
+
+    target = torch.zeros(1, 16, 16)
+    target[0, 4:12, 4:12] = 1
+    target[0, 0, :] = IGNORE
+    grads = {}
+    for w in (1.0, 3.0):
+        logits = torch.zeros(1, 1, 16, 16, requires_grad=True)
+        _loss(logits, target, 0.0, 0.0, pos_weight=w).backward()
+        grads[w] = logits.grad[0, 0]
+    inside, outside = (slice(4, 12), slice(4, 12)), (slice(13, 16), slice(0, 16))
+    assert torch.allclose(grads[3.0][inside], 3 * grads[1.0][inside])
+    assert torch.allclose(grads[3.0][outside], grads[1.0][outside]) and bool((grads[1.0][outside] > 0).all())
+    assert bool((grads[3.0][0] == 0).all())  # unlabelled: no gradient
+
+
 @pytest.mark.slow
 def test_training_learns_is_reproducible_and_checkpoints(tmp_path: Path) -> None:
     chips = []
@@ -252,6 +269,10 @@ def test_shipped_model_is_small_and_documented() -> None:
     scores = model.meta["scores"]
     assert f"{scores['kampala_val']['iou']:.3f}" in card  # the card reports the model's own figures
     assert "ai4geo segment train-default" in card and "ODbL" in card
+    from ai4geo_lab.segmentation.default_model import default_recipe
+
+    spec, params = default_recipe()  # the shipped model is what the recipe makes
+    assert model.spec == spec and model.meta["train"] == params.model_dump(mode="json")
     int8 = model.int8_file  # shipped with its int8 companion, scored like the model
     assert int8 is not None and DEFAULT_MODEL.stat().st_size + int8.stat().st_size <= 20 * 2**20
     assert abs(model.meta["int8_scores"]["kampala_val"]["iou"] - scores["kampala_val"]["iou"]) < 0.01
