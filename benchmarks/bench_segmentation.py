@@ -32,6 +32,7 @@ from ai4geo_lab.segmentation.chips import scaled, source_limits
 from ai4geo_lab.segmentation.datasets import kampala_chips
 from ai4geo_lab.segmentation.default_model import model_scores
 from ai4geo_lab.segmentation.infer import predict_proba, set_torch_threads
+from ai4geo_lab.segmentation.unet import UnetModel
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "buildings"
 COLUMNS = ("accuracy", "miou", "f1", "precision", "recall", "iou")
@@ -117,11 +118,11 @@ def scores(data: Path) -> None:
     print("object level, kampala val (one-to-one at IoU ≥ 0.5):", json.dumps(objects(model, val, data)))
 
 
-def view_scores(model: object, data: Path) -> None:
+def view_scores(model: UnetModel, data: Path) -> None:
     from ai4geo_lab.segmentation.training import evaluate
 
     val = kampala_chips(data / "kampala", "val", mosaic=True)
-    limits = {k: np.asarray(v, np.float32) for k, v in model.meta["limits"].items()}
+    limits = model.limits
     for views in (1, 2, 4, 8):
         t0 = time.perf_counter()
         r = evaluate(model, val, limits, views=views)

@@ -13,9 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ai4geo_lab.segmentation.chips import Chip, source_limits
+from ai4geo_lab.segmentation.chips import Chip, source_limits, xyz_mosaics
 from ai4geo_lab.segmentation.datasets import atlanta_chips, kampala_chips, sample_city_chips
 from ai4geo_lab.segmentation.training import TrainParams, TrainResult, evaluate, train
 from ai4geo_lab.segmentation.unet import DEFAULT_MODEL, UnetModel, UnetSpec
@@ -60,12 +58,12 @@ def model_scores(model: UnetModel, data: Path, work: Path, backend: str = "torch
     """Pixel scores of a model on Kampala val (all and per zoom, with the model's own band limits; tile by tile,
     then with touching tiles joined as in a continuous raster), on the sample city of seed 0 and on Atlanta's
     panchromatic band fed to every input (each with its own limits)."""
-    limits = {k: np.asarray(v, np.float32) for k, v in model.meta["limits"].items()}
+    limits = model.limits
     city_val = sample_city_chips(work, (0,))
     atl = [c.with_bands([0] * len(model.spec.inputs)) for c in atlanta_chips(data / "atlanta")]
     scores: dict[str, dict[str, Any]] = {}
-    for name, mosaic in (("kampala_val", False), ("kampala_val_joined", True)):
-        val_chips = kampala_chips(data / "kampala", "val", mosaic=mosaic)
+    tiles = kampala_chips(data / "kampala", "val")
+    for name, val_chips in (("kampala_val", tiles), ("kampala_val_joined", xyz_mosaics(tiles))):
         scores |= {f"{name}_{g}" if g != "all" else name: s
                    for g, s in evaluate(model, val_chips, limits, backend=backend).items()}
     scores["sample_city_seed0"] = evaluate(model, city_val, {**limits, **source_limits(city_val)},
@@ -93,7 +91,7 @@ def quantize_default_model(model: UnetModel, data: Path, work: Path) -> Path:
         raise ConfigError(f"the default training chips are RGB and the model takes {', '.join(model.spec.inputs)}",
                           "quantize it with segmentation.quantization.quantize on windows of your own data")
     chips = default_training_chips(Path(data), Path(work))
-    limits = {**{k: np.asarray(v, np.float32) for k, v in model.meta["limits"].items()}, **source_limits(chips)}
+    limits = {**model.limits, **source_limits(chips)}
     out = model.source if model.source is not None else DEFAULT_MODEL
     int8 = quantize(model, calibration_windows(chips, limits), Path(out).with_suffix(".int8.onnx"))
     model.source = Path(out)

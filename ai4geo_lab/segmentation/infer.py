@@ -115,15 +115,13 @@ def _viewed(run: Callable[[np.ndarray], np.ndarray], views: int) -> Callable[[np
     if views == 1:
         return run
 
+    def one(x: np.ndarray, k: int, mirror: bool) -> np.ndarray:
+        v = np.rot90(x, k, axes=(2, 3))
+        out = run(np.ascontiguousarray(v[..., ::-1] if mirror else v))
+        return np.rot90(out[..., ::-1] if mirror else out, -k, axes=(2, 3))
+
     def averaged(x: np.ndarray) -> np.ndarray:
-        acc: np.ndarray | None = None
-        for k, mirror in VIEWS[:views]:
-            v = np.rot90(x, k, axes=(2, 3))
-            out = run(np.ascontiguousarray(v[..., ::-1] if mirror else v))
-            out = np.rot90(out[..., ::-1] if mirror else out, -k, axes=(2, 3))
-            acc = out if acc is None else acc + out
-        assert acc is not None
-        return acc / views
+        return sum(one(x, k, mirror) for k, mirror in VIEWS[:views]) / views
 
     return averaged
 

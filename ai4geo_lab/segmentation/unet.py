@@ -109,6 +109,13 @@ class UnetModel:
         path = self.source.with_suffix(".int8.onnx")
         return path if path.is_file() else None
 
+    @property
+    def limits(self) -> dict[str, Any]:
+        """The per-source band limits it was trained with (source → (bands, 2) float32 array)."""
+        import numpy as np
+
+        return {k: np.asarray(v, np.float32) for k, v in self.meta.get("limits", {}).items()}
+
     def to(self, dev: Any) -> UnetModel:
         """Move the module to a device (channels-last on the CPU, where it runs faster)."""
         torch = torch_module()
