@@ -110,6 +110,7 @@ def model_card(meta: dict[str, Any], path: Path) -> str:
                                                  ("accuracy", "miou", "f1", "precision", "recall", "iou")) + " |"
                      for name, s in meta["scores"].items())
     tail = meta.get("summary", {})
+    precision = " (bfloat16 mixed precision)" if meta.get("precision") == "bf16" else ""
     int8 = meta.get("int8_scores")
     int8_text = ("" if not int8 else "With the int8 companion (`" + path.with_suffix(".int8.onnx").name
                  + "`, what `backend=\"auto\"` runs on CPUs), IoU: " + ", ".join(
@@ -139,7 +140,7 @@ jittered in gain, offset and gamma; boundary-weighted BCE (+{tp["boundary_weight
 {"the Lovász hinge" if tp.get("region_loss") == "lovasz" else "soft Dice"}, unlabelled pixels left out;
 AdamW (peak lr {tp["lr"]}, weight decay {tp["weight_decay"]}, one-cycle); EMA of the weights (decay
 {tp["ema_decay"]} per step) with batch-norm statistics recomputed on {tp["bn_batches"]} batches; seed {tp["seed"]}.
-{len(hist)} epochs took {meta.get("seconds", 0) / 60:.1f} min on 2 CPU cores.
+{len(hist)} epochs took {meta.get("seconds", 0) / 60:.1f} min on 2 CPU cores{precision}.
 
 **Scores** (pixels; threshold 0.5; one view). Kampala val is a tile disjoint from train but adjacent to it, at
 three zooms of the same ground, scored tile by tile and with its touching tiles joined (`_joined`: what

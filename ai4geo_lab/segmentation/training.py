@@ -23,7 +23,15 @@ from ai4geo_lab.errors import ConfigError
 from ai4geo_lab.quality.metrics import segmentation_scores
 from ai4geo_lab.segmentation.chips import IGNORE, Chip, augment, scaled, source_limits
 from ai4geo_lab.segmentation.infer import predict_proba, resample_factor, shrink
-from ai4geo_lab.segmentation.unet import UnetModel, UnetSpec, build_unet, device, smp_module, torch_module
+from ai4geo_lab.segmentation.unet import (
+    UnetModel,
+    UnetSpec,
+    bf16_native,
+    build_unet,
+    device,
+    smp_module,
+    torch_module,
+)
 
 
 class TrainParams(BaseModel):
@@ -54,6 +62,9 @@ class TrainParams(BaseModel):
     at_model_gsd: bool = Field(default=False, description="resample chips finer than the model's gsd_m to it")
     val_views: Literal[1, 2, 4, 8] = Field(default=1, description="flips/turns averaged when scoring val "
                                            "(as predict's views)")
+    precision: Literal["auto", "bf16", "fp32"] = Field(default="auto", description="bf16: mixed precision "
+                                                       "(bfloat16 compute, float32 weights); auto: bf16 where the "
+                                                       "device runs it natively")
     seed: int = 0
 
 
@@ -226,13 +237,18 @@ def train(train_chips: Sequence[Chip], val_chips: Sequence[Chip], spec: UnetSpec
     t0 = time.perf_counter()
     bar = tqdm(range(params.epochs), desc="train", unit="epoch", disable=None if progress else True)
     fmt = torch.channels_last if dev.type == "cpu" else torch.contiguous_format
+    bf16 = params.precision == "bf16" or (params.precision == "auto" and bf16_native(dev))
+    meta_base["precision"] = "bf16" if bf16 else "fp32"
     for epoch in bar:
         net.train()
         te = time.perf_counter()
         losses = []
         for _ in range(steps_per_epoch):
             xb, yb = _batch(xs, masks, weights, rng, params, dev, fmt)
-            loss = _loss(net(xb), yb, params.boundary_weight, params.dice_weight, params.region_loss, params.pos_weight)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+                logits = net(xb)
+            loss = _loss(logits.float(), yb, params.boundary_weight, params.dice_weight, params.region_loss,
+                         params.pos_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

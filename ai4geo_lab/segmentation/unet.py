@@ -50,6 +50,18 @@ def device(name: str | None = None) -> Any:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def bf16_native(dev: Any) -> bool:
+    """Whether ``dev`` computes in bfloat16 natively (CUDA with bf16, a CPU with AVX512-BF16 or AMX): where
+    mixed precision pays; elsewhere bfloat16 is emulated and slower than float32."""
+    torch = torch_module()
+    if dev.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # pragma: no cover - torch builds without oneDNN
+        return False
+
+
 class UnetSpec(BaseModel):
     """What a U-Net is: its inputs, encoder and decoder, and how pixel values are scaled."""
 

@@ -29,6 +29,7 @@ from ai4geo_lab.segmentation import (
 )
 from ai4geo_lab.segmentation.chips import IGNORE, Chip, augment, xyz_mosaics
 from ai4geo_lab.segmentation.infer import ramp_weights, scale_inputs
+from ai4geo_lab.segmentation.unet import bf16_native
 
 CRS = "EPSG:32631"
 
@@ -245,6 +246,13 @@ def test_training_learns_is_reproducible_and_checkpoints(tmp_path: Path) -> None
     assert [r["loss"] for r in again.history] == pytest.approx([r["loss"] for r in first.history], rel=1e-5)
     loaded = load_unet(res.checkpoint)
     assert loaded.spec == spec and len(loaded.meta["history"]) == 10
+    native = bf16_native(torch.device("cpu"))
+    assert loaded.meta["precision"] == ("bf16" if native else "fp32")  # auto: bf16 where the CPU has it
+    fp32 = train(chips, val[:1], spec, short.model_copy(update={"precision": "fp32"}), progress=False)
+    assert fp32.model.meta["precision"] == "fp32"
+    if native:  # the same run in float32 computes other (close) losses
+        assert fp32.history[0]["loss"] != first.history[0]["loss"]
+        assert fp32.history[0]["loss"] == pytest.approx(first.history[0]["loss"], rel=0.05)
     with pytest.raises(ConfigError, match="bands"):
         train(chips, val, UnetSpec(inputs=("pan",)), params, progress=False)
 
