@@ -23,11 +23,11 @@ from typing import Any, Literal
 import numpy as np
 import rasterio
 import rasterio.shutil
+import shapely
 from affine import Affine
 from pyproj import CRS, Transformer
 from rasterio.features import rasterize
 from shapely.geometry import Polygon, box, mapping
-from shapely.ops import transform as shp_transform
 
 from ai4geo_lab import __version__
 from ai4geo_lab.errors import ConfigError, IncompleteProductError, InvalidInputError, NoOverlapError
@@ -295,7 +295,7 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
         epsg = utm_epsg(c.x, c.y)
         crs = f"EPSG:{epsg}"
         to_map = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-        minx, miny, maxx, maxy = shp_transform(to_map.transform, area).bounds
+        minx, miny, maxx, maxy = shapely.transform(area, to_map.transform, interleaved=False).bounds
         minx, miny = math.floor(minx / resolution) * resolution, math.floor(miny / resolution) * resolution
         maxx, maxy = math.ceil(maxx / resolution) * resolution, math.ceil(maxy / resolution) * resolution
         transform = Affine(resolution, 0, minx, 0, -resolution, maxy)
@@ -308,7 +308,7 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
         to_map = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
         resolution = abs(transform.a)
     to_ll = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    area_map = shp_transform(to_map.transform, area)
+    area_map = shapely.transform(area, to_map.transform, interleaved=False)
     # where a DSM is expected: the overlap (inside the ROI), loosely at first (heights are not known yet)
     loose = rasterize([area_map.buffer(margin_m)], out_shape=shape_px, transform=transform, fill=0,
                       default_value=1, dtype="uint8").astype(bool)
@@ -347,7 +347,7 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
         for s in sensors[1:]:
             seen = seen.intersection(s.footprint(h_obs))
         expected = seen.intersection(roi_poly) if roi_poly is not None else seen
-        exp_map = shp_transform(to_map.transform, expected).buffer(-3 * resolution)
+        exp_map = shapely.transform(expected, to_map.transform, interleaved=False).buffer(-3 * resolution)
         domain = rasterize([exp_map], out_shape=shape_px, transform=transform, fill=0, default_value=1,
                            dtype="uint8").astype(bool) if not exp_map.is_empty else np.zeros(shape_px, bool)
         stats = _completeness(jobs, valid, domain)
@@ -363,7 +363,8 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
         tmp_dsm.unlink(missing_ok=True)
     has_ortho = _mosaic(work, jobs, "ortho", ortho_path, shape_px, transform, crs, "panchromatic ortho image (CARS)")
     products = {"dsm": dsm_path} | ({"ortho": ortho_path} if has_ortho else {})
-    footprint = shp_transform(to_ll.transform, box(*rasterio.transform.array_bounds(*shape_px, transform)[::1]))
+    extent = box(*rasterio.transform.array_bounds(*shape_px, transform))
+    footprint = shapely.transform(extent, to_ll.transform, interleaved=False)
     params = {"engine": engine, "resolution": resolution, "roi": mapping(roi_poly) if roi_poly is not None else None,
               "tile_size_m": tile_size_m, "margin_m": margin_m, "workers": workers,
               "max_ram_per_worker": max_ram_per_worker, "geoid": geoid, "min_completeness": min_completeness,
