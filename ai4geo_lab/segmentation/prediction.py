@@ -127,9 +127,10 @@ def segment(ctx: StepContext, image: Path, ndsm: Path | None, params: SegmentPar
         if src.crs is not None and src.crs.is_geographic:
             lat = (src.bounds.top + src.bounds.bottom) / 2
         gsd_m = gsd_metres(src.transform, src.crs, lat)
+    # ZSTD: the float probability is the largest product and its mosaic the longest wait after the network
     prob = ctx.tiled_raster("probability", proba_tile, overlap=params.overlap, dtype="float32", nodata=None,
-                            bytes_per_px=2000.0, image=image, model=str(path), bands=bands, limits=limits,
-                            ndsm=ndsm, window=params.window, blend=params.overlap,
+                            bytes_per_px=2000.0, compress="ZSTD", image=image, model=str(path), bands=bands,
+                            limits=limits, ndsm=ndsm, window=params.window, blend=params.overlap,
                             backend=params.backend, gsd_m=gsd_m, views=params.views)
     mask = ctx.tiled_raster("mask", mask_tile, overlap=16, dtype="uint8", nodata=None, probability=prob,
                             ndsm=ndsm, threshold=params.threshold, min_height=params.min_height,

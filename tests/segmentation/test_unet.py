@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import rasterio
 import torch
+from rasterio.enums import Compression
 from rasterio.transform import from_origin
 from shapely.geometry import box
 
@@ -318,10 +319,12 @@ def test_tiled_predict_has_no_seams_and_resumes(tmp_path: Path, dask_client) -> 
     with rasterio.open(whole["probability"]) as a, rasterio.open(tiled["probability"]) as b:
         pa, pb = a.read(1), b.read(1)
         assert b.crs == a.crs and b.transform == a.transform
+        assert b.compression == Compression.zstd and b.dtypes == ("float32",)  # lossless, fast to write
     diff = np.abs(pa - pb)  # the network sees less context near a tile's halo edge: small differences only
     assert diff.mean() < 0.01 and np.percentile(diff, 99) < 0.1
     with rasterio.open(whole["mask"]) as a, rasterio.open(tiled["mask"]) as b:
         assert (a.read(1) == b.read(1)).mean() > 0.999
+        assert b.compression == Compression.deflate  # the default of the other products
     run = json.loads((tmp_path / "tiled" / "run.json").read_text())
     assert len(run["steps"]["segment/probability"]["tiles"]) == 9  # 3 × 3 tiles of 128 px
     tiles = tmp_path / "tiled" / "segment" / "tiles" / "probability"
