@@ -26,7 +26,7 @@ def default_recipe() -> tuple[UnetSpec, TrainParams]:
     """The spec and training parameters of the shipped model."""
     return UnetSpec(gsd_m=0.15), TrainParams(epochs=66, samples_per_epoch=192, batch_size=8, seed=0,
                                              at_model_gsd=True, weight_decay=0.05, ema_decay=0.995,
-                                             bn_batches=12, val_views=8)
+                                             boundary_weight=4.0, bn_batches=12, val_views=8)
 
 
 def _scores_table(scores: dict[str, Any]) -> dict[str, dict[str, float]]:

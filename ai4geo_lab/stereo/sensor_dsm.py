@@ -294,21 +294,21 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
     if grid is None:
         epsg = utm_epsg(c.x, c.y)
         crs = f"EPSG:{epsg}"
-        to_map = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-        minx, miny, maxx, maxy = shapely.transform(area, to_map.transform, interleaved=False).bounds
-        minx, miny = math.floor(minx / resolution) * resolution, math.floor(miny / resolution) * resolution
-        maxx, maxy = math.ceil(maxx / resolution) * resolution, math.ceil(maxy / resolution) * resolution
-        transform = Affine(resolution, 0, minx, 0, -resolution, maxy)
-        shape_px = (round((maxy - miny) / resolution), round((maxx - minx) / resolution))
     else:
         crs, transform, shape_px = grid
         epsg = CRS.from_user_input(crs).to_epsg()
         if epsg is None:
             raise ConfigError(f"the output grid's CRS {crs} has no EPSG code", "use a UTM or other EPSG grid")
-        to_map = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
         resolution = abs(transform.a)
+    to_map = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     to_ll = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     area_map = shapely.transform(area, to_map.transform, interleaved=False)
+    if grid is None:  # the area's bounds snapped outwards to the resolution
+        minx, miny, maxx, maxy = area_map.bounds
+        minx, miny = math.floor(minx / resolution) * resolution, math.floor(miny / resolution) * resolution
+        maxx, maxy = math.ceil(maxx / resolution) * resolution, math.ceil(maxy / resolution) * resolution
+        transform = Affine(resolution, 0, minx, 0, -resolution, maxy)
+        shape_px = (round((maxy - miny) / resolution), round((maxx - minx) / resolution))
     # where a DSM is expected: the overlap (inside the ROI), loosely at first (heights are not known yet)
     loose = rasterize([area_map.buffer(margin_m)], out_shape=shape_px, transform=transform, fill=0,
                       default_value=1, dtype="uint8").astype(bool)
