@@ -75,9 +75,8 @@ def scene(side: int, data: Path) -> np.ndarray:
         return np.random.default_rng(1).integers(0, 255, (3, side, side), dtype=np.uint8)
     block = max(kampala_chips(data / "kampala", "val", mosaic=True), key=lambda c: c.image.shape[1] * c.image.shape[2])
     img = np.nan_to_num(block.image).astype(np.uint8)
-    reps = (1, -(-side // img.shape[1]), -(-side // img.shape[2]))
-    return np.pad(img, ((0, 0), (0, reps[1] * img.shape[1] - img.shape[1]), (0, reps[2] * img.shape[2] - img.shape[2])),
-                  mode="symmetric")[:, :side, :side]
+    rows, cols = (-(-side // n) * n - n for n in img.shape[1:])  # padding to whole mirrored copies
+    return np.pad(img, ((0, 0), (0, rows), (0, cols)), mode="symmetric")[:, :side, :side]
 
 
 def tiled_predict(workers: int, side: int = 2000, data: Path = DATA) -> None:

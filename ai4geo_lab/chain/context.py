@@ -86,7 +86,7 @@ class StepContext:
                      band_names: list[str] | None = None, bytes_per_px: float = 64.0, compress: str = "DEFLATE",
                      **kwargs: Any) -> Path:
         """Map ``tile_fn`` over the tiles of the ground grid and mosaic the results into one COG (``compress``:
-        its GDAL compression; ZSTD writes dense float rasters about twice as fast as DEFLATE, and smaller).
+        its GDAL compression; ZSTD writes dense float rasters 1.5–2× faster than DEFLATE, and smaller).
 
         Each tile's result is written atomically to ``OUT/<step>/tiles/<name>/<key>.tif`` and recorded in
         the manifest; tiles already recorded (and present) are not recomputed. Tiles shrink when one halo
