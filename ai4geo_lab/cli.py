@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -178,6 +181,14 @@ from ai4geo_lab.change import cli as _change_cli  # noqa: E402
 app.add_typer(_change_cli.change_app, name="change")
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    """Ctrl-C: Dask's client and its event loop log their own shutdown errors (tracebacks included) while the
+    interrupt unwinds; the user gets the one line of :func:`main` instead."""
+    for name in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors are printed on one line, without a traceback, with exit code 2."""
     try:
@@ -204,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry() -> None:
     """Console-script entry point."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is \
+            signal.default_int_handler:  # an ignored Ctrl-C stays ignored
+        signal.signal(signal.SIGINT, _interrupt)
     sys.exit(main())
 
 
