@@ -140,7 +140,7 @@ class StepContext:
         return self._mosaic(name, grid, tile_dir, dtype, nodata, band_names, compress)
 
     def _mosaic(self, name: str, grid: TileGrid, tile_dir: Path, dtype: str, nodata: float | None,
-                band_names: list[str] | None, compress: str = "DEFLATE") -> Path:
+                band_names: list[str] | None, compress: str) -> Path:
         out = self.output_path(name, ".tif")
         first, _ = read_window(tile_dir / f"{next(iter(grid)).key}.tif", band=None, dtype=dtype)
         count = first.shape[0]
