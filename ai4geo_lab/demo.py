@@ -9,10 +9,10 @@ from typing import Any
 
 import yaml
 
-from ai4geo_lab.chain import RunConfig, run
-from ai4geo_lab.chain.runner import check_writable
 from ai4geo_lab.cluster import ClusterConfig, connect
+from ai4geo_lab.execution.step_run import check_writable
 from ai4geo_lab.geo.atomic import write_text_atomic
+from ai4geo_lab.pipeline import RunConfig, run
 from ai4geo_lab.quality.evaluate import evaluate_run
 
 #: Height searched above the highest terrain: the tallest building a user expects.

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class Ai4geoError(Exception):
     """Base class of every error ai4geo_lab raises on purpose.
@@ -105,3 +110,12 @@ class NoOverlapError(InvalidInputError):
 
 class IncompleteProductError(ProcessingError):
     """A product was made but misses much of the area it should cover (kept for inspection, not called done)."""
+
+
+def format_validation_error(exc: ValidationError, where: str = "") -> str:
+    """One readable line per problem of a pydantic validation error."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{where}{loc}: {err['msg']}" if loc else f"{where}{err['msg']}")
+    return "; ".join(parts)

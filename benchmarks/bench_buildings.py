@@ -27,7 +27,7 @@ import shapely
 from affine import Affine
 
 from ai4geo_lab.buildings.algo import building_models, footprint_heights
-from ai4geo_lab.geo.tiles import TileGrid
+from ai4geo_lab.execution.tiles import TileGrid
 from ai4geo_lab.geo.vector import read_vector
 from ai4geo_lab.quality.polygons import polygon_scores
 from ai4geo_lab.vectorize.algo import (

@@ -96,14 +96,14 @@ def slovenia_breaks() -> None:
 def sample_city(args: argparse.Namespace) -> None:
     import geopandas as gpd
 
-    from ai4geo_lab.chain import RunConfig, run
     from ai4geo_lab.demo import change_config
     from ai4geo_lab.geo.raster import read_window
     from ai4geo_lab.landcover.algo import rule_based_landcover
     from ai4geo_lab.landcover.legend import SAMPLE_CITY
     from ai4geo_lab.landcover.step import LandcoverTrainParams, _series, train_landcover
+    from ai4geo_lab.metrics import classification_scores
+    from ai4geo_lab.pipeline import RunConfig, run
     from ai4geo_lab.quality.change import building_change_scores, change_mask_scores
-    from ai4geo_lab.quality.metrics import classification_scores
     from ai4geo_lab.sample import make_sample_city
 
     with tempfile.TemporaryDirectory() as tmp:

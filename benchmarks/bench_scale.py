@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ai4geo_lab.chain import RunConfig, run
 from ai4geo_lab.cluster import connect
+from ai4geo_lab.execution.tiles import TileGrid
 from ai4geo_lab.geo.grid import GroundGrid
-from ai4geo_lab.geo.tiles import TileGrid
+from ai4geo_lab.pipeline import RunConfig, run
 from ai4geo_lab.sample import make_sample_city
 from ai4geo_lab.stereo.step import parallax_step, stereo_tile
 

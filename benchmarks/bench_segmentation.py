@@ -149,7 +149,7 @@ def objects(model: object, val: list, data: Path) -> dict:
     import geopandas as gpd
     import pandas as pd
 
-    from ai4geo_lab.quality.metrics import object_scores
+    from ai4geo_lab.metrics import object_scores
     from ai4geo_lab.vectorize.algo import mask_to_polygons
 
     limits = source_limits(val)

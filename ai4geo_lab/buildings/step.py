@@ -18,7 +18,7 @@ from ai4geo_lab.geo.raster import read_window
 from ai4geo_lab.geo.vector import read_vector, write_vector
 
 if TYPE_CHECKING:
-    from ai4geo_lab.chain.context import StepContext
+    from ai4geo_lab.execution.context import StepContext
 
 
 class Lod1Params(BaseModel):

@@ -23,7 +23,7 @@ _LAZY = {
     "LOCAL": "sources", "add_local_catalog": "sources", "eodag_config_dir": "sources", "local_catalogs": "sources",
     "remove_local_catalog": "sources",
     "SearchResults": "results",
-    "SearchRequest": "query", "build_request": "query", "run_request": "query", "search": "query",
+    "SearchRequest": "request", "build_request": "query", "run_request": "query", "search": "query",
     "search_page": "query",
 }
 
@@ -90,7 +90,7 @@ def queryables(collection: str, provider: str | None = None,
     """What a search of ``collection`` can filter on, as {name: JSON Schema}, for forms. The common ones (aoi,
     start, end, max_cloud) come first; then the provider's own."""
     from ai4geo_lab.catalog import sources as prov
-    from ai4geo_lab.catalog.query import SearchRequest
+    from ai4geo_lab.catalog.request import SearchRequest
     from ai4geo_lab.catalog.sources import LOCAL
 
     schema = SearchRequest.model_json_schema()["properties"]
@@ -102,9 +102,9 @@ def queryables(collection: str, provider: str | None = None,
         index = LocalIndex.from_paths(list(target.paths))
         if collection in index.collection_ids() or target.kind == LOCAL:
             if collection not in index.collection_ids():
-                from ai4geo_lab.catalog.query import _unknown
+                from ai4geo_lab.catalog.request import unknown_collection
 
-                raise _unknown(collection, index.collection_ids(), "the local catalogue")
+                raise unknown_collection(collection, index.collection_ids(), "the local catalogue")
             kinds = {bool: "boolean", int: "integer", float: "number", str: "string"}
             for item in index.items:
                 if item.get("collection") != collection:
@@ -119,9 +119,9 @@ def queryables(collection: str, provider: str | None = None,
         found = dag.list_queryables(provider=name, collection=collection, fetch_providers=False)
         extra = found.get_model_json_schema().get("properties", {})
     except Exception as exc:
-        from ai4geo_lab.catalog.query import _eodag_error
+        from ai4geo_lab.catalog.request import eodag_error
 
-        raise _eodag_error(exc, name, workspace) from exc
+        raise eodag_error(exc, name, workspace) from exc
     skip = {"collection", "geom", "start", "end", "startTimeFromAscendingNode", "completionTimeFromAscendingNode",
             "start_datetime", "end_datetime", "geometry", "datetime"}
     for key, value in extra.items():

@@ -20,12 +20,14 @@ import threading
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
 from ai4geo_lab.aoi import workspace_dir
+from ai4geo_lab.catalog.items import quicklook_href
+from ai4geo_lab.catalog.request import eodag_error
 from ai4geo_lab.catalog.sources import safe_url
 from ai4geo_lab.errors import (
     DiskFullError,
@@ -35,9 +37,6 @@ from ai4geo_lab.errors import (
     ProviderAuthError,
     ProviderError,
 )
-
-if TYPE_CHECKING:
-    from ai4geo_lab.catalog.results import SearchResults
 
 CHUNK = 1 << 16
 TIMEOUT_S = 60.0
@@ -276,7 +275,7 @@ def _asset_filename(key: str, asset: dict[str, Any]) -> str:
     return _safe_name(base or key)
 
 
-def download_items(results: SearchResults, dest: str | Path | None = None, progress: Progress = True,
+def download_items(results: Any, dest: str | Path | None = None, progress: Progress = True,
                    assets: list[str] | Callable[[str, dict], bool] | None = None,
                    workspace: str | Path | None = None) -> dict[str, list[Path]]:
     """Download the assets of every item of ``results`` (see :meth:`SearchResults.download`)."""
@@ -339,9 +338,7 @@ def _eodag_download(product: Any, folder: Path, provider: str, item: dict[str, A
                 from exc
         raise
     except Exception as exc:
-        from ai4geo_lab.catalog.query import _eodag_error
-
-        raise _eodag_error(exc, provider, workspace) from exc
+        raise eodag_error(exc, provider, workspace) from exc
     size = path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     _record(workspace, {"provider": provider, "collection": item.get("collection"), "item": item["id"], "asset": "*",
                         "path": str(path.resolve()), "size": size, "sha256": None, "checksum": None,
@@ -373,10 +370,9 @@ def _render_png(src: Path, out: Path, size: int) -> None:
     os.replace(tmp, out)
 
 
-def make_quicklooks(results: SearchResults, dest: str | Path | None = None, workspace: str | Path | None = None,
+def make_quicklooks(results: Any, dest: str | Path | None = None, workspace: str | Path | None = None,
                     size: int = 256) -> dict[str, Path]:
     """One PNG per item (see :meth:`SearchResults.quicklooks`)."""
-    from ai4geo_lab.catalog.results import quicklook_href
 
     root = Path(dest) if dest is not None else workspace_dir(workspace) / "quicklooks"
     root.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import math
@@ -10,50 +9,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field
 from shapely.geometry import mapping, shape
 
 from ai4geo_lab.aoi import to_aoi
 from ai4geo_lab.catalog import sources as prov
+from ai4geo_lab.catalog.items import product_to_item
+from ai4geo_lab.catalog.request import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    SearchRequest,
+    eodag_error,
+    unknown_collection,
+)
 from ai4geo_lab.catalog.results import SearchResults
 from ai4geo_lab.errors import (
-    Ai4geoError,
-    ConfigError,
     InvalidInputError,
     ProviderAuthError,
     ProviderError,
-    UnknownCollectionError,
 )
-
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 500
-
-
-class SearchRequest(BaseModel):
-    """A search, as plain data: what a page token encodes and what a REST payload carries."""
-
-    collection: str
-    aoi: dict[str, Any] | None = Field(None, description="GeoJSON geometry in EPSG:4326")
-    start: str | None = Field(None, description="ISO 8601 date or date-time (UTC if no offset)")
-    end: str | None = Field(None, description="ISO 8601 date or date-time; a date means its whole day")
-    max_cloud: float | None = Field(None, ge=0, le=100, description="maximum cloud cover (%)")
-    provider: str | None = Field(None, description="'local', an EODAG provider, a STAC API URL or a catalogue path")
-    queryables: dict[str, Any] = Field(default_factory=dict)
-    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    page: int = Field(1, ge=1)
-    cursor: dict[str, Any] | None = Field(None, description="the provider's own next-page token, if it has one")
-
-    def token(self) -> str:
-        """This request as an opaque, URL-safe page token."""
-        return base64.urlsafe_b64encode(json.dumps(self.model_dump(), separators=(",", ":")).encode()).decode()
-
-    @classmethod
-    def from_token(cls, token: str) -> SearchRequest:
-        """The request a page token stands for."""
-        try:
-            return cls.model_validate(json.loads(base64.urlsafe_b64decode(token.encode())))
-        except Exception as exc:
-            raise InvalidInputError("the page token is not valid", "use the next_token of a search result") from exc
 
 
 def _parse_when(value: Any, name: str, end: bool) -> dt.datetime | None:
@@ -134,6 +107,7 @@ def run_request(req: SearchRequest, workspace: str | Path | None = None, allow_p
     """Execute a validated request (see :func:`search_page` for ``allow_paths``)."""
     res = _run(req, prov.resolve(req.provider, workspace, allow_paths), workspace)
     res.workspace = workspace
+    res._pager = run_request
     return res
 
 
@@ -152,23 +126,13 @@ def _run(req: SearchRequest, target: prov.Provider, workspace: str | Path | None
     return _search_eodag(req, target.name, workspace)
 
 
-def _unknown(collection: str, known: list[str], where: str) -> UnknownCollectionError:
-    import difflib
-
-    close = difflib.get_close_matches(collection, known, n=3, cutoff=0.5)
-    hint = f"did you mean {', '.join(close)}?" if close else (
-        f"known collections: {', '.join(known[:15])}{'…' if len(known) > 15 else ''}" if known else
-        "this provider lists no collections")
-    return UnknownCollectionError(f"unknown collection '{collection}' in {where}", hint)
-
-
 def _search_local(req: SearchRequest, target: prov.Provider) -> SearchResults:
     from ai4geo_lab.catalog.local import LocalIndex
 
     index = LocalIndex.from_paths(list(target.paths))
     known = index.collection_ids()
     if req.collection not in known:
-        raise _unknown(req.collection, known, "the local catalogue")
+        raise unknown_collection(req.collection, known, "the local catalogue")
     t0 = np.datetime64(req.start.rstrip("Z"), "ns") if req.start else None
     t1 = np.datetime64(req.end.rstrip("Z"), "ns") if req.end else None
     idx = index.search(shape(req.aoi) if req.aoi else None, [req.collection], t0, t1, req.max_cloud,
@@ -198,7 +162,7 @@ def _check_stac_api(url: str, collection: str, timeout: float | None = None) -> 
     known = _stac_api_collections(root, timeout)
     _COLLECTIONS[root] = (time.monotonic(), known)
     if collection not in known:
-        raise _unknown(collection, known, f"the STAC API {prov.safe_url(root)}")
+        raise unknown_collection(collection, known, f"the STAC API {prov.safe_url(root)}")
 
 
 def _stac_api_collections(root: str, timeout: float | None = None) -> list[str]:
@@ -225,41 +189,15 @@ def _stac_api_collections(root: str, timeout: float | None = None) -> list[str]:
         raise ProviderError(f"{prov.safe_url(root)}/collections is not JSON", "is this a STAC API?") from exc
 
 
-def _eodag_error(exc: Exception, provider: str | None, workspace: str | Path | None) -> Ai4geoError:
-    from eodag.utils import exceptions as ex
-
-    who = f"provider '{provider}'" if provider else "EODAG"
-    cfg = prov.eodag_config_dir(workspace)
-    if isinstance(exc, ex.AuthenticationError) or "401" in str(exc) or "403" in str(exc):
-        return ProviderAuthError(f"{who} refused the credentials",
-                                 f"set them in {cfg}/eodag.yml or in EODAG__{(provider or 'X').upper()}__AUTH__"
-                                 "CREDENTIALS__... environment variables")
-    if isinstance(exc, ex.MisconfiguredError):
-        return ProviderAuthError(f"{who} is not configured for this search (often: credentials missing)",
-                                 f"set them in {cfg}/eodag.yml or in EODAG's environment variables")
-    if isinstance(exc, ex.TimeOutError):
-        return ProviderError(f"{who} did not answer in time", "try again later, or with a smaller area or period")
-    if isinstance(exc, ex.UnsupportedCollection | ex.NoMatchingCollection):
-        return UnknownCollectionError(f"{who} does not know this collection",
-                                      "see ai4geo_lab.catalog.collections(provider)")
-    if isinstance(exc, ex.ValidationError):
-        return InvalidInputError(f"{who} refused the search parameters: {exc}", "check the queryables")
-    if isinstance(exc, ex.UnsupportedProvider):
-        return ConfigError(f"{who} cannot serve this search: {exc}", "choose another provider")
-    return ProviderError(f"{who} failed: {type(exc).__name__}", "check the provider is reachable and try again")
-
-
 def _search_eodag(req: SearchRequest, provider: str | None, workspace: str | Path | None) -> SearchResults:
-    from ai4geo_lab.catalog.results import product_to_item
-
     dag = prov.gateway(workspace)
     if provider is not None and not provider.startswith("stac_api_"):
         try:
             known = sorted(c.id for c in dag.list_collections(provider=provider, fetch_providers=False))
         except Exception as exc:
-            raise _eodag_error(exc, provider, workspace) from exc
+            raise eodag_error(exc, provider, workspace) from exc
         if req.collection not in known:
-            raise _unknown(req.collection, known, f"EODAG provider '{provider}'")
+            raise unknown_collection(req.collection, known, f"EODAG provider '{provider}'")
     # a STAC API URL's collection and every filter were checked here already; EODAG's own validation would
     # rebuild pydantic models of the queryables at every search (more than half of its time per search)
     checked = provider is not None and provider.startswith("stac_api_")
@@ -285,7 +223,7 @@ def _search_eodag(req: SearchRequest, provider: str | None, workspace: str | Pat
             warnings.simplefilter("ignore", DeprecationWarning)  # 'page' is deprecated in favour of next_page()
             products = dag.search(**kwargs)
     except Exception as exc:
-        raise _eodag_error(exc, provider, workspace) from exc
+        raise eodag_error(exc, provider, workspace) from exc
     items = [product_to_item(p) for p in products]
     notes = []
     if req.max_cloud is not None:

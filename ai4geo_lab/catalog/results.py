@@ -2,51 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-from shapely.geometry import mapping, shape
+from shapely.geometry import shape
 
-if TYPE_CHECKING:
-    from ai4geo_lab.catalog.query import SearchRequest
+from ai4geo_lab.catalog.download import download_items, make_quicklooks
+from ai4geo_lab.catalog.items import _jsonable, quicklook_href
+from ai4geo_lab.catalog.request import SearchRequest
+
+#: Runs a request for the next page (set by the search that made the results).
+Pager = Callable[[SearchRequest, Any], "SearchResults"]
 
 COLUMNS = ["id", "collection", "provider", "datetime", "cloud_cover", "quicklook", "geometry"]
-QUICKLOOK_KEYS = ("quicklook", "thumbnail", "overview", "preview")
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
-def product_to_item(product: Any) -> dict[str, Any]:
-    """An EODAG ``EOProduct`` as a STAC item dict (JSON-safe)."""
-    props = _jsonable(dict(product.properties))
-    when = props.get("datetime") or props.get("start_datetime") or props.get("startTimeFromAscendingNode")
-    props["datetime"] = when
-    assets = {k: _jsonable(dict(v)) for k, v in (getattr(product, "assets", None) or {}).items()}
-    ql = props.get("quicklook") or props.get("thumbnail")
-    if ql and not any(k in assets for k in QUICKLOOK_KEYS):
-        assets["quicklook"] = {"href": ql, "roles": ["thumbnail"], "type": "image/png"}
-    geom = product.geometry
-    return {"type": "Feature", "stac_version": "1.1.0", "id": props.get("id"), "collection": product.collection,
-            "geometry": mapping(geom), "bbox": list(geom.bounds), "properties": props, "assets": assets,
-            "links": [], "ai4geo:provider": product.provider}
-
-
-def quicklook_href(item: dict[str, Any]) -> str | None:
-    """The item's quicklook/thumbnail asset href, if it has one."""
-    assets = item.get("assets") or {}
-    for key in QUICKLOOK_KEYS:
-        if key in assets:
-            return assets[key].get("href")
-    for asset in assets.values():
-        if {"thumbnail", "overview"} & set(asset.get("roles") or []):
-            return asset.get("href")
-    return None
 
 
 class SearchResults:
@@ -56,8 +27,9 @@ class SearchResults:
 
     def __init__(self, items: list[dict[str, Any]], request: SearchRequest, provider: str, has_next: bool,
                  notes: list[str] | None = None, products: dict[str, Any] | None = None,
-                 next_cursor: dict[str, Any] | None = None) -> None:
+                 next_cursor: dict[str, Any] | None = None, pager: Pager | None = None) -> None:
         self.items = items
+        self._pager = pager
         self.request = request
         self.provider = provider
         self.has_next = has_next
@@ -108,12 +80,10 @@ class SearchResults:
 
     def next_page(self) -> SearchResults:
         """The next page (empty when this is the last)."""
-        from ai4geo_lab.catalog.query import run_request
-
-        if not self.has_next:
+        if not self.has_next or self._pager is None:
             return SearchResults([], self.request.model_copy(update={"page": self.page + 1}), self.provider, False,
                                  self.notes)
-        return run_request(self._next_request(), self.workspace)
+        return self._pager(self._next_request(), self.workspace)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -186,8 +156,6 @@ class SearchResults:
         """Download the items' assets to ``dest`` (default ``WORKSPACE/downloads``), resuming partial files,
         checking checksums when the catalogue gives them, and recording each file in the workspace inventory
         (what is already there is not downloaded again). Returns {item id: [files]}."""
-        from ai4geo_lab.catalog.download import download_items
-
         return download_items(self, dest, progress=progress, assets=assets,
                               workspace=workspace if workspace is not None else self.workspace)
 
@@ -195,7 +163,5 @@ class SearchResults:
                    size: int = 256) -> dict[str, Path]:
         """A PNG preview per item: the provider's quicklook when there is one, else one rendered from its first
         raster asset. Returns {item id: PNG path}."""
-        from ai4geo_lab.catalog.download import make_quicklooks
-
         return make_quicklooks(self, dest, workspace=workspace if workspace is not None else self.workspace,
                                size=size)

@@ -15,9 +15,9 @@ from ai4geo_lab.geo.resample import read_on_grid
 from ai4geo_lab.landcover.algo import ndvi
 
 if TYPE_CHECKING:
-    from ai4geo_lab.chain.context import StepContext
+    from ai4geo_lab.execution.context import StepContext
+    from ai4geo_lab.execution.tiles import Tile
     from ai4geo_lab.geo.grid import GroundGrid
-    from ai4geo_lab.geo.tiles import Tile
 
 
 class ChangeParams(BaseModel):

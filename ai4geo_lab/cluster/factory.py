@@ -75,7 +75,7 @@ def parse_spec(spec: ClusterConfig | dict | str | Path | None) -> ClusterConfig:
     try:
         return ClusterConfig.model_validate(spec)
     except ValidationError as exc:
-        from ai4geo_lab.chain.config import format_validation_error
+        from ai4geo_lab.errors import format_validation_error
 
         raise ConfigError(f"invalid cluster spec: {format_validation_error(exc)}",
                           "kinds: local, local:N, tcp://host:port, slurm, pbs, gateway, kubernetes, "

@@ -14,7 +14,6 @@ tags) are read and validated by :mod:`ai4geo_lab.geo.sensor` only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from rasterio.rpc import RPC
@@ -166,20 +165,3 @@ class RPCModel:
             line_num=np.array(rpc.line_num_coeff), line_den=np.array(rpc.line_den_coeff),
             samp_num=np.array(rpc.samp_num_coeff), samp_den=np.array(rpc.samp_den_coeff),
         )
-
-    @classmethod
-    def from_geom(cls, path: str | Path) -> RPCModel:
-        """Read an OSSIM ``.geom`` keyword list (see :func:`ai4geo_lab.geo.sensor.read_geom`)."""
-        from ai4geo_lab.geo.sensor import read_geom
-
-        return read_geom(path)
-
-
-def read_rpc(image: str | Path, geomodel: str | Path | None = None) -> RPCModel:
-    """The validated RPC model of a sensor image, in the file's pixels (see :func:`ai4geo_lab.geo.sensor.read_sensor`).
-
-    The geometry comes from ``geomodel``, else a ``.geom`` or ``RPC_*.XML`` beside the image, else its RPC tags.
-    """
-    from ai4geo_lab.geo.sensor import read_sensor
-
-    return read_sensor(image, geomodel).rpc

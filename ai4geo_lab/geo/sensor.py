@@ -31,7 +31,7 @@ import shapely
 from shapely.geometry import Polygon
 
 from ai4geo_lab.errors import InputNotFoundError, InvalidInputError
-from ai4geo_lab.geo.rpc import RPCModel
+from ai4geo_lab.geo.rpc import RPCModel, _terms
 
 GeomodelKind = Literal["geom", "dimap", "geotiff"]
 
@@ -206,7 +206,6 @@ def validate_rpc(rpc: RPCModel, shape: tuple[int, int] | None = None, where: str
     # the denominators must keep one sign, away from zero, over the normalised domain
     g = np.linspace(-1.0, 1.0, 7)
     L, P, H = np.meshgrid(g, g, g, indexing="ij")
-    from ai4geo_lab.geo.rpc import _terms
 
     t = np.stack(_terms(L.ravel(), P.ravel(), H.ravel()))
     for name, den in (("line", rpc.line_den), ("samp", rpc.samp_den)):
@@ -336,6 +335,14 @@ def read_geomodel(path: str | Path) -> tuple[RPCModel, GeomodelKind]:
     if rpc is None:
         raise InvalidInputError(f"{path} has no RPC tags", "give a .geom, a DIMAP RPC XML or a raster with RPC tags")
     return rpc, "geotiff"
+
+
+def read_rpc(image: str | Path, geomodel: str | Path | None = None) -> RPCModel:
+    """The validated RPC model of a sensor image, in the file's pixels (see :func:`read_sensor`).
+
+    The geometry comes from ``geomodel``, else a ``.geom`` or ``RPC_*.XML`` beside the image, else its RPC tags.
+    """
+    return read_sensor(image, geomodel).rpc
 
 
 def read_sensor(image: str | Path, geomodel: str | Path | None = None) -> SensorImage:

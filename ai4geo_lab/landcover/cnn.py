@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ai4geo_lab.errors import InvalidInputError, missing_dependency
-from ai4geo_lab.landcover.features import FeatureSpec
+from ai4geo_lab.landcover.features import MODEL_FORMAT, FeatureSpec
 from ai4geo_lab.landcover.legend import Legend, load_legend
 
 
@@ -99,8 +99,6 @@ class CnnModel:
         from pathlib import Path
 
         import joblib
-
-        from ai4geo_lab.landcover.model import MODEL_FORMAT
 
         torch = _torch()
         path = Path(path).with_suffix(".joblib")

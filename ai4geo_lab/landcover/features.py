@@ -26,6 +26,9 @@ RGBN_BANDS = ("red", "green", "blue", "nir")
 _S2_IDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
 _ALIASES = dict(zip(_S2_IDS, S2_BANDS, strict=True)) | {"nir08a": "nir08", "swir1": "swir16", "swir2": "swir22"}
 
+#: Version of the file format of saved land-cover models (tree ensembles and CNNs alike).
+MODEL_FORMAT = 1
+
 
 def common_band_names(names: Sequence[str]) -> list[str]:
     """Band names mapped to common names (``B04`` → ``red``; unknown names kept, lower-cased)."""

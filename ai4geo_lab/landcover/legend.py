@@ -151,7 +151,7 @@ def load_legend(spec: str | Path | dict[str, Any] | Legend) -> Legend:
     try:
         return Legend.model_validate(data)
     except ValidationError as exc:
-        from ai4geo_lab.chain.config import format_validation_error
+        from ai4geo_lab.errors import format_validation_error
 
         raise ConfigError(f"{where}: invalid legend: {format_validation_error(exc)}",
                           "a legend has a name and classes [{code, name, color, parent}]") from exc

@@ -20,11 +20,10 @@ import numpy as np
 from scipy.ndimage import binary_dilation
 
 from ai4geo_lab.errors import ConfigError, InputNotFoundError, InvalidInputError, missing_dependency
-from ai4geo_lab.landcover.features import FeatureSpec
+from ai4geo_lab.landcover.features import MODEL_FORMAT, FeatureSpec
 from ai4geo_lab.landcover.legend import DEFAULT_LEGEND, Legend, load_legend
 
 KINDS = ("hgb", "rf", "cnn")
-MODEL_FORMAT = 1
 #: Threads of the estimators (OpenMP); one by default: on a shared machine, spinning OpenMP threads that
 #: wait for busy cores slow training down by an order of magnitude.
 THREADS = 1
@@ -357,7 +356,7 @@ def cross_validate(features: np.ndarray, labels: np.ndarray, feature_names: list
     ``kind="cnn"`` trains :func:`~ai4geo_lab.landcover.cnn.train_cnn` on the whole raster with the loss
     restricted to the training pixels (``params``: epochs, width, lr).
     """
-    from ai4geo_lab.quality.metrics import classification_scores
+    from ai4geo_lab.metrics import classification_scores
 
     legend = load_legend(legend)
     t0 = time.perf_counter()

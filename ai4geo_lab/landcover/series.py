@@ -64,7 +64,7 @@ class ImageSeries(BaseModel):
         try:
             series = cls.model_validate(raw)
         except ValidationError as exc:
-            from ai4geo_lab.chain.config import format_validation_error
+            from ai4geo_lab.errors import format_validation_error
 
             raise ConfigError(f"{path}: invalid image series: {format_validation_error(exc)}",
                               "a series has images: [{path, datetime, mask}]") from exc

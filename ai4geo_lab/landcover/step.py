@@ -12,9 +12,9 @@ from ai4geo_lab.geo.raster import read_window
 from ai4geo_lab.landcover.algo import LandcoverRules, rule_based_landcover
 
 if TYPE_CHECKING:
-    from ai4geo_lab.chain.context import StepContext
+    from ai4geo_lab.execution.context import StepContext
+    from ai4geo_lab.execution.tiles import Tile
     from ai4geo_lab.geo.grid import GroundGrid
-    from ai4geo_lab.geo.tiles import Tile
 
 
 class LandcoverParams(BaseModel):

@@ -19,9 +19,9 @@ import pandas as pd
 from ai4geo_lab.geo.raster import open_raster, read_window
 from ai4geo_lab.geo.vector import read_vector
 from ai4geo_lab.landcover.classes import LANDCOVER_CLASSES
+from ai4geo_lab.metrics import binary_scores, classification_scores, height_rmse, match_polygons
 from ai4geo_lab.quality.classes import asprs_class, ce90, citygml_lod_class, le90
 from ai4geo_lab.quality.coregistration import nuth_kaab
-from ai4geo_lab.quality.metrics import binary_scores, classification_scores, height_rmse, match_polygons
 from ai4geo_lab.quality.polygons import polygon_table
 from ai4geo_lab.quality.report import Figure, error_histogram, raster_figure, side_by_side
 from ai4geo_lab.quality.tables import height_table

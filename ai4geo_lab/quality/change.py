@@ -8,7 +8,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 
-from ai4geo_lab.quality.metrics import binary_scores, match_polygons
+from ai4geo_lab.metrics import binary_scores, match_polygons
 
 #: Per-building change labels → the names of the change legend (:data:`~ai4geo_lab.change.classes.CHANGE_CLASSES`).
 BUILDING_CHANGE_NAMES = {"demolished": "demolished building", "new": "new building", "raised": "raised building"}

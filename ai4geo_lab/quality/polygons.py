@@ -112,7 +112,7 @@ def pair_metrics(pred: BaseGeometry, ref: BaseGeometry) -> dict[str, float]:
 
 
 def polygon_table(matches: pd.DataFrame, pred: gpd.GeoDataFrame, ref: gpd.GeoDataFrame) -> pd.DataFrame:
-    """One row per matched pair (from :func:`~ai4geo_lab.quality.metrics.match_polygons`) with its metrics."""
+    """One row per matched pair (from :func:`~ai4geo_lab.metrics.match_polygons`) with its metrics."""
     rows = [{"pred": m.pred, "ref": m.ref, **pair_metrics(pred.geometry.loc[m.pred], ref.geometry.loc[m.ref])}
             for m in matches.itertuples()]
     cols = ["pred", "ref", "iou", "polis", "c_iou", "n_ratio", "orientation_error_deg", "max_tangent_error_deg",
@@ -123,7 +123,7 @@ def polygon_table(matches: pd.DataFrame, pred: gpd.GeoDataFrame, ref: gpd.GeoDat
 def polygon_scores(pred: gpd.GeoDataFrame, ref: gpd.GeoDataFrame, min_iou: float = 0.5) -> dict[str, float]:
     """Means over one-to-one matched pairs of IoU, PoLiS, C-IoU, N-ratio and max tangent-angle error, with
     the numbers of predicted, reference and matched polygons."""
-    from ai4geo_lab.quality.metrics import match_polygons
+    from ai4geo_lab.metrics import match_polygons
 
     table = polygon_table(match_polygons(pred, ref, min_iou), pred, ref)
     out: dict[str, float] = {"n_pred": len(pred), "n_ref": len(ref), "n_matched": len(table)}

@@ -107,7 +107,7 @@ def assess(product_key: str, path: Path, step: str, ref: Reference) -> Assessmen
     if step in ("lod1", "lod2", "footprints") and path.suffix == ".gpkg":
         return assess_buildings(path, ref.path, lod="LOD2" if step == "lod2" else "LOD1")
     if step in MASK_STEPS and output == "mask":
-        from ai4geo_lab.quality.metrics import segmentation_scores
+        from ai4geo_lab.metrics import segmentation_scores
 
         pred, _ = read_window(path, dtype="uint8")
         truth, _ = read_window(ref.path, dtype="uint8")

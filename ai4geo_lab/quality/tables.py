@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ai4geo_lab.metrics import height_errors
 from ai4geo_lab.quality.coregistration import slope_aspect
-from ai4geo_lab.quality.metrics import height_errors
 
 SLOPE_CLASSES_DEG: tuple[float, ...] = (0.0, 5.0, 15.0, 30.0, 90.0)
 #: half-width (metres) of the band along building outlines counted as "walls", not as roof or ground

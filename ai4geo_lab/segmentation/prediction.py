@@ -8,13 +8,15 @@ whole raster, so tiles agree at their borders.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ai4geo_lab.errors import ConfigError, InvalidInputError
+from ai4geo_lab.errors import ConfigError, InvalidInputError, format_validation_error
+from ai4geo_lab.execution.step_run import run_single
 from ai4geo_lab.geo.grid import GroundGrid
 from ai4geo_lab.geo.masks import remove_small_components
 from ai4geo_lab.geo.raster import open_raster, read_window
@@ -31,8 +33,8 @@ from ai4geo_lab.segmentation.unet import DEFAULT_MODEL, load_unet
 
 if TYPE_CHECKING:
     # the chain's tiled execution (resume, retries, Dask) serves this one-step run too
-    from ai4geo_lab.chain.context import StepContext
-    from ai4geo_lab.geo.tiles import Tile
+    from ai4geo_lab.execution.context import StepContext
+    from ai4geo_lab.execution.tiles import Tile
 
 #: Largest side of the decimated read used for the raster's band limits.
 LIMITS_SIDE = 1024
@@ -146,7 +148,8 @@ def run(ctx: StepContext, inputs: dict[str, Path], params: SegmentParams) -> dic
 def predict(raster: str | Path, model: str | Path = "default", out: str | Path = "segment-out", tile: int = 1000,
             overlap: int = 64, threshold: float = 0.5, bands: list[int] | None = None,
             ndsm: str | Path | None = None, min_height: float | None = None, min_area_px: int = 30,
-            backend: str = "auto", views: int = 1, client: Any = None, progress: bool = True) -> dict[str, Path]:
+            backend: str = "auto", views: int = 1, client: Any = None, progress: bool = True,
+            log: Callable[[str], None] = print) -> dict[str, Path]:
     """Buildings of any georeferenced ``raster`` with a U-Net: ``{"probability": COG, "mask": COG}``.
 
     Tiles of ``tile`` px with a halo of ``overlap`` px run as Dask tasks on ``client`` (in process when None);
@@ -154,14 +157,7 @@ def predict(raster: str | Path, model: str | Path = "default", out: str | Path =
     grid) feeds models that take one, and gates the mask at ``min_height`` metres when that is given. ``views``:
     1, 2, 4 or 8 flips/turns of each window averaged (see :func:`~ai4geo_lab.segmentation.infer.predict_proba`).
     """
-    # the chain's tiled execution (resume, retries, Dask) serves this one-step run too
-    from ai4geo_lab.chain.config import format_validation_error
-    from ai4geo_lab.chain.context import StepContext
-    from ai4geo_lab.chain.manifest import Manifest, fingerprint
-
     raster = Path(raster)
-    root = Path(out)
-    root.mkdir(parents=True, exist_ok=True)
     try:
         params = SegmentParams(model=str(model), bands=bands, threshold=threshold, min_height=min_height,
                                min_area_px=min_area_px, overlap=overlap, backend=backend, views=views)
@@ -175,12 +171,5 @@ def predict(raster: str | Path, model: str | Path = "default", out: str | Path =
                                         "resample the nDSM to the image grid")
     mpath = model_path(str(model))
     load_unet(mpath)  # a missing or unreadable model is said before anything is written
-    manifest = Manifest(root)
-    inputs = {"image": raster, **({"ndsm": Path(ndsm)} if ndsm is not None else {})}
-    manifest.reset_step("segment", fingerprint("segment", params.model_dump(), {**inputs, "model": mpath},
-                                               {"tile": tile}))
-    ctx = StepContext("segment", root, grid, manifest, tile, client, progress)
-    outputs = segment(ctx, raster, Path(ndsm) if ndsm is not None else None, params)
-    manifest.step("segment")["status"] = "done"
-    manifest.save()
-    return outputs
+    inputs = {"image": raster, **({"ndsm": Path(ndsm)} if ndsm is not None else {}), "model": mpath}
+    return run_single("segment", run, inputs, params, Path(out), grid, tile, client, progress, log)

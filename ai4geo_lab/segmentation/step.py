@@ -13,9 +13,9 @@ from ai4geo_lab.landcover.algo import ndvi
 from ai4geo_lab.segmentation.algo import ndsm_threshold_mask
 
 if TYPE_CHECKING:
-    from ai4geo_lab.chain.context import StepContext
+    from ai4geo_lab.execution.context import StepContext
+    from ai4geo_lab.execution.tiles import Tile
     from ai4geo_lab.geo.grid import GroundGrid
-    from ai4geo_lab.geo.tiles import Tile
 
 
 class BuildingMaskParams(BaseModel):

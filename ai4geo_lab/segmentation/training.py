@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
 from ai4geo_lab.errors import ConfigError
-from ai4geo_lab.quality.metrics import segmentation_scores
+from ai4geo_lab.metrics import segmentation_scores
 from ai4geo_lab.segmentation.chips import IGNORE, Chip, augment, scaled, source_limits
 from ai4geo_lab.segmentation.infer import predict_proba, resample_factor, shrink
 from ai4geo_lab.segmentation.unet import (
@@ -131,7 +131,7 @@ def refresh_batchnorm(module: Any, batches: Sequence[Any]) -> None:
 
 def evaluate(model: UnetModel, chips: Sequence[Chip], limits: dict[str, np.ndarray],
              threshold: float = 0.5, backend: str = "torch", views: int = 1) -> dict[str, Any]:
-    """Pixel scores (see :func:`~ai4geo_lab.quality.metrics.segmentation_scores`) pooled over the labelled
+    """Pixel scores (see :func:`~ai4geo_lab.metrics.segmentation_scores`) pooled over the labelled
     pixels of ``chips``, overall and per group (e.g. zoom level), predicted with ``backend`` and ``views``."""
     was_training = model.module.training
     model.module.eval()

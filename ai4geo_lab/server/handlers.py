@@ -179,7 +179,8 @@ def _no_paths(provider: str | None) -> None:
 
 def _request_from_body(data: dict[str, Any], workspace: str | None) -> Any:
     """The SearchRequest a body stands for: {token}, {request} (a page already run) or the search fields."""
-    from ai4geo_lab.catalog.query import SearchRequest, build_request
+    from ai4geo_lab.catalog.query import build_request
+    from ai4geo_lab.catalog.request import SearchRequest
 
     if data.get("token"):
         return SearchRequest.from_token(str(data["token"]))

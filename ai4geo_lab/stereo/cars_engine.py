@@ -195,7 +195,8 @@ def run_tile(job: TileJob, sensors: list[SensorImage], pairs: list[tuple[int, in
              grid_transform: Affine, grid_crs: str, epsg: int, options: dict[str, Any]) -> dict[str, Any]:
     """Run CARS on one tile and write its core DSM and ortho on the output grid (``work/<key>/core_*.tif``).
 
-    Runs on a Dask worker or in-process; a finished tile (same configuration, core files present) is not rerun.
+    Runs on a Dask worker or in-process, as a task of the tiled executor (which records it and skips it on a
+    rerun).
     """
     tile_dir = work / job.key
     r0, c0, h, w = job.core
@@ -203,16 +204,9 @@ def run_tile(job: TileJob, sensors: list[SensorImage], pairs: list[tuple[int, in
     core_dsm, core_ortho = tile_dir / "core_dsm.tif", tile_dir / "core_ortho.tif"
     config = cars_config(sensors, pairs, tile_dir / "cars", job.roi, epsg, options["workers"],
                          options["max_ram_per_worker"], options["geoid"], options.get("height_margins"))
-    done = tile_dir / "done.json"
-    if done.is_file() and core_dsm.is_file():
-        info = json.loads(done.read_text())
-        if info.get("config") == config:
-            return info | {"reused": True}
     if job.domain_px == 0:  # outside the images' overlap: nothing to match, nothing expected
         write_raster(core_dsm, np.full((h, w), np.nan, np.float32), core_transform, grid_crs, np.nan, cog=False)
-        info = {"key": job.key, "core": list(job.core), "config": config, "seconds": 0.0, "ortho": False}
-        write_text_atomic(done, json.dumps(info))
-        return info
+        return {"key": job.key, "core": list(job.core), "config": config, "seconds": 0.0, "ortho": False}
     log, seconds = run_cars(config, tile_dir, options["timeout_s"])
     check_tie_points(log)
     dsm_path, image_path = cars_products(tile_dir / "cars", log)
@@ -221,8 +215,5 @@ def run_tile(job: TileJob, sensors: list[SensorImage], pairs: list[tuple[int, in
     if image_path is not None:
         ortho = resample_to(image_path, core_transform, (h, w), grid_crs, Resampling.bilinear)
         write_raster(core_ortho, ortho, core_transform, grid_crs, np.nan, cog=False)
-    info = {"key": job.key, "core": list(job.core), "config": config, "seconds": round(seconds, 2),
-            "ortho": image_path is not None,
-            "log": str(log)}
-    write_text_atomic(done, json.dumps(info))
-    return info
+    return {"key": job.key, "core": list(job.core), "config": config, "seconds": round(seconds, 2),
+            "ortho": image_path is not None, "log": str(log)}

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ai4geo_lab.errors import ProcessingError
 
 if TYPE_CHECKING:
-    from ai4geo_lab.chain.context import StepContext
+    from ai4geo_lab.execution.context import StepContext
 
 
 class CarsDsmParams(BaseModel):
@@ -37,7 +37,8 @@ def run(ctx: StepContext, inputs: dict[str, Path], params: CarsDsmParams) -> dic
     images = [inputs[k] for k in ("left", "right", "third") if k in inputs]
     to_ll = ctx.grid.footprint_wgs84()
     result = dsm(images, ctx.root / ctx.step_id, roi=to_ll, client=ctx.client,
-                 grid=(ctx.grid.crs, ctx.grid.transform, ctx.grid.shape), log=ctx.log, **params.model_dump())
+                 grid=(ctx.grid.crs, ctx.grid.transform, ctx.grid.shape), log=ctx.log, manifest=ctx.manifest,
+                 record_id=f"{ctx.step_id}/cars", progress=ctx.progress, **params.model_dump())
     if result.ortho is None:
         raise ProcessingError(f"CARS gave no ortho image for step '{ctx.step_id}'", "see the CARS logs in its tiles")
     return {"dsm": result.dsm, "ortho": result.ortho}

@@ -22,15 +22,26 @@ from typing import Any, Literal
 
 import numpy as np
 import rasterio
-import rasterio.shutil
 import shapely
 from affine import Affine
 from pyproj import CRS, Transformer
 from rasterio.features import rasterize
+from rasterio.windows import Window
 from shapely.geometry import Polygon, box, mapping
 
 from ai4geo_lab import __version__
-from ai4geo_lab.errors import ConfigError, IncompleteProductError, InvalidInputError, NoOverlapError
+from ai4geo_lab.errors import (
+    Ai4geoError,
+    ConfigError,
+    IncompleteProductError,
+    InvalidInputError,
+    NoOverlapError,
+    ProcessingError,
+)
+from ai4geo_lab.execution.executor import TileTask, prepare_record, run_tiles
+from ai4geo_lab.execution.lineage import product_item, write_catalog
+from ai4geo_lab.execution.manifest import Manifest
+from ai4geo_lab.execution.mosaic import mosaic_cog
 from ai4geo_lab.geo.atomic import atomic_path, write_text_atomic
 from ai4geo_lab.geo.sensor import SensorImage, read_sensor
 from ai4geo_lab.stereo.cars_engine import TileJob, check_cars, run_tile
@@ -184,72 +195,24 @@ def plan_tiles(shape_px: tuple[int, int], transform: Affine, tile_px: int, margi
     return jobs
 
 
-def _to_cog(src_tmp: Path, out: Path) -> None:
-    part = atomic_path(out)
-    try:
-        rasterio.shutil.copy(src_tmp, part, driver="COG", compress="DEFLATE", overview_resampling="average",
-                             predictor=3)
-        os.replace(part, out)
-    finally:
-        part.unlink(missing_ok=True)
-
-
 def _mosaic(work: Path, jobs: list[TileJob], name: str, out: Path, shape_px: tuple[int, int], transform: Affine,
             crs: str, description: str) -> bool:
     """Mosaic the tiles' core rasters ``work/<key>/core_<name>.tif`` into one COG; False if no tile has one."""
-    present = [j for j in jobs if (work / j.key / f"core_{name}.tif").is_file()]
-    if not present:
+    parts = [(work / j.key / f"core_{name}.tif", Window(j.core[1], j.core[0], j.core[3], j.core[2])) for j in jobs]
+    parts = [(f, w) for f, w in parts if f.is_file()]
+    if not parts:
         return False
-    tmp = atomic_path(out.with_suffix(".mosaic.tif"))
-    try:
-        profile = {"driver": "GTiff", "height": shape_px[0], "width": shape_px[1], "count": 1, "dtype": "float32",
-                   "crs": crs, "transform": transform, "nodata": np.nan, "tiled": True, "blockxsize": 256,
-                   "blockysize": 256}
-        with rasterio.open(tmp, "w", **profile) as dst:
-            for j in present:
-                r0, c0, h, w = j.core
-                with rasterio.open(work / j.key / f"core_{name}.tif") as src:
-                    dst.write(src.read(1), 1, window=rasterio.windows.Window(c0, r0, w, h))
-            dst.set_band_description(1, description)
-            dst.update_tags(SOFTWARE=f"ai4geo-lab {__version__}")
-        _to_cog(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    mosaic_cog(parts, out, shape_px, transform, crs, "float32", np.nan, [description],
+               overview_resampling="average", tags={"SOFTWARE": f"ai4geo-lab {__version__}"}, predictor=3)
     return True
-
-
-def _stac(out: Path, products: dict[str, Path], footprint: Polygon, when: dt.datetime, epsg: int,
-          params: dict[str, Any], sensors: list[SensorImage], stats: dict[str, Any]) -> Path:
-    import pystac
-
-    catalog = pystac.Catalog(id="ai4geo-dsm", description="DSM from satellite stereo (CARS) and its ortho image")
-    geom = mapping(footprint)
-    for name, path in products.items():
-        item = pystac.Item(id=f"{out.name}-{name}", geometry=geom, bbox=list(footprint.bounds), datetime=when,
-                           properties={
-                               "processing:lineage": "made by ai4geo_lab.stereo.dsm (CARS engine) from "
-                               + ", ".join(s.image.name for s in sensors),
-                               "processing:software": {"ai4geo-lab": __version__, "cars": params.get("cars")},
-                               "proj:code": f"EPSG:{epsg}",
-                               "ai4geo:step": "dsm",
-                               "ai4geo:parameters": params,
-                               "ai4geo:inputs": {f"image{i}": str(s.image) for i, s in enumerate(sensors)},
-                               **({"ai4geo:completeness": stats["completeness"]} if name == "dsm" else {}),
-                           })
-        item.add_asset("data", pystac.Asset(href=str(path), media_type=pystac.MediaType.COG, roles=["data"],
-                                            title=path.name))
-        catalog.add_item(item)
-    catalog.normalize_hrefs(str(out / "stac"))
-    catalog.make_all_asset_hrefs_relative()
-    catalog.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
-    return out / "stac" / "catalog.json"
 
 
 def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, engine: Literal["cars"] = "cars",
         roi: RoiSpec = None, client: Any = None, *, grid: tuple[str, Affine, tuple[int, int]] | None = None,
         tile_size_m: float = 1500.0, margin_m: float = 60.0, workers: int = 2, max_ram_per_worker: int = 2000,
         geoid: bool = False, min_completeness: float = 0.5, timeout_s: float = 3600.0,
-        height_margins_m: tuple[float, float] | None = None, log: Callable[[str], None] = print) -> DsmResult:
+        height_margins_m: tuple[float, float] | None = None, log: Callable[[str], None] = print,
+        manifest: Manifest | None = None, record_id: str = "dsm/cars", progress: bool = True) -> DsmResult:
     """A DSM from a stereo pair or a tri-stereo set of sensor images with RPC models.
 
     ``images``: paths (geometry found beside them or in their RPC tags), ``(image, geomodel)`` tuples or
@@ -262,7 +225,9 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
     CARS's 500 and 1000 m, shrunk to fit small tiles: :func:`search_margins`).
 
     Writes ``out/dsm.tif`` (float32 COG, NaN nodata), ``out/ortho.tif`` (the image CARS projects on the DSM),
-    ``out/stac/catalog.json`` and ``out/dsm.json`` (summary); ``out/tiles/<key>/`` keeps each CARS run.
+    ``out/stac/catalog.json`` and ``out/dsm.json`` (summary); ``out/tiles/<key>/`` keeps each CARS run. Tiles run
+    through the package's tiled executor and are recorded in ``manifest`` (default ``out/run.json``) under
+    ``record_id``: a rerun with the same options computes only the missing tiles.
     """
     if engine != "cars":
         raise ConfigError(f"unknown DSM engine '{engine}'", "engines: cars (the plane-sweep engine is the chain's "
@@ -328,11 +293,25 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
     log(f"[dsm] CARS {cars_version}: {len(jobs)} tile(s) of ≤ {tile_px} px at {resolution:g} m, "
         f"{shape_px[1]}×{shape_px[0]} px, pairs {[(names[a], names[b]) for a, b in pairs]}, search "
         f"−{options['height_margins'][0]:g}/+{options['height_margins'][1]:g} m around the tie points")
-    infos, failures = _run_tiles(jobs, sensors, pairs, work, transform, crs, epsg, options, client, log)
-    if failures:
-        first = failures[0]
-        raise type(first[1])(f"{len(failures)} of {len(jobs)} DSM tile(s) failed (first, {first[0]}: "
-                             f"{first[1].message})", first[1].hint or "finished tiles are kept; rerun to resume")
+    manifest = manifest if manifest is not None else Manifest(out)
+    prepare_record(manifest, record_id, {"sensors": [str(s.image) for s in sensors], "pairs": pairs,
+                                         "grid": [crs, list(transform)[:6], list(shape_px)], "tile_px": tile_px,
+                                         "margin_m": margin_m, **options})
+    args = (sensors, pairs, work, transform, crs, epsg, options)
+    tasks = [TileTask(j.key, run_tile, (j, *args), (work / j.key / "core_dsm.tif",)) for j in jobs]
+
+    def said(info: dict[str, Any]) -> None:
+        log(f"[dsm] tile {info['key']}: {info['seconds']:.0f} s")
+
+    ran = run_tiles(tasks, manifest, record_id, client, progress, retries=0, on_done=said)
+    if ran.failures:
+        key, exc = ran.failures[0]
+        if not isinstance(exc, Ai4geoError):  # a worker lost, a bug: reported as the tile's failure
+            exc = ProcessingError(f"{type(exc).__name__}: {exc}")
+        raise type(exc)(f"{len(ran.failures)} of {len(jobs)} DSM tile(s) failed (first, {key}: {exc.message})",
+                        exc.hint or "finished tiles are kept; rerun to resume")
+    records = manifest.step(record_id)["tiles"]
+    infos = [records[j.key] for j in jobs]
     dsm_path, ortho_path = out / "dsm.tif", out / "ortho.tif"
     tmp_dsm = atomic_path(out / "dsm.unchecked.tif")
     try:
@@ -370,7 +349,13 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
               "max_ram_per_worker": max_ram_per_worker, "geoid": geoid, "min_completeness": min_completeness,
               "height_margins_m": list(options["height_margins"]),
               "pairs": [[names[a], names[b]] for a, b in pairs], "cars": cars_version}
-    catalog = _stac(out, products, footprint, _imaging_datetime(sensors), epsg, params, sensors, stats)
+    inputs = {f"image{i}": s.image for i, s in enumerate(sensors)}
+    when = _imaging_datetime(sensors)
+    items = [product_item(f"{out.name}-{name}", path, mapping(footprint), when, "dsm", params, inputs, epsg,
+                          software={"cars": cars_version},
+                          properties={"ai4geo:completeness": stats["completeness"]} if name == "dsm" else None)
+             for name, path in products.items()]
+    catalog = write_catalog(out, items, "DSM from satellite stereo (CARS) and its ortho image", "ai4geo-dsm")
     elapsed = time.perf_counter() - t0
     summary = {"dsm": str(dsm_path), "ortho": str(ortho_path) if has_ortho else None, "crs": crs,
                "transform": list(transform)[:6], "shape": list(shape_px), "completeness": stats["completeness"],
@@ -391,42 +376,3 @@ def _completeness(jobs: list[TileJob], valid: np.ndarray, domain: np.ndarray) ->
         tiles[j.key] = round(float(valid[r0:r0 + h, c0:c0 + w][d].mean()), 4) if n > 100 else None
     n = int(domain.sum())
     return {"completeness": round(float(valid[domain].mean()), 4) if n else float("nan"), "tiles": tiles}
-
-
-def _run_tiles(jobs: list[TileJob], sensors: list[SensorImage], pairs: list[tuple[int, int]], work: Path,
-               transform: Affine, crs: str, epsg: int, options: dict[str, Any], client: Any,
-               log: Callable[[str], None]) -> tuple[list[dict[str, Any]], list[tuple[str, Exception]]]:
-    from ai4geo_lab.errors import Ai4geoError, ProcessingError
-
-    infos: list[dict[str, Any]] = []
-    failures: list[tuple[str, Ai4geoError]] = []
-    args = (sensors, pairs, work, transform, crs, epsg, options)
-    if client is None:
-        for n, job in enumerate(jobs, start=1):
-            try:
-                info = run_tile(job, *args)
-            except Ai4geoError as exc:
-                failures.append((job.key, exc))
-                continue
-            infos.append(info)
-            log(f"[dsm] tile {job.key} ({n}/{len(jobs)}): "
-                + ("reused" if info.get("reused") else f"{info['seconds']:.0f} s"))
-        return infos, failures
-    from distributed import as_completed
-
-    futures = {client.submit(run_tile, job, *args, key=f"dsm-cars-{job.key}-{id(jobs)}", pure=False): job
-               for job in jobs}
-    for n, fut in enumerate(as_completed(futures), start=1):
-        job = futures[fut]
-        try:
-            info = fut.result()
-        except Ai4geoError as exc:
-            failures.append((job.key, exc))
-            continue
-        except Exception as exc:  # a worker lost, a bug: reported as the tile's failure
-            failures.append((job.key, ProcessingError(f"{type(exc).__name__}: {exc}")))
-            continue
-        infos.append(info)
-        log(f"[dsm] tile {job.key} ({n}/{len(jobs)}): "
-            + ("reused" if info.get("reused") else f"{info['seconds']:.0f} s"))
-    return infos, failures

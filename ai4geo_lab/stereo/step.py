@@ -10,13 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from rasterio.windows import Window
 
 from ai4geo_lab.geo.raster import open_raster, read_window
-from ai4geo_lab.geo.rpc import read_rpc
+from ai4geo_lab.geo.sensor import read_rpc
 from ai4geo_lab.stereo.algo import plane_sweep_ncc
 
 if TYPE_CHECKING:
-    from ai4geo_lab.chain.context import StepContext
+    from ai4geo_lab.execution.context import StepContext
+    from ai4geo_lab.execution.tiles import Tile
     from ai4geo_lab.geo.grid import GroundGrid
-    from ai4geo_lab.geo.tiles import Tile
 
 
 #: Working memory of plane-sweep stereo per ground pixel: the RPC height polynomials (128 B), the running

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ai4geo_lab.terrain.products import CITY_MAX_OBJECT_SIZE_M
 
 if TYPE_CHECKING:
-    from ai4geo_lab.chain.context import StepContext
+    from ai4geo_lab.execution.context import StepContext
 
 
 class BulldozerParams(BaseModel):

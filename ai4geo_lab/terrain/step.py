@@ -13,9 +13,9 @@ from ai4geo_lab.geo.raster import read_window
 from ai4geo_lab.terrain.algo import fill_nodata, morphological_dtm, ndsm
 
 if TYPE_CHECKING:
-    from ai4geo_lab.chain.context import StepContext
+    from ai4geo_lab.execution.context import StepContext
+    from ai4geo_lab.execution.tiles import Tile
     from ai4geo_lab.geo.grid import GroundGrid
-    from ai4geo_lab.geo.tiles import Tile
 
 
 class TerrainParams(BaseModel):

@@ -9,8 +9,8 @@ import shapely
 from pydantic import BaseModel, ConfigDict, Field
 from rasterio.windows import Window
 
+from ai4geo_lab.execution.tiles import TileGrid
 from ai4geo_lab.geo.raster import open_raster
-from ai4geo_lab.geo.tiles import TileGrid
 from ai4geo_lab.geo.vector import write_vector
 from ai4geo_lab.vectorize.algo import (
     MIN_REGULARIZED_IOU,
@@ -23,7 +23,7 @@ from ai4geo_lab.vectorize.algo import (
 )
 
 if TYPE_CHECKING:
-    from ai4geo_lab.chain.context import StepContext
+    from ai4geo_lab.execution.context import StepContext
 
 
 class FootprintParams(BaseModel):

@@ -111,8 +111,8 @@ def test_sample_city_truth_surfaces_give_every_changed_building(small_city):
 @pytest.mark.slow
 def test_sample_city_through_the_chain_reaches_the_target(small_city, tmp_path):
     """Stereo DSMs of both dates, footprints of the first, the nDSM and NDVI of the second: F1 ≥ 0.9."""
-    from ai4geo_lab.chain import RunConfig, run
     from ai4geo_lab.demo import change_config
+    from ai4geo_lab.pipeline import RunConfig, run
 
     mapping = change_config(small_city, tmp_path, tile_size=600)
     mapping["cluster"] = {"kind": "synchronous"}

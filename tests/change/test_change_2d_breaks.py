@@ -147,8 +147,8 @@ def test_breaks_step_in_the_chain(tmp_path):
     import rasterio
     from affine import Affine
 
-    from ai4geo_lab.chain import RunConfig, run
     from ai4geo_lab.geo.raster import write_raster
+    from ai4geo_lab.pipeline import RunConfig, run
 
     times, y, valid = seasonal_series(n_px=200, seed=3)   # (70, 10, 20); pixels 0–59 (rows 0–2) drop at day 500
     start = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)

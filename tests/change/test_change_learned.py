@@ -8,7 +8,7 @@ import pytest
 from ai4geo_lab.change.learned import VISIBLE_2D, change_features, predict_change, train_change_model
 from ai4geo_lab.errors import InputNotFoundError, InvalidInputError
 from ai4geo_lab.geo.raster import read_window
-from ai4geo_lab.quality.metrics import binary_scores
+from ai4geo_lab.metrics import binary_scores
 
 BANDS = ["red", "green", "blue", "nir"]
 
@@ -39,7 +39,7 @@ def test_features_name_every_layer_and_refuse_mismatched_dates():
 
 
 def test_learned_change_beats_index_differencing_on_an_unseen_city(change_model, small_city, tmp_path):
-    from ai4geo_lab.chain import RunConfig, run
+    from ai4geo_lab.pipeline import RunConfig, run
 
     path, model = change_model
     assert set(model.classes) == {*VISIBLE_2D, 255}
@@ -71,8 +71,8 @@ def test_learned_change_beats_index_differencing_on_an_unseen_city(change_model,
 
 
 def test_a_model_of_other_bands_or_a_missing_file_is_refused(change_model, small_city, tmp_path):
-    from ai4geo_lab.chain import RunConfig, run
     from ai4geo_lab.errors import Ai4geoError
+    from ai4geo_lab.pipeline import RunConfig, run
 
     _, model = change_model
     b = read_window(small_city.image("date1", "ortho"), band=None)[0][:3, :20, :20] / 1e4

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from ai4geo_lab.chain import RunConfig, run
 from ai4geo_lab.cluster import connect
+from ai4geo_lab.pipeline import RunConfig, run
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from ai4geo_lab.errors import InvalidInputError
-from ai4geo_lab.geo.rpc import RPCModel, read_rpc
+from ai4geo_lab.geo.rpc import RPCModel
+from ai4geo_lab.geo.sensor import read_rpc
 from tests.conftest import shared_data
 
 

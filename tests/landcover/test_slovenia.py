@@ -38,7 +38,7 @@ def test_spatially_cross_validated_land_cover_reaches_the_target():
 
 
 def test_chain_trains_and_classifies_tile_by_tile(tmp_path):
-    from ai4geo_lab.chain import RunConfig, run
+    from ai4geo_lab.pipeline import RunConfig, run
 
     root = shared_data("landcover", "slovenia", "derived")
     tifs = sorted(root.glob("S2L1C_*.tif"))

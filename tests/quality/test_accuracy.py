@@ -9,9 +9,9 @@ import pytest
 from shapely import affinity
 from shapely.geometry import box
 
+from ai4geo_lab.metrics import classification_scores, confusion_matrix, height_errors
 from ai4geo_lab.quality.classes import NOT_ASSESSED, asprs_class, ce90, citygml_lod_class, le90
 from ai4geo_lab.quality.coregistration import nuth_kaab
-from ai4geo_lab.quality.metrics import classification_scores, confusion_matrix, height_errors
 from ai4geo_lab.quality.polygons import orientation_error, pair_metrics, polis
 from ai4geo_lab.quality.tables import height_table
 

@@ -11,7 +11,7 @@ import pytest
 from shapely.geometry import box
 
 from ai4geo_lab.errors import ConfigError, InvalidInputError
-from ai4geo_lab.quality.metrics import (
+from ai4geo_lab.metrics import (
     binary_scores,
     classification_scores,
     confusion_matrix,

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ai4geo_lab.chain import RunConfig, run
+from ai4geo_lab.pipeline import RunConfig, run
 from ai4geo_lab.quality.run_report import build_run_report
 
 

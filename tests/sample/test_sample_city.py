@@ -9,7 +9,7 @@ from pyproj import Transformer
 
 from ai4geo_lab.errors import ConfigError, OutputNotWritableError
 from ai4geo_lab.geo.raster import read_window
-from ai4geo_lab.geo.rpc import read_rpc
+from ai4geo_lab.geo.sensor import read_rpc
 from ai4geo_lab.geo.vector import read_vector
 from ai4geo_lab.sample import make_sample_city
 from ai4geo_lab.sample.render import affine_view, ortho_reflectance, render_view

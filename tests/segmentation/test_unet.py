@@ -16,7 +16,7 @@ from rasterio.transform import from_origin
 from shapely.geometry import box
 
 from ai4geo_lab.errors import ConfigError, InputNotFoundError, InvalidInputError
-from ai4geo_lab.quality.metrics import segmentation_scores
+from ai4geo_lab.metrics import segmentation_scores
 from ai4geo_lab.segmentation import (
     DEFAULT_MODEL,
     TrainParams,

@@ -94,7 +94,7 @@ def test_buildings_of_kahramanmaras_through_the_chain(kahramanmaras, dask_client
     import geopandas as gpd
 
     from ai4geo_lab.buildings.cityjson import validate_cityjson
-    from ai4geo_lab.chain import RunConfig, run
+    from ai4geo_lab.pipeline import RunConfig, run
 
     cfg = RunConfig.model_validate({
         "output": str(tmp_path / "run"),

@@ -73,7 +73,7 @@ sys.meta_path.insert(0, Block())
 def test_core_imports_and_names_the_extra_without_cars(tmp_path):
     """With CARS and bulldozer unimportable, the package, the chain and the CLI load; using them names the extra."""
     code = BLOCK + """
-import ai4geo_lab.stereo, ai4geo_lab.terrain, ai4geo_lab.chain.steps, ai4geo_lab.cli
+import ai4geo_lab.stereo, ai4geo_lab.terrain, ai4geo_lab.pipeline.registry, ai4geo_lab.cli
 from ai4geo_lab.errors import MissingDependencyError
 from ai4geo_lab.stereo.cars_engine import check_cars
 from ai4geo_lab.terrain.products import bulldozer_version
@@ -111,7 +111,7 @@ def test_roi_tiles_have_no_slivers_and_cover_the_grid():
 
 
 def test_chain_steps_are_registered_with_their_parameters(small_city, tmp_path):
-    from ai4geo_lab.chain import RunConfig, get_step
+    from ai4geo_lab.pipeline import RunConfig, get_step
 
     spec = get_step("dsm_cars")
     assert spec.inputs == ("left", "right") and spec.optional_inputs == ("third",)

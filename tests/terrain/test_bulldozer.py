@@ -53,7 +53,7 @@ def test_cli_and_chain_step(small_city, tmp_path, capsys):
     assert (tmp_path / "d.tif").is_file() and (tmp_path / "n.tif").is_file()
     assert main(["dtm", str(tmp_path / "missing.tif")]) == 2
     assert "does not exist" in capsys.readouterr().err
-    from ai4geo_lab.chain import RunConfig, run
+    from ai4geo_lab.pipeline import RunConfig, run
 
     config = RunConfig.model_validate({
         "output": str(tmp_path / "run"), "grid": {"like": str(truth_dsm)}, "inputs": {"dsm": str(truth_dsm)},

@@ -10,7 +10,7 @@ from affine import Affine
 from shapely import affinity
 from shapely.geometry import Polygon, box
 
-from ai4geo_lab.geo.tiles import TileGrid
+from ai4geo_lab.execution.tiles import TileGrid
 from ai4geo_lab.geo.vector import read_vector
 from ai4geo_lab.quality.polygons import polygon_scores
 from ai4geo_lab.vectorize.algo import mask_to_polygons, regularize, vectorize_tiles

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from ai4geo_lab.errors import ConfigError
-from ai4geo_lab.geo.tiles import TileGrid
+from ai4geo_lab.execution.tiles import TileGrid
 
 
 def test_tiles_cover_raster_exactly_once():

@@ -1,12 +1,12 @@
-"""The built-in steps of the 3D chain, registered by name."""
+"""The built-in steps of the 3D chain: one line each."""
 
 from __future__ import annotations
 
 from ai4geo_lab.buildings import step as lod1
 from ai4geo_lab.buildings import step as lod2
-from ai4geo_lab.chain.registry import StepSpec, register
 from ai4geo_lab.change import step as change
 from ai4geo_lab.landcover import step as landcover
+from ai4geo_lab.pipeline.spec import StepSpec
 from ai4geo_lab.segmentation import prediction as segment
 from ai4geo_lab.segmentation import step as building_mask
 from ai4geo_lab.stereo import cars_step as dsm_cars
@@ -56,6 +56,3 @@ BUILTIN_STEPS = [
              "lowered, with volumes",
              optional_inputs=("footprints", "footprints_after", "ndsm_before", "ndsm_after", "image_after")),
 ]
-
-for _spec in BUILTIN_STEPS:
-    register(_spec)

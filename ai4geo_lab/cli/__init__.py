@@ -93,7 +93,7 @@ def run_cmd(
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Run a chain configuration; finished steps and tiles are not recomputed."""
-    from ai4geo_lab.chain import run
+    from ai4geo_lab.pipeline import run
 
     result = run(config, progress=not quiet, cluster=cluster, restart=not resume)
     typer.echo(f"{len(result.products)} products in {result.root} (STAC: {result.catalog})")
@@ -145,7 +145,7 @@ def report_cmd(
 @app.command("steps")
 def steps_cmd(name: Annotated[str | None, typer.Argument(help="a step to describe")] = None) -> None:
     """List the chain's steps, or show one step's parameters (JSON Schema)."""
-    from ai4geo_lab.chain import get_step, list_steps
+    from ai4geo_lab.pipeline import get_step, list_steps
 
     if name is None:
         for spec in list_steps():
@@ -157,7 +157,7 @@ def steps_cmd(name: Annotated[str | None, typer.Argument(help="a step to describ
 
 
 # ---- data access: catalogue search and download, local catalogues, OpenStreetMap (ai4geo_lab.catalog, .osm) ----
-from ai4geo_lab.catalog import cli as _catalog_cli  # noqa: E402  (light: heavy imports happen inside commands)
+from ai4geo_lab.cli import catalog as _catalog_cli  # noqa: E402  (light: heavy imports happen inside commands)
 
 app.command("search")(_catalog_cli.search_cmd)
 app.command("download")(_catalog_cli.download_cmd)
@@ -165,18 +165,18 @@ app.command("osm")(_catalog_cli.osm_cmd)
 app.add_typer(_catalog_cli.catalog_app, name="catalog")
 
 # ---- 3D from sensor images: CARS DSM, bulldozer DTM (ai4geo_lab.stereo, .terrain) ----
-from ai4geo_lab.stereo import cli as _stereo_cli  # noqa: E402
+from ai4geo_lab.cli import stereo as _stereo_cli  # noqa: E402
 
 app.command("dsm")(_stereo_cli.dsm_cmd)
 app.command("dtm")(_stereo_cli.dtm_cmd)
 
 # ---- building segmentation with U-Nets (ai4geo_lab.segmentation) ----
-from ai4geo_lab.segmentation import cli as _segment_cli  # noqa: E402
+from ai4geo_lab.cli import segment as _segment_cli  # noqa: E402
 
 app.add_typer(_segment_cli.segment_app, name="segment")
 
 # ---- change detection (ai4geo_lab.change) ----
-from ai4geo_lab.change import cli as _change_cli  # noqa: E402
+from ai4geo_lab.cli import change as _change_cli  # noqa: E402
 
 app.add_typer(_change_cli.change_app, name="change")
 
@@ -221,5 +221,3 @@ def entry() -> None:
     sys.exit(main())
 
 
-if __name__ == "__main__":
-    entry()

@@ -31,7 +31,7 @@ def predict_cmd(
     band_list = [int(b) for b in bands.split(",")] if bands else None
     with connect(cluster if cluster is not None else "synchronous") as client:
         res = predict(raster, model, out, tile=tile, overlap=overlap, threshold=threshold, bands=band_list,
-                      views=views, client=client)
+                      views=views, client=client, log=lambda m: typer.echo(m, err=True))
     typer.echo(json.dumps({k: str(v) for k, v in res.items()}, indent=1))
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pystac
+from shapely.geometry import shape
 
 from ai4geo_lab import __version__
 
@@ -27,22 +28,24 @@ def product_item(
     params: dict[str, Any],
     inputs: dict[str, Path],
     epsg: int | None,
+    software: dict[str, str] | None = None,
+    properties: dict[str, Any] | None = None,
 ) -> pystac.Item:
-    """A STAC item for one product file, with its lineage (inputs, step, parameters, software version)."""
-    coords = geometry["coordinates"][0]
-    xs, ys = [c[0] for c in coords], [c[1] for c in coords]
+    """A STAC item for one product file, with its lineage (inputs, step, parameters, software versions) and any
+    further ``properties`` (e.g. per-run statistics)."""
     item = pystac.Item(
         id=product_id,
         geometry=geometry,
-        bbox=[min(xs), min(ys), max(xs), max(ys)],
+        bbox=list(shape(geometry).bounds),
         datetime=datetime,
         properties={
             "processing:lineage": f"made by the ai4geo_lab step '{step}' from "
             + ", ".join(f"{k}={Path(v).name}" for k, v in sorted(inputs.items())),
-            "processing:software": {"ai4geo-lab": __version__},
+            "processing:software": {"ai4geo-lab": __version__, **(software or {})},
             "ai4geo:step": step,
             "ai4geo:parameters": params,
             "ai4geo:inputs": {k: str(v) for k, v in sorted(inputs.items())},
+            **(properties or {}),
         },
     )
     if epsg:
@@ -52,9 +55,9 @@ def product_item(
     return item
 
 
-def write_catalog(root: Path, items: list[pystac.Item], title: str) -> Path:
+def write_catalog(root: Path, items: list[pystac.Item], title: str, catalog_id: str = "ai4geo-run") -> Path:
     """Write a self-contained STAC catalogue of a run's products under ``root/stac``."""
-    catalog = pystac.Catalog(id="ai4geo-run", description=title, title=title)
+    catalog = pystac.Catalog(id=catalog_id, description=title, title=title)
     for item in items:
         catalog.add_item(item)
     catalog.normalize_hrefs(str(root / "stac"))

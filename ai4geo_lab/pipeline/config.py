@@ -8,20 +8,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ai4geo_lab.chain.registry import get_step
 from ai4geo_lab.cluster import ClusterConfig
-from ai4geo_lab.errors import ConfigError, InputNotFoundError
-from ai4geo_lab.geo.tiles import DEFAULT_TILE_SIZE
+from ai4geo_lab.errors import ConfigError, InputNotFoundError, format_validation_error
+from ai4geo_lab.execution.tiles import DEFAULT_TILE_SIZE
+from ai4geo_lab.pipeline.registry import get_step
 from ai4geo_lab.yamlfile import read_yaml
-
-
-def format_validation_error(exc: ValidationError, where: str = "") -> str:
-    """One readable line per problem of a pydantic validation error."""
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{where}{loc}: {err['msg']}" if loc else f"{where}{err['msg']}")
-    return "; ".join(parts)
 
 
 class InputConfig(BaseModel):

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import math
-import os
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rasterio
-import rasterio.shutil
-from tqdm.auto import tqdm
 
-from ai4geo_lab.chain.manifest import Manifest
 from ai4geo_lab.errors import ProcessingError
-from ai4geo_lab.geo.atomic import atomic_path
+from ai4geo_lab.execution.executor import TileTask, prepare_record, run_tiles
+from ai4geo_lab.execution.manifest import Manifest
+from ai4geo_lab.execution.mosaic import mosaic_cog
+from ai4geo_lab.execution.tiles import Tile, TileGrid
 from ai4geo_lab.geo.grid import GroundGrid
-from ai4geo_lab.geo.raster import read_window, write_raster
-from ai4geo_lab.geo.tiles import Tile, TileGrid
-
-#: How many times Dask retries a tile whose worker died or whose task failed.
-TILE_RETRIES = 2
+from ai4geo_lab.geo.raster import write_raster
 
 #: A tile function: reads what it needs for ``tile`` (halo window) and returns the core-window array.
 TileFn = Callable[..., np.ndarray]
@@ -99,66 +92,15 @@ class StepContext:
         tile_dir = self.root / self.step_id / "tiles" / name
         tile_dir.mkdir(parents=True, exist_ok=True)
         rec_id = f"{self.step_id}/{name}"
-        record = self.manifest.step(rec_id)
-        if record.get("tile_size") != size:  # other tiles than those recorded: start this raster afresh
-            record.clear()
-            record.update({"tile_size": size, "tiles": {}})
-            self.manifest.save()
-        todo = [t for t in grid if not self.manifest.tile_done(rec_id, t.key, tile_dir / f"{t.key}.tif")]
-        bar = tqdm(total=len(grid), initial=len(grid) - len(todo), desc=f"{self.step_id}:{name}", unit="tile",
-                   disable=None if self.progress else True, leave=False)  # None: only on a terminal
-        failures: list[str] = []
-
-        def done(info: dict[str, Any]) -> None:
-            self.manifest.record_tile(rec_id, info["key"], info)
-            self.tiles_computed.append(f"{name}/{info['key']}")
-            bar.update(1)
-
-        args = {t.key: (tile_fn, t, self.grid, tile_dir / f"{t.key}.tif", dtype, nodata, kwargs) for t in todo}
-        if self.client is None:
-            for key, a in args.items():
-                try:
-                    done(_compute_tile(*a))
-                except Exception as exc:  # a failed tile must not lose the others
-                    failures.append(f"{key}: {exc}")
-        else:
-            from distributed import as_completed
-
-            futures = [self.client.submit(_compute_tile, *a, key=f"{rec_id}-{k}-{id(self)}", pure=False,
-                                          retries=TILE_RETRIES) for k, a in args.items()]
-            for fut in as_completed(futures):
-                try:
-                    done(fut.result())
-                except Exception as exc:
-                    failures.append(f"{fut.key}: {''.join(traceback.format_exception_only(exc)).strip()}")
-        bar.close()
-        if failures:
+        prepare_record(self.manifest, rec_id, {"tile_size": size})  # other tiles: start this raster afresh
+        tasks = [TileTask(t.key, _compute_tile, (tile_fn, t, self.grid, tile_dir / f"{t.key}.tif", dtype, nodata,
+                                                  kwargs), (tile_dir / f"{t.key}.tif",)) for t in grid]
+        done = run_tiles(tasks, self.manifest, rec_id, self.client, self.progress,
+                         on_done=lambda info: self.tiles_computed.append(f"{name}/{info['key']}"))
+        if done.failures:
             raise ProcessingError(
-                f"{len(failures)} of {len(grid)} tiles of {rec_id} failed (first: {failures[0]})",
+                f"{len(done.failures)} of {len(grid)} tiles of {rec_id} failed (first: {done.failure_text()})",
                 "finished tiles are kept; fix the cause and run again to compute only the missing tiles",
             )
-        return self._mosaic(name, grid, tile_dir, dtype, nodata, band_names, compress)
-
-    def _mosaic(self, name: str, grid: TileGrid, tile_dir: Path, dtype: str, nodata: float | None,
-                band_names: list[str] | None, compress: str) -> Path:
-        out = self.output_path(name, ".tif")
-        first, _ = read_window(tile_dir / f"{next(iter(grid)).key}.tif", band=None, dtype=dtype)
-        count = first.shape[0]
-        tmp = atomic_path(out.with_suffix(".mosaic.tif"))
-        try:
-            profile = {"driver": "GTiff", "height": grid.height, "width": grid.width, "count": count,
-                       "dtype": dtype, "crs": self.grid.crs, "transform": self.grid.transform, "nodata": nodata,
-                       "tiled": True, "blockxsize": 256, "blockysize": 256}
-            with rasterio.open(tmp, "w", **profile) as dst:
-                for t in grid:
-                    with rasterio.open(tile_dir / f"{t.key}.tif") as src:
-                        dst.write(src.read(), window=t.core)
-                for i, band in enumerate(band_names or [], start=1):
-                    dst.set_band_description(i, band)
-            part = atomic_path(out)
-            rasterio.shutil.copy(tmp, part, driver="COG", compress=compress, overview_resampling="nearest",
-                                 num_threads="ALL_CPUS")  # the workers are idle while the driver mosaics
-            os.replace(part, out)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return out
+        return mosaic_cog([(tile_dir / f"{t.key}.tif", t.core) for t in grid], self.output_path(name, ".tif"),
+                          self.grid.shape, self.grid.transform, self.grid.crs, dtype, nodata, band_names, compress)

@@ -8,8 +8,8 @@ import numpy as np
 import pystac
 import pytest
 
-from ai4geo_lab.chain import RunConfig, run
 from ai4geo_lab.geo.raster import read_window
+from ai4geo_lab.pipeline import RunConfig, run
 
 
 def make_config(city, out, tile_size=64, **stereo):
@@ -83,7 +83,7 @@ def test_products_carry_stac_lineage(small_city, dask_client, tmp_path):
 
 
 def test_tiles_fit_the_workers_memory():
-    from ai4geo_lab.chain.context import fit_tile_size
+    from ai4geo_lab.execution.context import fit_tile_size
 
     # 1000 px tiles with a 10 px halo at 320 B/px need 1020² × 320 B ≈ 333 MB
     assert fit_tile_size(1000, 10, 320, 8e9) == 1000
@@ -104,5 +104,5 @@ def test_small_workers_get_smaller_tiles(small_city, tmp_path):
                      log=lines.append)
     assert any("tiles of" in line and "fit the workers' memory" in line for line in lines)
     manifest = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert manifest["steps"]["dsm/dsm"]["tile_size"] < 1000
+    assert manifest["steps"]["dsm/dsm"]["stamp"]["tile_size"] < 1000
     assert len(result.tiles_computed["dsm"]) == 1  # the 200 px city still fits in one of them

@@ -72,9 +72,9 @@ class Manifest:
         self.save()
         return rec
 
-    def tile_done(self, step_id: str, key: str, path: Path) -> bool:
-        """Whether a tile is recorded as done and its file still exists."""
-        return key in self.step(step_id).get("tiles", {}) and path.is_file()
+    def tile_done(self, step_id: str, key: str, *paths: Path) -> bool:
+        """Whether a tile is recorded as done and its files still exist."""
+        return key in self.step(step_id).get("tiles", {}) and all(p.is_file() for p in paths)
 
     def record_tile(self, step_id: str, key: str, info: dict[str, Any]) -> None:
         """Record one finished tile."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,15 +10,13 @@ from typing import Any
 
 from pyproj import CRS
 
-from ai4geo_lab import __version__
-from ai4geo_lab.chain.config import RunConfig, load_config
-from ai4geo_lab.chain.context import StepContext
-from ai4geo_lab.chain.lineage import product_item, write_catalog
-from ai4geo_lab.chain.manifest import MANIFEST_NAME, Manifest, fingerprint
-from ai4geo_lab.chain.registry import get_step
 from ai4geo_lab.cluster import connect
-from ai4geo_lab.errors import Ai4geoError, OutputNotWritableError, ProcessingError
+from ai4geo_lab.execution.lineage import product_item, write_catalog
+from ai4geo_lab.execution.manifest import MANIFEST_NAME, Manifest
+from ai4geo_lab.execution.step_run import check_writable, execute_step
 from ai4geo_lab.geo.grid import GroundGrid
+from ai4geo_lab.pipeline.config import RunConfig, load_config
+from ai4geo_lab.pipeline.registry import get_step
 
 
 @dataclass
@@ -32,18 +29,6 @@ class RunResult:
     tiles_computed: dict[str, list[str]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     catalog: Path | None = None
-
-
-def check_writable(folder: Path) -> None:
-    """Create ``folder`` if needed and prove it is writable, or raise a clear error."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise OutputNotWritableError(f"the output folder {folder} is not writable ({exc.strerror})",
-                                     "choose another output folder or fix its permissions") from exc
 
 
 def _grid(config: RunConfig) -> GroundGrid:
@@ -100,45 +85,15 @@ def _run(config: RunConfig, params: dict[str, Any], client: Any, progress: bool,
                 if f"{src}.{out}" in dates:
                     input_dates.append(dates[f"{src}.{out}"])
         p = params[s.id]
-        p_dump = p.model_dump(mode="json")
-        fp = fingerprint(s.step, p_dump, inputs,
-                         {"tile_size": config.tile_size, "grid": repr(grid), "version": __version__})
-        rec = manifest.step(s.id)
-        outputs_ok = rec.get("outputs") and all(Path(v).is_file() for v in rec["outputs"].values())
-        tiles_ok = all(
-            (root / s.id / "tiles" / name.split("/", 1)[1] / f"{k}.tif").is_file()
-            for name, trec in manifest.data["steps"].items() if name.startswith(f"{s.id}/")
-            for k in trec.get("tiles", {})
-        )
-        if rec.get("fingerprint") == fp and rec.get("status") == "done" and outputs_ok and tiles_ok:
-            outputs = {k: Path(v) for k, v in rec["outputs"].items()}
+        done = execute_step(s.step, s.id, spec.run, inputs, p, root, grid, manifest, config.tile_size, client,
+                            progress, log)
+        outputs = done.outputs
+        result.wall_time_s[s.id] = done.wall_time_s
+        if done.skipped:
             result.skipped.append(s.id)
-            log(f"[{s.id}] {s.step}: up to date, skipped")
-            result.wall_time_s[s.id] = rec.get("wall_time_s", 0.0)
         else:
-            manifest.reset_step(s.id, fp)  # a changed fingerprint makes every tile stale
-            ctx = StepContext(s.id, root, grid, manifest, config.tile_size, client, progress, log)
-            log(f"[{s.id}] {s.step}: running")
-            t0 = time.perf_counter()
-            try:
-                outputs = spec.run(ctx, inputs, p)
-            except Ai4geoError:
-                rec["status"] = "failed"
-                manifest.save()
-                raise
-            except Exception as exc:
-                rec["status"] = "failed"
-                manifest.save()
-                raise ProcessingError(f"step '{s.id}' ({s.step}) failed: {type(exc).__name__}: {exc}",
-                                      "finished tiles are kept; rerun to resume") from exc
-            elapsed = time.perf_counter() - t0
-            result.wall_time_s[s.id] = round(elapsed, 2)
-            result.tiles_computed[s.id] = ctx.tiles_computed
-            rec.update({"status": "done", "outputs": {k: str(v) for k, v in outputs.items()},
-                        "wall_time_s": round(elapsed, 2), "finished": dt.datetime.now(dt.UTC).isoformat()})
-            manifest.save()
-            log(f"[{s.id}] {s.step}: done in {elapsed:.1f} s"
-                + (f" ({len(ctx.tiles_computed)} tiles computed)" if ctx.tiles_computed else ""))
+            result.tiles_computed[s.id] = done.tiles_computed
+        p_dump = p.model_dump(mode="json")
         when = max(input_dates) if input_dates else dt.datetime.now(dt.UTC)
         for name, path in outputs.items():
             key = f"{s.id}.{name}"
