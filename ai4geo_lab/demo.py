@@ -5,48 +5,50 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 
 from ai4geo_lab.cluster import ClusterConfig, connect
+from ai4geo_lab.errors import ConfigError
 from ai4geo_lab.execution.step_run import check_writable
 from ai4geo_lab.geo.atomic import write_text_atomic
 from ai4geo_lab.pipeline import RunConfig, run
 from ai4geo_lab.quality.evaluate import evaluate_run
+from ai4geo_lab.stereo.step import DsmParams
 
 #: Height searched above the highest terrain: the tallest building a user expects.
 MAX_BUILDING_HEIGHT_M = 70.0
 
 
 def demo_config(city: Any, out: Path, tile_size: int = 600, workers: int | None = None,
-                dsm_engine: str = "stereo") -> dict[str, Any]:
+                dsm_engine: str | None = None) -> dict[str, Any]:
     """The run configuration of the demo, as the mapping a YAML file would hold.
 
-    ``dsm_engine``: ``stereo``, the project's plane sweep (its search range comes from a coarse terrain prior,
-    the lowest and highest ground of the area as a global DEM would give, widened by
-    :data:`MAX_BUILDING_HEIGHT_M`) with the morphological ``terrain`` step; or ``cars``: the ``dsm_cars`` and
-    ``dtm_bulldozer`` steps (CARS and bulldozer, slower).
+    ``dsm_engine`` (default: the ``dsm`` step's): ``native``, the package's plane sweep (its search range comes
+    from a coarse terrain prior, the lowest and highest ground of the area as a global DEM would give, widened by
+    :data:`MAX_BUILDING_HEIGHT_M`) with the morphological ``terrain`` engine; or ``cars``: CARS DSMs and
+    bulldozer DTMs (slower).
     """
-    if dsm_engine not in ("stereo", "cars"):
-        from ai4geo_lab.errors import ConfigError
-
-        raise ConfigError(f"unknown DSM engine '{dsm_engine}'", "engines: stereo (fast), cars")
+    engines = get_args(DsmParams.model_fields["engine"].annotation)
+    engine = dsm_engine or DsmParams().engine
+    if engine not in engines:
+        raise ConfigError(f"unknown DSM engine '{engine}'", f"engines: {', '.join(engines)}")
     inputs: dict[str, Any] = {}
     for i, date in enumerate(("date1", "date2"), start=1):
         when = city.dates[date]
         for name in ("pan_fwd", "pan_bwd", "ortho"):
             inputs[f"{name}_{i}"] = {"path": str(city.image(date, name)), "datetime": when}
-    stereo = {"hmin": float(city.terrain_range[0]) - 5.0,
+    native = {"hmin": float(city.terrain_range[0]) - 5.0,
               "hmax": float(city.terrain_range[1]) + MAX_BUILDING_HEIGHT_M}
+    dsm_params = {"engine": "native", "native": native} if engine == "native" else {"engine": "cars"}
+    terrain_params = {"engine": "morphology" if engine == "native" else "bulldozer"}
     steps: list[dict[str, Any]] = []
     for i in (1, 2):
         pair = {"left": f"pan_fwd_{i}", "right": f"pan_bwd_{i}"}
         steps += [
-            {"id": f"dsm_{i}", "step": "stereo", "inputs": pair, "params": stereo} if dsm_engine == "stereo"
-            else {"id": f"dsm_{i}", "step": "dsm_cars", "inputs": pair},
-            {"id": f"terrain_{i}", "step": "terrain" if dsm_engine == "stereo" else "dtm_bulldozer",
-             "inputs": {"dsm": f"dsm_{i}.dsm"}},
+            {"id": f"dsm_{i}", "step": "dsm", "inputs": pair, "params": dsm_params},
+            {"id": f"terrain_{i}", "step": "terrain", "inputs": {"dsm": f"dsm_{i}.dsm"}, "params": terrain_params},
         ]
     steps += [
         {"id": "mask_1", "step": "segment", "inputs": {"image": "ortho_1", "ndsm": "terrain_1.ndsm"}},
@@ -69,7 +71,7 @@ def demo_config(city: Any, out: Path, tile_size: int = 600, workers: int | None 
 
 
 def change_config(city: Any, out: Path, tile_size: int = 600, workers: int | None = None,
-                  dsm_engine: str = "stereo") -> dict[str, Any]:
+                  dsm_engine: str | None = None) -> dict[str, Any]:
     """The demo's DSMs, nDSMs and first-date footprints of both dates, then per-building 3D change
     (``bchange``) and 2D NDVI-decrease change (``c2d``): the run configuration of the change recipes."""
     mapping = demo_config(city, out, tile_size=tile_size, workers=workers, dsm_engine=dsm_engine)
@@ -97,8 +99,8 @@ def _city(out: Path, seed: int, size_m: float, gsd: float) -> Any:
 
 def run_demo(out: str | Path = "demo-out", seed: int = 0, size_m: float = 600.0, gsd: float = 0.5,
              workers: int | None = None, progress: bool = True, client: Any = None,
-             log: Any = print, cluster: Any = None, dsm_engine: str = "stereo") -> dict[str, Any]:
-    """Make the sample city, run the chain (DSMs by ``dsm_engine``: ``stereo`` or ``cars``, see
+             log: Any = print, cluster: Any = None, dsm_engine: str | None = None) -> dict[str, Any]:
+    """Make the sample city, run the chain (DSMs by ``dsm_engine``: ``native`` or ``cars``, see
     :func:`demo_config`), compare every product with the truth.
 
     Writes ``out/metrics.json`` and ``out/report.html`` and returns the metrics.

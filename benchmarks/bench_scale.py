@@ -30,8 +30,8 @@ def stereo_config(city, out: Path, tile: int) -> RunConfig:
     return RunConfig.model_validate({
         "output": str(out), "tile_size": tile, "grid": {"like": str(city.image("date1", "ortho"))},
         "inputs": {"fwd": str(city.image("date1", "pan_fwd")), "bwd": str(city.image("date1", "pan_bwd"))},
-        "steps": [{"id": "dsm", "step": "stereo", "inputs": {"left": "fwd", "right": "bwd"},
-                   "params": {"hmin": lo - 5, "hmax": hi + 70}}]})
+        "steps": [{"id": "dsm", "step": "dsm", "inputs": {"left": "fwd", "right": "bwd"},
+                   "params": {"native": {"hmin": lo - 5, "hmax": hi + 70}}}]})
 
 
 def main() -> None:
@@ -54,7 +54,7 @@ def main() -> None:
         cfg = stereo_config(city, Path(tmp) / "loop", args.tile)
         grid = GroundGrid.like(cfg.grid.like)
         left, right = cfg.inputs["fwd"].path, cfg.inputs["bwd"].path
-        p = cfg.steps[0].params
+        p = cfg.steps[0].params["native"]
         step = parallax_step(left, right, grid, p["hmin"], p["hmax"])
         heights = np.arange(p["hmin"], p["hmax"] + step, step)
         params = {"window": 5, "min_score": 0.5, "median": 3}

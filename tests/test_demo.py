@@ -16,7 +16,7 @@ from ai4geo_lab.buildings.cityjson import validate_cityjson
 def test_demo_command_at_default_size(tmp_path):
     out = tmp_path / "demo"
     proc = subprocess.run([sys.executable, "-m", "ai4geo_lab.cli", "demo", "--out", str(out), "--workers", "2",
-                           "--dsm-engine", "stereo"],
+                           "--dsm-engine", "native"],
                           capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "[dsm_1] stereo: done" in proc.stdout  # progress is shown step by step

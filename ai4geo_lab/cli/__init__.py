@@ -108,8 +108,8 @@ def demo_cmd(
     workers: Annotated[int | None, typer.Option(help="local Dask workers (default: cores)")] = None,
     cluster: Annotated[str | None, typer.Option(help="where to run (as for `ai4geo run`)")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
-    dsm_engine: Annotated[str, typer.Option("--dsm-engine", help="stereo (the project's plane sweep, fast) or "
-                                            "cars (CARS DSMs and bulldozer DTMs)")] = "stereo",
+    dsm_engine: Annotated[str | None, typer.Option("--dsm-engine", help="native (the package's plane sweep, fast; "
+                                                   "default) or cars (CARS DSMs and bulldozer DTMs)")] = None,
 ) -> None:
     """Make the sample city, run the whole chain on it and write metrics.json and report.html."""
     from ai4geo_lab.demo import run_demo
@@ -167,7 +167,7 @@ app.add_typer(_catalog_cli.catalog_app, name="catalog")
 # ---- 3D from sensor images: CARS DSM, bulldozer DTM (ai4geo_lab.stereo, .terrain) ----
 from ai4geo_lab.cli import stereo as _stereo_cli  # noqa: E402
 
-app.command("dsm")(_stereo_cli.dsm_cmd)
+app.command("dsm")(_stereo_cli.dsm_command())
 app.command("dtm")(_stereo_cli.dtm_cmd)
 
 # ---- building segmentation with U-Nets (ai4geo_lab.segmentation) ----
@@ -189,10 +189,25 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def build_cli() -> typer.Typer:
+    """The ``ai4geo`` command: the commands above, and one command per registered step (generated from the step's
+    parameter model, so a step registered at run time has its command too). ``ai4geo segment predict`` is the
+    ``segment`` step's command."""
+    from ai4geo_lab.cli.models import add_step_commands
+    from ai4geo_lab.pipeline import list_steps
+
+    add_step_commands(app, {"segment": _segment_cli.segment_app, "change": _change_cli.change_app}, list_steps())
+    segment = _segment_cli.segment_app.registered_commands
+    run = [c for c in segment if c.name == "run"]
+    if run and not any(c.name == "predict" for c in segment):
+        _segment_cli.segment_app.command("predict")(run[0].callback)
+    return app
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors are printed on one line, without a traceback, with exit code 2."""
     try:
-        code = app(args=argv, prog_name="ai4geo", standalone_mode=False)
+        code = build_cli()(args=argv, prog_name="ai4geo", standalone_mode=False)
         if code == 130:  # typer turns Ctrl-C into this exit code
             raise typer.Abort()
         if isinstance(code, int) and code:
@@ -203,12 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         typer.echo("ai4geo: interrupted; finished tiles are kept, run again to resume", err=True)
         return 130
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
+    except Exception as exc:  # usage errors (unknown command or option…): click's own, shown as click shows them
+        show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int):
+            show()
+            return exit_code
         raise
     return 0
 

@@ -12,29 +12,6 @@ segment_app = typer.Typer(help="Building segmentation with U-Nets: predict over 
                                "shipped model.", no_args_is_help=True)
 
 
-@segment_app.command("predict")
-def predict_cmd(
-    raster: Annotated[Path, typer.Argument(help="a georeferenced image (GeoTIFF/COG)")],
-    out: Annotated[Path, typer.Option("--out", help="output folder")],
-    model: Annotated[str, typer.Option(help="'default' or a model file")] = "default",
-    bands: Annotated[str | None, typer.Option(help="1-based bands for the model's inputs, e.g. 1,2,3")] = None,
-    tile: Annotated[int, typer.Option(help="tile side (px)")] = 1000,
-    overlap: Annotated[int, typer.Option(help="tile halo (px)")] = 64,
-    threshold: Annotated[float, typer.Option(help="building probability threshold")] = 0.5,
-    views: Annotated[int, typer.Option(help="flips/turns averaged per window: 1, 2, 4 or 8")] = 1,
-    cluster: Annotated[str | None, typer.Option(help="run tiles on a Dask cluster (as for `ai4geo run`)")] = None,
-) -> None:
-    """Building probability and mask (COGs) of a raster, tiled with overlap."""
-    from ai4geo_lab.cluster import connect
-    from ai4geo_lab.segmentation import predict
-
-    band_list = [int(b) for b in bands.split(",")] if bands else None
-    with connect(cluster if cluster is not None else "synchronous") as client:
-        res = predict(raster, model, out, tile=tile, overlap=overlap, threshold=threshold, bands=band_list,
-                      views=views, client=client, log=lambda m: typer.echo(m, err=True))
-    typer.echo(json.dumps({k: str(v) for k, v in res.items()}, indent=1))
-
-
 @segment_app.command("train")
 def train_cmd(
     images: Annotated[Path, typer.Argument(help="a folder of training GeoTIFFs")],

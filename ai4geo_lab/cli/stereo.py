@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+from ai4geo_lab.cli.models import collect, model_parameters
 
 
 def _roi(text: str | None) -> object:
@@ -25,36 +29,51 @@ def _roi(text: str | None) -> object:
     return text
 
 
-def dsm_cmd(
+def _dsm(
     images: Annotated[list[Path], typer.Argument(help="sensor images (2 or 3); geometry (.geom, RPC_*.XML) beside "
                                                       "them or in their RPC tags; IMAGE:GEOMODEL to name it")],
     out: Annotated[Path, typer.Option("--out", help="output folder")],
-    resolution: Annotated[float, typer.Option(help="DSM pixel size (m)")] = 0.5,
+    resolution: Annotated[float | None, typer.Option(help="DSM pixel size (m)",
+                                                     show_default=False)] = None,
     roi: Annotated[str | None, typer.Option(help="a saved AOI name, 'west,south,east,north', WKT, GeoJSON or a "
                                                  "vector file (default: the images' overlap)")] = None,
-    tile_size_m: Annotated[float, typer.Option("--tile-size-m", help="ROI tile side, one CARS run each (m)")] = 1500.0,
-    workers: Annotated[int, typer.Option(help="CARS processes per tile")] = 2,
-    geoid: Annotated[bool, typer.Option(help="heights above the EGM96 geoid (default: ellipsoid)")] = False,
     cluster: Annotated[str | None, typer.Option(help="run tiles on a Dask cluster (as for `ai4geo run`); "
                                                      "default: one after the other")] = None,
-    min_completeness: Annotated[float, typer.Option(help="least share of the overlap each tile must cover")] = 0.5,
+    **settings: Any,
 ) -> None:
     """DSM (COG), ortho and STAC items from a stereo pair or tri-stereo set with CARS."""
     from ai4geo_lab.cluster import connect
     from ai4geo_lab.stereo import dsm
+    from ai4geo_lab.stereo.cars_engine import CarsDsmParams
 
     specs: list[object] = []
     for p in images:
         text = str(p)
         head, sep, tail = text.rpartition(":")
         specs.append((Path(head), Path(tail)) if sep and head and not Path(text).exists() else p)
+    extra = {"resolution": resolution} if resolution is not None else {}
     with connect(cluster if cluster is not None else "synchronous") as client:
-        result = dsm(specs, out, resolution=resolution, roi=_roi(roi), client=client, tile_size_m=tile_size_m,
-                     workers=workers, geoid=geoid, min_completeness=min_completeness,
-                     log=lambda m: typer.echo(m, err=True))
+        result = dsm(specs, out, roi=_roi(roi), client=client, log=lambda m: typer.echo(m, err=True),
+                     **extra, **collect(CarsDsmParams, settings))
     typer.echo(json.dumps({"dsm": str(result.dsm), "ortho": str(result.ortho) if result.ortho else None,
                            "stac": str(result.catalog), "completeness": result.completeness,
                            "area_km2": round(result.area_km2, 4), "wall_time_s": result.wall_time_s}, indent=1))
+
+
+def dsm_command() -> Callable[..., None]:
+    """``ai4geo dsm``: its own arguments, and the CARS settings as options generated from their model."""
+    from ai4geo_lab.stereo.cars_engine import CarsDsmParams
+
+    def dsm_cmd(**kw: Any) -> None:
+        _dsm(**kw)
+
+    own = [p for p in inspect.signature(_dsm, eval_str=True).parameters.values()
+           if p.kind != inspect.Parameter.VAR_KEYWORD]
+    own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind == inspect.Parameter.POSITIONAL_OR_KEYWORD
+           else p for p in own]
+    dsm_cmd.__signature__ = inspect.Signature([*own, *model_parameters(CarsDsmParams)])  # type: ignore[attr-defined]
+    dsm_cmd.__doc__ = _dsm.__doc__
+    return dsm_cmd
 
 
 def dtm_cmd(

@@ -9,17 +9,16 @@ from ai4geo_lab.landcover import step as landcover
 from ai4geo_lab.pipeline.spec import StepSpec
 from ai4geo_lab.segmentation import prediction as segment
 from ai4geo_lab.segmentation import step as building_mask
-from ai4geo_lab.stereo import cars_step as dsm_cars
-from ai4geo_lab.stereo import step as stereo
-from ai4geo_lab.terrain import bulldozer_step as dtm_bulldozer
+from ai4geo_lab.stereo import step as dsm
 from ai4geo_lab.terrain import step as terrain
 from ai4geo_lab.vectorize import step as footprints
 
 BUILTIN_STEPS = [
-    StepSpec("stereo", stereo.StereoParams, ("left", "right"), ("dsm",), stereo.run,
-             "DSM from a stereo pair with RPC models (plane-sweep NCC)"),
+    StepSpec("dsm", dsm.DsmParams, ("left", "right"), ("dsm",), dsm.run,
+             "DSM from a stereo pair or tri-stereo set with RPC models (engine: native plane sweep, or CARS with its "
+             "ortho image)", optional_inputs=("third",), engine_outputs={"cars": ("ortho",)}),
     StepSpec("terrain", terrain.TerrainParams, ("dsm",), ("dtm", "ndsm"), terrain.run,
-             "DTM by morphological filtering of the DSM, and nDSM"),
+             "DTM from the DSM (engine: morphological filtering, or bulldozer) and nDSM"),
     StepSpec("building_mask", building_mask.BuildingMaskParams, ("ndsm",), ("mask",), building_mask.run,
              "building mask by thresholds on nDSM and NDVI", optional_inputs=("image",)),
     StepSpec("segment", segment.SegmentParams, ("image",), ("probability", "mask"), segment.run,
@@ -36,11 +35,6 @@ BUILTIN_STEPS = [
              optional_inputs=("image_before", "image_after")),
     StepSpec("lod2", lod2.Lod2Params, ("footprints", "ndsm", "dtm"), ("buildings", "cityjson"), lod2.run_lod2,
              "LOD2 buildings (roof types fitted to the DSM, LOD1+LOD2 CityJSON) from footprints, nDSM and DTM"),
-    StepSpec("dsm_cars", dsm_cars.CarsDsmParams, ("left", "right"), ("dsm", "ortho"), dsm_cars.run,
-             "DSM and ortho from a stereo pair or tri-stereo with CARS (ROI tiles as Dask tasks; cars extra)",
-             optional_inputs=("third",)),
-    StepSpec("dtm_bulldozer", dtm_bulldozer.BulldozerParams, ("dsm",), ("dtm", "ndsm"), dtm_bulldozer.run,
-             "DTM with bulldozer (city-suited object size) and nDSM (cars extra)"),
     StepSpec("landcover_train", landcover.LandcoverTrainParams, ("images", "reference"), ("model",),
              landcover.run_train, "a land-cover classifier (gradient boosting or random forest) trained on an image "
              "series and a reference, with spatial cross-validation", optional_inputs=("ndsm",)),

@@ -103,7 +103,7 @@ class RunConfig(BaseModel):
                                   f"this step takes: {', '.join(spec.inputs + spec.optional_inputs)}")
             for role, ref in s.inputs.items():
                 self.resolve_ref(ref, produced, where=f"{where}, input '{role}'")
-            produced[s.id] = spec.outputs
+            produced[s.id] = spec.outputs_of(parsed[s.id])
         for name, inp in self.inputs.items():
             if not inp.path.exists():
                 raise InputNotFoundError(f"input '{name}': {inp.path} does not exist", "check the path in the config")

@@ -69,7 +69,7 @@ def _run(config: RunConfig, params: dict[str, Any], client: Any, progress: bool,
     result = RunResult(root)
     dates: dict[str, dt.datetime] = {k: v.datetime for k, v in config.inputs.items() if v.datetime}
     items = []
-    produced = {s.id: get_step(s.step).outputs for s in config.steps}
+    produced = {s.id: get_step(s.step).outputs_of(params[s.id]) for s in config.steps}
     for s in config.steps:
         spec = get_step(s.step)
         inputs: dict[str, Path] = {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,8 @@ class StepSpec:
 
     ``run(ctx, inputs, params)`` receives a :class:`~ai4geo_lab.execution.context.StepContext`, the paths of its
     named inputs and its validated parameter model, and returns the paths of its named outputs.
+    Steps with alternative engines (an ``engine`` field in their parameters) list in ``engine_outputs`` the
+    outputs that only some engines make.
     """
 
     name: str
@@ -27,3 +29,9 @@ class StepSpec:
     run: StepFn
     description: str
     optional_inputs: tuple[str, ...] = ()
+    engine_outputs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def outputs_of(self, params: BaseModel | None) -> tuple[str, ...]:
+        """The outputs this step makes with these parameters (its engine's extra outputs included)."""
+        engine = getattr(params, "engine", None)
+        return self.outputs + self.engine_outputs.get(engine, ()) if engine else self.outputs

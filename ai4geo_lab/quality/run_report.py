@@ -122,12 +122,12 @@ def assess(product_key: str, path: Path, step: str, ref: Reference) -> Assessmen
 def _quicklook(key: str, path: Path, step: str) -> Figure | None:
     if path.suffix != ".tif":
         return None
-    data, _ = read_window(path, dtype="float32" if step in ("stereo", "terrain", "segment") else "uint8")
+    data, _ = read_window(path, dtype="float32" if step in ("dsm", "terrain", "segment") else "uint8")
     if step == "landcover":
         return Figure(key, "land cover", raster_figure(data, key, legend=LANDCOVER_CLASSES))
     if step == "change":
         return Figure(key, "change", raster_figure(data, key, legend=CHANGE_CLASSES))
-    if step in ("stereo", "terrain") and path.stem != "ndsm":
+    if step in ("dsm", "terrain") and path.stem != "ndsm":
         with open_raster(path) as src:
             gsd = abs(src.transform.a)
         return Figure(key, f"{path.name}: height over shaded relief", relief_figure(data, gsd, key))

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ai4geo_lab.errors import ConfigError, InvalidInputError, format_validation_error
 from ai4geo_lab.execution.step_run import run_single
+from ai4geo_lab.execution.tiles import DEFAULT_TILE_SIZE
 from ai4geo_lab.geo.grid import GroundGrid
 from ai4geo_lab.geo.masks import remove_small_components
 from ai4geo_lab.geo.raster import open_raster, read_window
@@ -145,22 +146,21 @@ def run(ctx: StepContext, inputs: dict[str, Path], params: SegmentParams) -> dic
     return segment(ctx, inputs["image"], inputs.get("ndsm"), params)
 
 
-def predict(raster: str | Path, model: str | Path = "default", out: str | Path = "segment-out", tile: int = 1000,
-            overlap: int = 64, threshold: float = 0.5, bands: list[int] | None = None,
-            ndsm: str | Path | None = None, min_height: float | None = None, min_area_px: int = 30,
-            backend: str = "auto", views: int = 1, client: Any = None, progress: bool = True,
-            log: Callable[[str], None] = print) -> dict[str, Path]:
+def predict(raster: str | Path, model: str | Path | None = None, out: str | Path = "segment-out",
+            tile: int = DEFAULT_TILE_SIZE, ndsm: str | Path | None = None, client: Any = None, progress: bool = True,
+            log: Callable[[str], None] = print, **params: Any) -> dict[str, Path]:
     """Buildings of any georeferenced ``raster`` with a U-Net: ``{"probability": COG, "mask": COG}``.
 
-    Tiles of ``tile`` px with a halo of ``overlap`` px run as Dask tasks on ``client`` (in process when None);
-    finished tiles are kept, so a rerun after an interruption computes only the missing ones. ``ndsm`` (same
-    grid) feeds models that take one, and gates the mask at ``min_height`` metres when that is given. ``views``:
-    1, 2, 4 or 8 flips/turns of each window averaged (see :func:`~ai4geo_lab.segmentation.infer.predict_proba`).
+    ``params``: fields of :class:`SegmentParams` (``threshold``, ``overlap``, ``bands``, ``views``…; ``model`` may
+    also be given as the second argument). Tiles of ``tile`` px run as Dask tasks on ``client`` (in process when
+    None); finished tiles are kept, so a rerun after an interruption computes only the missing ones. ``ndsm``
+    (same grid) feeds models that take one, and gates the mask at ``min_height`` metres.
     """
     raster = Path(raster)
+    if model is not None:
+        params["model"] = str(model)
     try:
-        params = SegmentParams(model=str(model), bands=bands, threshold=threshold, min_height=min_height,
-                               min_area_px=min_area_px, overlap=overlap, backend=backend, views=views)
+        p = SegmentParams.model_validate(params)
     except ValidationError as exc:
         raise ConfigError(f"invalid segmentation parameters: {format_validation_error(exc)}") from exc
     grid = GroundGrid.like(raster)
@@ -169,7 +169,7 @@ def predict(raster: str | Path, model: str | Path = "default", out: str | Path =
             if (src.height, src.width) != grid.shape:
                 raise InvalidInputError(f"nDSM {ndsm} is {src.height}×{src.width}, the image {grid.shape}",
                                         "resample the nDSM to the image grid")
-    mpath = model_path(str(model))
+    mpath = model_path(p.model)
     load_unet(mpath)  # a missing or unreadable model is said before anything is written
     inputs = {"image": raster, **({"ndsm": Path(ndsm)} if ndsm is not None else {}), "model": mpath}
-    return run_single("segment", run, inputs, params, Path(out), grid, tile, client, progress, log)
+    return run_single("segment", run, inputs, p, Path(out), grid, tile, client, progress, log)

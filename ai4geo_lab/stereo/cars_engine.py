@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import rasterio
 from affine import Affine
+from pydantic import BaseModel, ConfigDict, Field
 from rasterio.warp import Resampling, reproject
 
 from ai4geo_lab.errors import ProcessingError, installed_version
@@ -33,6 +34,23 @@ from ai4geo_lab.geo.sensor import SensorImage
 #: Messages of CARS worth repeating when a run gives nothing.
 _TELLING = ("all tiles are None", "Pipeline will pursue without failed tiles", "MemoryError", "Killed",
             "No overlap", "no overlap", "not enough", "terminated with following error")
+
+
+class CarsDsmParams(BaseModel):
+    """CARS (CNES) multi-view stereo over ROI tiles; the output grid is the run's grid."""
+
+    model_config = ConfigDict(extra="forbid")
+    tile_size_m: float = Field(default=1500.0, gt=0, description="side of a ROI tile (one CARS run), metres")
+    margin_m: float = Field(default=60.0, ge=0, description="margin around each tile given to CARS (m)")
+    workers: int = Field(default=2, ge=1, le=64, description="CARS processes per tile (its multiprocessing)")
+    max_ram_per_worker: int = Field(default=2000, ge=500, description="memory per CARS process (MB)")
+    geoid: bool = Field(default=False, description="heights above the EGM96 geoid instead of the ellipsoid")
+    min_completeness: float = Field(default=0.5, ge=0, le=1,
+                                    description="smallest share of the overlap a tile's DSM must cover")
+    timeout_s: float = Field(default=3600.0, gt=0, description="longest a CARS run may take (s)")
+    height_margins_m: tuple[float, float] | None = Field(
+        default=None, description="metres below and above the tie points' heights that matching searches "
+        "(default: CARS's 500 and 1000, shrunk to fit small tiles)")
 
 
 def check_cars() -> str:
@@ -102,7 +120,7 @@ def _log_excerpt(log: Path, lines: int = 6) -> str:
     return "; ".join(dict.fromkeys(telling[-lines:]))
 
 
-def run_cars(config: dict[str, Any], work: Path, timeout_s: float = 3600.0) -> tuple[Path, float]:
+def run_cars(config: dict[str, Any], work: Path, timeout_s: float) -> tuple[Path, float]:
     """Write ``config`` to ``work/cars.json`` and run CARS on it in a subprocess; returns (log, seconds).
 
     A non-zero exit, a kill (out of memory) or a timeout raise :class:`ProcessingError` quoting CARS's log.

@@ -24,6 +24,7 @@ import numpy as np
 import rasterio
 import shapely
 from affine import Affine
+from pydantic import ValidationError
 from pyproj import CRS, Transformer
 from rasterio.features import rasterize
 from rasterio.windows import Window
@@ -37,6 +38,7 @@ from ai4geo_lab.errors import (
     InvalidInputError,
     NoOverlapError,
     ProcessingError,
+    format_validation_error,
 )
 from ai4geo_lab.execution.executor import TileTask, prepare_record, run_tiles
 from ai4geo_lab.execution.lineage import product_item, write_catalog
@@ -44,7 +46,7 @@ from ai4geo_lab.execution.manifest import Manifest
 from ai4geo_lab.execution.mosaic import mosaic_cog
 from ai4geo_lab.geo.atomic import atomic_path, write_text_atomic
 from ai4geo_lab.geo.sensor import SensorImage, read_sensor
-from ai4geo_lab.stereo.cars_engine import TileJob, check_cars, run_tile
+from ai4geo_lab.stereo.cars_engine import CarsDsmParams, TileJob, check_cars, run_tile
 
 ImageSpec = str | Path | SensorImage | tuple[str | Path, str | Path]
 RoiSpec = Any
@@ -209,20 +211,19 @@ def _mosaic(work: Path, jobs: list[TileJob], name: str, out: Path, shape_px: tup
 
 def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, engine: Literal["cars"] = "cars",
         roi: RoiSpec = None, client: Any = None, *, grid: tuple[str, Affine, tuple[int, int]] | None = None,
-        tile_size_m: float = 1500.0, margin_m: float = 60.0, workers: int = 2, max_ram_per_worker: int = 2000,
-        geoid: bool = False, min_completeness: float = 0.5, timeout_s: float = 3600.0,
-        height_margins_m: tuple[float, float] | None = None, log: Callable[[str], None] = print,
-        manifest: Manifest | None = None, record_id: str = "dsm/cars", progress: bool = True) -> DsmResult:
+        params: CarsDsmParams | None = None, log: Callable[[str], None] = print, manifest: Manifest | None = None,
+        record_id: str = "dsm/cars", progress: bool = True, **options: Any) -> DsmResult:
     """A DSM from a stereo pair or a tri-stereo set of sensor images with RPC models.
 
     ``images``: paths (geometry found beside them or in their RPC tags), ``(image, geomodel)`` tuples or
     :class:`~ai4geo_lab.geo.sensor.SensorImage`. ``roi``: a polygon or ``(w, s, e, n)`` in degrees, GeoJSON, WKT
     or a vector file (default: the images' overlap). ``grid``: an explicit output grid ``(crs, transform, shape)``
-    instead of the UTM grid at ``resolution`` metres. Heights are ellipsoidal (as in the RPC models) unless
-    ``geoid``. Tiles of ``tile_size_m`` (plus ``margin_m``) run as Dask tasks on ``client`` (else one after the
-    other), each with CARS's multiprocessing on ``workers`` processes of ``max_ram_per_worker`` MB.
-    ``height_margins_m``: how far below and above the tie points' heights dense matching searches (default:
-    CARS's 500 and 1000 m, shrunk to fit small tiles: :func:`search_margins`).
+    instead of the UTM grid at ``resolution`` metres. ``params`` (or its fields as keyword ``options``, e.g.
+    ``tile_size_m=300``): the engine's settings, :class:`~ai4geo_lab.stereo.cars_engine.CarsDsmParams`. Heights
+    are ellipsoidal (as in the RPC models) unless ``geoid``. Tiles of ``tile_size_m`` (plus ``margin_m``) run as
+    Dask tasks on ``client`` (else one after the other), each with CARS's multiprocessing on ``workers``
+    processes of ``max_ram_per_worker`` MB. ``height_margins_m``: how far below and above the tie points' heights
+    dense matching searches (default: CARS's 500 and 1000 m, shrunk to fit small tiles: :func:`search_margins`).
 
     Writes ``out/dsm.tif`` (float32 COG, NaN nodata), ``out/ortho.tif`` (the image CARS projects on the DSM),
     ``out/stac/catalog.json`` and ``out/dsm.json`` (summary); ``out/tiles/<key>/`` keeps each CARS run. Tiles run
@@ -230,10 +231,16 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
     ``record_id``: a rerun with the same options computes only the missing tiles.
     """
     if engine != "cars":
-        raise ConfigError(f"unknown DSM engine '{engine}'", "engines: cars (the plane-sweep engine is the chain's "
-                          "'stereo' step)")
-    if resolution <= 0 or tile_size_m <= 0 or margin_m < 0 or not 0 <= min_completeness <= 1:
-        raise ConfigError("resolution and tile_size_m must be positive, margin_m ≥ 0, min_completeness in [0, 1]")
+        raise ConfigError(f"unknown DSM engine '{engine}'", "engines: cars (the native plane sweep is the 'dsm' step's "
+                          "default engine)")
+    if resolution <= 0:
+        raise ConfigError(f"resolution must be positive, got {resolution}")
+    try:
+        params = CarsDsmParams.model_validate({**(params.model_dump() if params is not None else {}), **options})
+    except ValidationError as exc:
+        raise ConfigError(f"invalid CARS settings: {format_validation_error(exc)}") from exc
+    tile_size_m, margin_m, min_completeness = params.tile_size_m, params.margin_m, params.min_completeness
+    height_margins_m = params.height_margins_m
     cars_version = check_cars()
     t0 = time.perf_counter()
     out = Path(out).resolve()
@@ -287,8 +294,8 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
         height_margins_m = search_margins(sensors, pairs, (c.x, c.y, h_ref), widest)
     if min(height_margins_m) <= 0:
         raise ConfigError(f"height margins must be positive, got {height_margins_m}")
-    options = {"workers": workers, "max_ram_per_worker": max_ram_per_worker, "geoid": geoid, "timeout_s": timeout_s,
-               "height_margins": tuple(float(m) for m in height_margins_m)}
+    options = {"workers": params.workers, "max_ram_per_worker": params.max_ram_per_worker, "geoid": params.geoid,
+               "timeout_s": params.timeout_s, "height_margins": tuple(float(m) for m in height_margins_m)}
     names = [s.image.name for s in sensors]
     log(f"[dsm] CARS {cars_version}: {len(jobs)} tile(s) of ≤ {tile_px} px at {resolution:g} m, "
         f"{shape_px[1]}×{shape_px[0]} px, pairs {[(names[a], names[b]) for a, b in pairs]}, search "
@@ -316,7 +323,7 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
     tmp_dsm = atomic_path(out / "dsm.unchecked.tif")
     try:
         _mosaic(work, jobs, "dsm", tmp_dsm, shape_px, transform, crs, "surface height (m, "
-                + ("EGM96 geoid" if geoid else "WGS84 ellipsoid") + ")")
+                + ("EGM96 geoid" if params.geoid else "WGS84 ellipsoid") + ")")
         with rasterio.open(tmp_dsm) as src:
             data = src.read(1)
         valid = np.isfinite(data)
@@ -344,14 +351,12 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
     products = {"dsm": dsm_path} | ({"ortho": ortho_path} if has_ortho else {})
     extent = box(*rasterio.transform.array_bounds(*shape_px, transform))
     footprint = shapely.transform(extent, to_ll.transform, interleaved=False)
-    params = {"engine": engine, "resolution": resolution, "roi": mapping(roi_poly) if roi_poly is not None else None,
-              "tile_size_m": tile_size_m, "margin_m": margin_m, "workers": workers,
-              "max_ram_per_worker": max_ram_per_worker, "geoid": geoid, "min_completeness": min_completeness,
-              "height_margins_m": list(options["height_margins"]),
-              "pairs": [[names[a], names[b]] for a, b in pairs], "cars": cars_version}
+    used = {"engine": engine, "resolution": resolution, "roi": mapping(roi_poly) if roi_poly is not None else None,
+            **params.model_dump(mode="json"), "height_margins_m": list(options["height_margins"]),
+            "pairs": [[names[a], names[b]] for a, b in pairs], "cars": cars_version}
     inputs = {f"image{i}": s.image for i, s in enumerate(sensors)}
     when = _imaging_datetime(sensors)
-    items = [product_item(f"{out.name}-{name}", path, mapping(footprint), when, "dsm", params, inputs, epsg,
+    items = [product_item(f"{out.name}-{name}", path, mapping(footprint), when, "dsm", used, inputs, epsg,
                           software={"cars": cars_version},
                           properties={"ai4geo:completeness": stats["completeness"]} if name == "dsm" else None)
              for name, path in products.items()]
@@ -359,7 +364,7 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
     elapsed = time.perf_counter() - t0
     summary = {"dsm": str(dsm_path), "ortho": str(ortho_path) if has_ortho else None, "crs": crs,
                "transform": list(transform)[:6], "shape": list(shape_px), "completeness": stats["completeness"],
-               "tile_completeness": stats["tiles"], "wall_time_s": round(elapsed, 2), "parameters": params,
+               "tile_completeness": stats["tiles"], "wall_time_s": round(elapsed, 2), "parameters": used,
                "tiles": [{k: v for k, v in i.items() if k != "config"} for i in infos]}
     write_text_atomic(out / "dsm.json", json.dumps(summary, indent=1))
     log(f"[dsm] done in {elapsed:.1f} s: {dsm_path} ({stats['completeness']:.1%} of the overlap)")

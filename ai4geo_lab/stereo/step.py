@@ -1,17 +1,21 @@
-"""The ``stereo`` step: a DSM on the ground grid from a panchromatic stereo pair with RPC models."""
+"""The ``dsm`` step: a DSM on the ground grid from a panchromatic stereo pair (or tri-stereo set) with RPC models,
+by the native engine (ground-space plane sweep) or by CARS."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from rasterio.windows import Window
 
+from ai4geo_lab.errors import ConfigError
 from ai4geo_lab.geo.raster import open_raster, read_window
 from ai4geo_lab.geo.sensor import read_rpc
+from ai4geo_lab.params import EngineParams
 from ai4geo_lab.stereo.algo import plane_sweep_ncc
+from ai4geo_lab.stereo.cars_step import CarsDsmParams, run_cars_dsm
 
 if TYPE_CHECKING:
     from ai4geo_lab.execution.context import StepContext
@@ -24,20 +28,20 @@ if TYPE_CHECKING:
 BYTES_PER_PX = 320.0
 
 
-class StereoParams(BaseModel):
+class NativeStereoParams(BaseModel):
     """Ground-space plane-sweep stereo with NCC (winner-takes-all over candidate heights)."""
 
     model_config = ConfigDict(extra="forbid")
-    hmin: float = Field(description="lowest height searched (m, as in the RPC models)")
-    hmax: float = Field(description="highest height searched (m)")
+    hmin: float | None = Field(default=None, description="lowest height searched (m, as in the RPC models)")
+    hmax: float | None = Field(default=None, description="highest height searched (m)")
     height_step: float | None = Field(default=None, gt=0, description="sweep step (m); default: 0.5 px parallax")
     window: int = Field(default=5, ge=3, le=21, description="NCC window side (odd, px)")
     min_score: float = Field(default=0.5, ge=-1, le=1, description="best NCC below this → nodata")
     median: int = Field(default=3, ge=0, le=9, description="median filter size on the result (0: none)")
 
     @model_validator(mode="after")
-    def _check(self) -> StereoParams:
-        if self.hmax <= self.hmin:
+    def _check(self) -> NativeStereoParams:
+        if self.hmin is not None and self.hmax is not None and self.hmax <= self.hmin:
             raise ValueError("hmax must be greater than hmin")
         if self.window % 2 == 0:
             raise ValueError("window must be odd")
@@ -88,8 +92,13 @@ def stereo_tile(tile: Tile, grid: GroundGrid, left: Path, right: Path, params: d
     return result.dsm[tile.core_in_halo]
 
 
-def run(ctx: StepContext, inputs: dict[str, Path], params: StereoParams) -> dict[str, Path]:
+def run_native(ctx: StepContext, inputs: dict[str, Path], params: NativeStereoParams) -> dict[str, Path]:
     """Match the pair tile by tile and mosaic the DSM."""
+    if params.hmin is None or params.hmax is None:
+        raise ConfigError("the native DSM engine needs the heights to search: native.hmin and native.hmax (m)",
+                          "give them from a coarse DEM of the area (terrain range, plus the tallest building)")
+    if "third" in inputs:
+        raise ConfigError("the native DSM engine matches one pair", "give left and right, or use engine: cars")
     step = params.height_step or parallax_step(inputs["left"], inputs["right"], ctx.grid, params.hmin, params.hmax)
     heights = np.arange(params.hmin, params.hmax + step, step)
     ctx.log(f"[{ctx.step_id}] sweeping {len(heights)} heights from {params.hmin:.1f} to {heights[-1]:.1f} m "
@@ -98,3 +107,20 @@ def run(ctx: StepContext, inputs: dict[str, Path], params: StereoParams) -> dict
                            nodata=np.nan, bytes_per_px=BYTES_PER_PX, left=inputs["left"], right=inputs["right"],
                            params=params.model_dump(), heights=heights)
     return {"dsm": dsm}
+
+
+class DsmParams(EngineParams):
+    """A DSM from a stereo pair or tri-stereo set, by one of two engines; each engine's settings in its section."""
+
+    engine: Literal["native", "cars"] = Field(default="native", description="native: the package's plane sweep "
+                                              "(fast); cars: CARS (CNES) multi-view stereo (cars extra)")
+    native: NativeStereoParams = Field(default_factory=NativeStereoParams, description="settings of the native "
+                                       "engine")
+    cars: CarsDsmParams = Field(default_factory=CarsDsmParams, description="settings of the CARS engine")
+
+
+def run(ctx: StepContext, inputs: dict[str, Path], params: DsmParams) -> dict[str, Path]:
+    """The ``dsm`` step: the chosen engine over the run's grid."""
+    if params.engine == "cars":
+        return run_cars_dsm(ctx, inputs, params.cars)
+    return run_native(ctx, inputs, params.native)

@@ -1,4 +1,4 @@
-"""The ``dtm_bulldozer`` step: DTM with bulldozer and nDSM = DSM − DTM, on the DSM's grid."""
+"""The bulldozer engine of the ``terrain`` step: DTM with bulldozer and nDSM = DSM − DTM, on the DSM's grid."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class BulldozerParams(BaseModel):
     workers: int = Field(default=2, ge=1, le=64, description="bulldozer processes")
 
 
-def run(ctx: StepContext, inputs: dict[str, Path], params: BulldozerParams) -> dict[str, Path]:
+def run_bulldozer(ctx: StepContext, inputs: dict[str, Path], params: BulldozerParams) -> dict[str, Path]:
     """DTM then nDSM of the whole DSM (bulldozer tiles internally)."""
     from ai4geo_lab.terrain.products import dtm, ndsm
 

@@ -1,16 +1,18 @@
-"""The ``terrain`` step: DTM by morphological filtering of the DSM, and nDSM = DSM − DTM."""
+"""The ``terrain`` step: a DTM from the DSM (morphological filtering, or bulldozer) and the nDSM = DSM − DTM."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ai4geo_lab.geo.raster import read_window
+from ai4geo_lab.params import EngineParams
 from ai4geo_lab.terrain.algo import fill_nodata, morphological_dtm, ndsm
+from ai4geo_lab.terrain.bulldozer_step import BulldozerParams, run_bulldozer
 
 if TYPE_CHECKING:
     from ai4geo_lab.execution.context import StepContext
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
     from ai4geo_lab.geo.grid import GroundGrid
 
 
-class TerrainParams(BaseModel):
+class MorphologyParams(BaseModel):
     """Morphological DTM extraction (grey opening wider than the largest object, then smoothing)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -41,7 +43,7 @@ def ndsm_tile(tile: Tile, grid: GroundGrid, dsm: Path, dtm: Path) -> np.ndarray:
     return ndsm(read_window(dsm, tile.core)[0], read_window(dtm, tile.core)[0])
 
 
-def run(ctx: StepContext, inputs: dict[str, Path], params: TerrainParams) -> dict[str, Path]:
+def run_morphology(ctx: StepContext, inputs: dict[str, Path], params: MorphologyParams) -> dict[str, Path]:
     """DTM then nDSM, tile by tile."""
     overlap = math.ceil((params.max_object_size_m + params.smooth_m * 3) / ctx.grid.gsd)
     dtm = ctx.tiled_raster("dtm", dtm_tile, overlap=overlap, dtype="float32", nodata=np.nan,
@@ -49,3 +51,21 @@ def run(ctx: StepContext, inputs: dict[str, Path], params: TerrainParams) -> dic
     out = ctx.tiled_raster("ndsm", ndsm_tile, overlap=0, dtype="float32", nodata=np.nan,
                            dsm=inputs["dsm"], dtm=dtm)
     return {"dtm": dtm, "ndsm": out}
+
+
+class TerrainParams(EngineParams):
+    """A DTM and nDSM from a DSM, by one of two engines; each engine's settings in its section."""
+
+    engine: Literal["morphology", "bulldozer"] = Field(
+        default="morphology", description="morphology: grey opening, tiled (fast); bulldozer: CNES's cloth "
+                                          "simulation (cars extra)")
+    morphology: MorphologyParams = Field(default_factory=MorphologyParams, description="settings of the "
+                                         "morphological engine")
+    bulldozer: BulldozerParams = Field(default_factory=BulldozerParams, description="settings of bulldozer")
+
+
+def run(ctx: StepContext, inputs: dict[str, Path], params: TerrainParams) -> dict[str, Path]:
+    """The ``terrain`` step: the chosen engine on the DSM's grid."""
+    if params.engine == "bulldozer":
+        return run_bulldozer(ctx, inputs, params.bulldozer)
+    return run_morphology(ctx, inputs, params.morphology)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -10,7 +11,8 @@ from pydantic import BaseModel, ValidationError
 class ParamsForm:
     """One input per field of ``model`` (with its description as tooltip); :meth:`params` validates them.
 
-    Validation errors are shown in the form and raised, with the same messages as the CLI and config files.
+    Nested settings models (e.g. one per engine) get a titled section of their own. Validation errors are shown in
+    the form and raised, with the same messages as the CLI and config files.
     """
 
     def __init__(self, model: type[BaseModel], **values: Any) -> None:
@@ -18,30 +20,51 @@ class ParamsForm:
 
         self.model = model
         self.inputs: dict[str, Any] = {}
-        defaults = model().model_dump() | values
+        self.sections: dict[str, ParamsForm] = {}
+        rows: list[Any] = []
         for name, info in model.model_fields.items():
-            value = defaults.get(name)
             label = name.replace("_", " ")
+            if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+                sub = ParamsForm(info.annotation, **(values.get(name) or {}))
+                self.sections[name] = sub
+                rows.append(w.VBox([w.HTML(f"<b>{label}</b> <i>{info.description or ''}</i>"), sub.widget],
+                                   layout={"margin": "4px 0 4px 24px"}))
+                continue
+            value = values[name] if name in values else (None if info.is_required() else info.get_default(
+                call_default_factory=True))
             if isinstance(value, bool):
                 box = w.Checkbox(value=value, description=label)
+            elif typing.get_origin(info.annotation) is typing.Literal:
+                box = w.Dropdown(options=list(typing.get_args(info.annotation)), value=value, description=label)
             elif isinstance(value, int | float) or value is None:
                 box = w.Text(value="" if value is None else str(value), description=label,
-                             placeholder="default" if value is None else "")
+                             placeholder="required" if info.is_required() else ("default" if value is None else ""))
             else:
                 box = w.Text(value=str(value), description=label)
             box.tooltip = info.description or ""
             box.style = {"description_width": "160px"}
             self.inputs[name] = box
+            rows.append(box)
         self.message = w.HTML()
-        self.widget = w.VBox([*self.inputs.values(), self.message])
+        self.widget = w.VBox([*rows, self.message])
+
+    def raw(self) -> dict[str, Any]:
+        """What the form holds, as the mapping a configuration file would (empty boxes left out)."""
+        raw = {k: (b.value if not isinstance(b.value, str) else b.value.strip()) for k, b in self.inputs.items()}
+        raw = {k: _structured(v) for k, v in raw.items() if v != ""}
+        raw = {k: (float(v) if isinstance(v, str) and _number(v) else v) for k, v in raw.items()}
+        fields = self.model.model_fields
+        raw = {k: v for k, v in raw.items()  # what is left at its default stays unset, as in a configuration file
+               if fields[k].is_required() or v != fields[k].get_default(call_default_factory=True)}
+        for name, sub in self.sections.items():
+            if values := sub.raw():
+                raw[name] = values
+        return raw
 
     def params(self) -> BaseModel:
         """The validated parameters (empty text boxes are left to their defaults)."""
-        raw = {k: (b.value if not isinstance(b.value, str) else b.value.strip()) for k, b in self.inputs.items()}
-        raw = {k: _structured(v) for k, v in raw.items() if v != ""}
         try:
-            out = self.model.model_validate({k: (float(v) if isinstance(v, str) and _number(v) else v)
-                                             for k, v in raw.items()})
+            out = self.model.model_validate(self.raw())
         except ValidationError as exc:
             self.message.value = "<br>".join(f"<b>{'.'.join(map(str, e['loc']))}</b>: {e['msg']}"
                                              for e in exc.errors())

@@ -24,7 +24,7 @@ class SegmentPanel:
     """
 
     def __init__(self, raster: str | Path | None = None, out: str | Path = "segment-out",
-                 models: str | Path | None = None, tile: int = 1000, client: Any = None) -> None:
+                 models: str | Path | None = None, tile: int | None = None, client: Any = None) -> None:
         import ipywidgets as w
 
         from ai4geo_lab.segmentation.prediction import SegmentParams
@@ -50,7 +50,7 @@ class SegmentPanel:
 
     def run(self) -> dict[str, Path] | None:
         """Segment the raster with the chosen model; show the mask over the image (errors shown in the panel)."""
-        from ai4geo_lab.segmentation import predict
+        from ai4geo_lab.pipeline import run_step
 
         self.form.inputs["model"].value = self.model.value
         try:
@@ -63,10 +63,8 @@ class SegmentPanel:
         self.button.disabled = True
         try:
             with self.progress:
-                self.result = predict(raster, p.model, self.out.value.strip(), tile=self.tile, overlap=p.overlap,
-                                      threshold=p.threshold, bands=p.bands, min_area_px=p.min_area_px,
-                                      backend=p.backend, views=p.views,
-                                      client=self.client, progress=True)
+                self.result = run_step("segment", {"image": raster}, p, self.out.value.strip(), self.client,
+                                       progress=True, **({"tile_size": self.tile} if self.tile else {}))
         except Ai4geoError as exc:
             self.status.value = f"<b style='color:#b00'>{exc.message}</b>" + (f" — {exc.hint}" if exc.hint else "")
             return None

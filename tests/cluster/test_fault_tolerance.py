@@ -62,8 +62,8 @@ def write_config(city, out: Path, cluster: str) -> Path:
     cfg = {"output": str(out), "tile_size": 100, "cluster": {"kind": "synchronous"},
            "grid": {"like": str(city.image("date1", "ortho"))},
            "inputs": {"fwd": str(city.image("date1", "pan_fwd")), "bwd": str(city.image("date1", "pan_bwd"))},
-           "steps": [{"id": "dsm", "step": "stereo", "inputs": {"left": "fwd", "right": "bwd"},
-                      "params": {"hmin": lo - 5, "hmax": hi + 70}},
+           "steps": [{"id": "dsm", "step": "dsm", "inputs": {"left": "fwd", "right": "bwd"},
+                      "params": {"native": {"hmin": lo - 5, "hmax": hi + 70}}},
                      {"id": "terrain", "step": "terrain", "inputs": {"dsm": "dsm"}}]}
     path = out.parent / f"{out.name}.yaml"
     path.write_text(yaml.safe_dump(cfg))

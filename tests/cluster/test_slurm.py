@@ -118,8 +118,8 @@ def test_chain_on_slurm_survives_a_cancelled_job(slurm, small_city, tmp_path):
         "output": str(tmp_path / "run"), "tile_size": 64,
         "grid": {"like": str(small_city.image("date1", "ortho"))},
         "inputs": {"fwd": str(small_city.image("date1", "pan_fwd")), "bwd": str(small_city.image("date1", "pan_bwd"))},
-        "steps": [{"id": "dsm", "step": "stereo", "inputs": {"left": "fwd", "right": "bwd"},
-                   "params": {"hmin": lo - 5, "hmax": hi + 70}}],
+        "steps": [{"id": "dsm", "step": "dsm", "inputs": {"left": "fwd", "right": "bwd"},
+                   "params": {"native": {"hmin": lo - 5, "hmax": hi + 70}}}],
     })
     spec = {"kind": "slurm", "jobs": 2, "options": {
         "cores": 1, "processes": 1, "memory": "2GB", "walltime": "00:10:00", "queue": "debug", "interface": "lo",

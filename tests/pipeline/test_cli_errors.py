@@ -34,8 +34,8 @@ def config(tmp_path: Path, city, **changes) -> Path:
         "grid": {"like": str(city.image("date1", "ortho"))},
         "cluster": {"kind": "synchronous"},
         "inputs": {"left": str(city.image("date1", "pan_fwd")), "right": str(city.image("date1", "pan_bwd"))},
-        "steps": [{"id": "dsm", "step": "stereo", "inputs": {"left": "left", "right": "right"},
-                   "params": {"hmin": 100, "hmax": 250}}],
+        "steps": [{"id": "dsm", "step": "dsm", "inputs": {"left": "left", "right": "right"},
+                   "params": {"native": {"hmin": 100, "hmax": 250}}}],
     }
     cfg.update(changes)
     path = tmp_path / "run.yaml"
@@ -55,18 +55,18 @@ def test_bad_yaml(tmp_path):
 
 def test_unknown_step(tmp_path, small_city):
     path = config(tmp_path, small_city, steps=[{"id": "a", "step": "teleport", "inputs": {}}])
-    assert_user_error(ai4geo("run", str(path)), "unknown step 'teleport'", "stereo")
+    assert_user_error(ai4geo("run", str(path)), "unknown step 'teleport'", "terrain")
 
 
 def test_invalid_parameter(tmp_path, small_city):
-    steps = [{"id": "dsm", "step": "stereo", "inputs": {"left": "left", "right": "right"},
-              "params": {"hmin": 100, "hmax": 250, "window": 4}}]
+    steps = [{"id": "dsm", "step": "dsm", "inputs": {"left": "left", "right": "right"},
+              "params": {"native": {"hmin": 100, "hmax": 250, "window": 4}}}]
     assert_user_error(ai4geo("run", str(config(tmp_path, small_city, steps=steps))), "window must be odd")
 
 
 def test_unknown_parameter_and_bad_reference(tmp_path, small_city):
-    steps = [{"id": "dsm", "step": "stereo", "inputs": {"left": "left", "right": "rihgt"},
-              "params": {"hmin": 100, "hmax": 250}}]
+    steps = [{"id": "dsm", "step": "dsm", "inputs": {"left": "left", "right": "rihgt"},
+              "params": {"native": {"hmin": 100, "hmax": 250}}}]
     assert_user_error(ai4geo("run", str(config(tmp_path, small_city, steps=steps))), "'rihgt'")
     steps[0]["inputs"]["right"] = "right"
     steps[0]["params"]["windw"] = 5
@@ -96,8 +96,8 @@ def test_failed_run_leaves_nothing_half_written(tmp_path, small_city):
     # an image without RPC: every stereo tile fails
     plain = write_raster(tmp_path / "plain.tif", np.ones((50, 50), np.uint16), Affine(1, 0, 0, 0, -1, 50),
                          "EPSG:32631")
-    steps = [{"id": "dsm", "step": "stereo", "inputs": {"left": "left", "right": "right"},
-              "params": {"hmin": 100, "hmax": 250, "height_step": 1.0}}]
+    steps = [{"id": "dsm", "step": "dsm", "inputs": {"left": "left", "right": "right"},
+              "params": {"native": {"hmin": 100, "hmax": 250, "height_step": 1.0}}}]
     path = config(tmp_path, small_city, inputs={"left": str(plain), "right": str(small_city.image("date1", "pan_bwd"))},
                   tile_size=100, steps=steps)
     proc = ai4geo("run", str(path))
@@ -106,8 +106,8 @@ def test_failed_run_leaves_nothing_half_written(tmp_path, small_city):
     assert not list(out.rglob("*.part")) and not list(out.rglob("*.tif"))
 
 
-@pytest.mark.parametrize("args", [["steps"], ["steps", "stereo"]])
+@pytest.mark.parametrize("args", [["steps"], ["steps", "dsm"]])
 def test_steps_listing(args):
     proc = ai4geo(*args)
     assert proc.returncode == 0
-    assert "stereo" in proc.stdout or '"hmin"' in proc.stdout
+    assert "dsm" in proc.stdout or '"hmin"' in proc.stdout

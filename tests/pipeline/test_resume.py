@@ -21,7 +21,7 @@ def make_config(city, out, tile_size=64, **stereo):
         "inputs": {"left": {"path": str(city.image("date1", "pan_fwd")), "datetime": city.dates["date1"]},
                    "right": str(city.image("date1", "pan_bwd"))},
         "steps": [
-            {"id": "dsm", "step": "stereo", "inputs": {"left": "left", "right": "right"}, "params": params},
+            {"id": "dsm", "step": "dsm", "inputs": {"left": "left", "right": "right"}, "params": {"native": params}},
             {"id": "terrain", "step": "terrain", "inputs": {"dsm": "dsm"}},
         ],
     })
@@ -69,8 +69,8 @@ def test_products_carry_stac_lineage(small_city, dask_client, tmp_path):
     items = {i.id: i for i in catalog.get_items(recursive=True)}
     assert set(items) == {"dsm-dsm", "terrain-dtm", "terrain-ndsm"}
     dsm = items["dsm-dsm"]
-    assert dsm.properties["ai4geo:step"] == "stereo"
-    assert dsm.properties["ai4geo:parameters"]["window"] == 5
+    assert dsm.properties["ai4geo:step"] == "dsm"
+    assert dsm.properties["ai4geo:parameters"]["native"]["window"] == 5
     assert set(dsm.properties["ai4geo:inputs"]) == {"left", "right"}
     assert dsm.properties["processing:software"]["ai4geo-lab"]
     assert dsm.datetime.date().isoformat() == small_city.dates["date1"][:10]

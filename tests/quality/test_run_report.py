@@ -22,8 +22,8 @@ def run_dir(small_city, tmp_path_factory):
         "inputs": {"fwd": str(small_city.image("date1", "pan_fwd")), "bwd": str(small_city.image("date1", "pan_bwd")),
                    "ortho": str(small_city.image("date1", "ortho"))},
         "steps": [
-            {"id": "dsm", "step": "stereo", "inputs": {"left": "fwd", "right": "bwd"},
-             "params": {"hmin": lo - 5, "hmax": hi + 70}},
+            {"id": "dsm", "step": "dsm", "inputs": {"left": "fwd", "right": "bwd"},
+             "params": {"native": {"hmin": lo - 5, "hmax": hi + 70}}},
             {"id": "terrain", "step": "terrain", "inputs": {"dsm": "dsm"}},
             {"id": "lc", "step": "landcover", "inputs": {"image": "ortho", "ndsm": "terrain.ndsm"}},
         ],

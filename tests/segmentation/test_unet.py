@@ -350,16 +350,17 @@ def test_cli_predicts_and_reports_errors_in_one_line(tmp_path: Path, capsys: pyt
     from ai4geo_lab.cli import main
 
     tif, _ = write_scene(tmp_path, "s", seed=3, size=64)
-    assert main(["segment", "predict", str(tif), "--out", str(tmp_path / "o"), "--tile", "64"]) == 0
+    assert main(["segment", "predict", "--image", str(tif), "--out", str(tmp_path / "o"), "--tile-size", "64"]) == 0
     out = json.loads(capsys.readouterr().out)
     with rasterio.open(out["mask"]) as src:
         assert src.shape == (64, 64)
-    assert main(["segment", "predict", str(tmp_path / "nope.tif"), "--out", str(tmp_path / "o")]) == 2
+    assert main(["segment", "predict", "--image", str(tmp_path / "nope.tif"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ai4geo: error:") and "does not exist" in err and "Traceback" not in err
-    assert main(["segment", "predict", str(tif), "--out", str(tmp_path / "o"), "--model", str(tif)]) == 2
+    assert main(["segment", "predict", "--image", str(tif), "--out", str(tmp_path / "o"), "--model", str(tif)]) == 2
     assert "not a readable model" in capsys.readouterr().err
-    assert main(["segment", "predict", str(tif), "--out", str(tmp_path / "v"), "--tile", "64", "--views", "8"]) == 0
+    assert main(["segment", "predict", "--image", str(tif), "--out", str(tmp_path / "v"), "--tile-size", "64",
+                 "--views", "8"]) == 0
     with rasterio.open(json.loads(capsys.readouterr().out)["probability"]) as src:
         viewed = src.read(1)
     with rasterio.open(out["probability"]) as src:

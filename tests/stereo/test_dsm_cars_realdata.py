@@ -101,7 +101,7 @@ def test_buildings_of_kahramanmaras_through_the_chain(kahramanmaras, dask_client
         "grid": {"like": str(kahramanmaras.dsm)},
         "inputs": {"dsm": str(kahramanmaras.dsm)},
         "steps": [
-            {"id": "terrain", "step": "dtm_bulldozer", "inputs": {"dsm": "dsm"}},
+            {"id": "terrain", "step": "terrain", "inputs": {"dsm": "dsm"}, "params": {"engine": "bulldozer"}},
             {"id": "mask", "step": "building_mask", "inputs": {"ndsm": "terrain.ndsm"},
              "params": {"min_height": 4.0, "opening_px": 2, "min_area_px": 200}},
             {"id": "footprints", "step": "footprints", "inputs": {"mask": "mask"}},

@@ -42,7 +42,7 @@ def test_demo_with_cars_meets_the_targets(tmp_path):
                            "--size-m", "200", "--gsd", "1", "--seed", "3", "--dsm-engine", "cars", "--quiet"],
                           capture_output=True, text=True, timeout=1700)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "dsm_cars: done" in proc.stdout and "dtm_bulldozer: done" in proc.stdout
+    assert "[dsm_1] dsm: done" in proc.stdout and "[terrain_1] terrain: done" in proc.stdout
     summary = json.loads((out / "products" / "dsm_1" / "dsm.json").read_text())
     lower, upper = summary["parameters"]["height_margins_m"]
     assert lower < CARS_LOWER_MARGIN_M and upper < CARS_UPPER_MARGIN_M

@@ -113,17 +113,19 @@ def test_roi_tiles_have_no_slivers_and_cover_the_grid():
 def test_chain_steps_are_registered_with_their_parameters(small_city, tmp_path):
     from ai4geo_lab.pipeline import RunConfig, get_step
 
-    spec = get_step("dsm_cars")
+    spec = get_step("dsm")
     assert spec.inputs == ("left", "right") and spec.optional_inputs == ("third",)
-    assert spec.outputs == ("dsm", "ortho")
-    assert get_step("dtm_bulldozer").outputs == ("dtm", "ndsm")
+    assert spec.outputs_of(spec.params(engine="cars")) == ("dsm", "ortho")
+    assert spec.outputs_of(spec.params()) == ("dsm",)
+    assert get_step("terrain").outputs == ("dtm", "ndsm")
     base = {"output": str(tmp_path), "grid": {"like": str(small_city.image("date1", "ortho"))},
             "inputs": {"a": str(small_city.image("date1", "pan_fwd")), "b": str(small_city.image("date1", "pan_bwd"))},
-            "steps": [{"id": "dsm", "step": "dsm_cars", "inputs": {"left": "a", "right": "b"},
-                       "params": {"tile_size_m": 300}},
-                      {"id": "terrain", "step": "dtm_bulldozer", "inputs": {"dsm": "dsm.dsm"}}]}
+            "steps": [{"id": "dsm", "step": "dsm", "inputs": {"left": "a", "right": "b"},
+                       "params": {"engine": "cars", "cars": {"tile_size_m": 300}}},
+                      {"id": "terrain", "step": "terrain", "inputs": {"dsm": "dsm.dsm"},
+                       "params": {"engine": "bulldozer"}}]}
     params = RunConfig.model_validate(base).validate_steps()
-    assert params["dsm"].tile_size_m == 300 and params["terrain"].max_object_size_m == 30.0
-    base["steps"][0]["params"] = {"tile_size_m": -1}
+    assert params["dsm"].cars.tile_size_m == 300 and params["terrain"].bulldozer.max_object_size_m == 30.0
+    base["steps"][0]["params"] = {"engine": "cars", "cars": {"tile_size_m": -1}}
     with pytest.raises(ConfigError, match="tile_size_m"):
         RunConfig.model_validate(base).validate_steps()

@@ -57,8 +57,8 @@ def test_cli_and_chain_step(small_city, tmp_path, capsys):
 
     config = RunConfig.model_validate({
         "output": str(tmp_path / "run"), "grid": {"like": str(truth_dsm)}, "inputs": {"dsm": str(truth_dsm)},
-        "steps": [{"id": "terrain", "step": "dtm_bulldozer", "inputs": {"dsm": "dsm"},
-                   "params": {"max_object_size_m": 40}}]})
+        "steps": [{"id": "terrain", "step": "terrain", "inputs": {"dsm": "dsm"},
+                   "params": {"engine": "bulldozer", "bulldozer": {"max_object_size_m": 40}}}]})
     result = run(config, client=None, progress=False, log=lambda m: None)
     assert set(result.products) == {"terrain.dtm", "terrain.ndsm"}
     assert np.isfinite(_read(result.products["terrain.ndsm"])).mean() > 0.99
