@@ -18,6 +18,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from ai4geo_lab.errors import InputNotFoundError, InvalidInputError
+from ai4geo_lab.geo.vector import read_vector
 
 WGS84 = "EPSG:4326"
 DEFAULT_MAX_AREA_KM2 = 50_000.0
@@ -111,11 +112,7 @@ def _from_geojson(obj: dict | list) -> BaseGeometry:
 def _from_file(path: Path) -> tuple[BaseGeometry, str | None]:
     if not path.exists():
         raise InputNotFoundError(f"AOI file {path} does not exist", "check the path")
-    try:
-        gdf = gpd.read_file(path)
-    except Exception as exc:
-        raise InvalidInputError(f"{path} cannot be read as vector data: {exc}",
-                                "give a GeoPackage, Shapefile, KML or GeoJSON file") from exc
+    gdf = read_vector(path, hint="give a GeoPackage, Shapefile, KML or GeoJSON file")
     if gdf.empty:
         raise InvalidInputError(f"{path} holds no feature", "give a file with at least one polygon")
     return _from_frame(gdf), path.stem

@@ -350,10 +350,11 @@ def _eodag_download(product: Any, folder: Path, provider: str, item: dict[str, A
 
 def _render_png(src: Path, out: Path, size: int) -> None:
     import numpy as np
-    import rasterio
     from PIL import Image
 
-    with rasterio.open(src) as ds:
+    from ai4geo_lab.geo.raster import open_raster
+
+    with open_raster(src) as ds:
         scale = max(ds.width, ds.height) / size
         shape = (max(1, int(ds.height / scale)), max(1, int(ds.width / scale)))
         bands = [1, 2, 3] if ds.count >= 3 else [1]

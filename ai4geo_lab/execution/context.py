@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ai4geo_lab.errors import ProcessingError
+from ai4geo_lab.errors import Ai4geoError, ProcessingError
 from ai4geo_lab.execution.executor import TileTask, prepare_record, run_tiles
 from ai4geo_lab.execution.manifest import Manifest
 from ai4geo_lab.execution.mosaic import mosaic_cog
@@ -98,9 +98,11 @@ class StepContext:
         done = run_tiles(tasks, self.manifest, rec_id, self.client, self.progress,
                          on_done=lambda info: self.tiles_computed.append(f"{name}/{info['key']}"))
         if done.failures:
-            raise ProcessingError(
-                f"{len(done.failures)} of {len(grid)} tiles of {rec_id} failed (first: {done.failure_text()})",
-                "finished tiles are kept; fix the cause and run again to compute only the missing tiles",
-            )
+            key, first = done.failures[0]
+            told = f"{len(done.failures)} of {len(grid)} tiles of {rec_id} failed"
+            rerun = "finished tiles are kept; fix the cause and run again to compute only the missing tiles"
+            if isinstance(first, Ai4geoError):  # a bad input, say: keep its type (status), message and advice
+                raise type(first)(f"{told} (first, {key}: {first.message})", first.hint or rerun) from first
+            raise ProcessingError(f"{told} (first: {done.failure_text()})", rerun)
         return mosaic_cog([(tile_dir / f"{t.key}.tif", t.core) for t in grid], self.output_path(name, ".tif"),
                           self.grid.shape, self.grid.transform, self.grid.crs, dtype, nodata, band_names, compress)

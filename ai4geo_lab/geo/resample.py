@@ -10,7 +10,7 @@ from rasterio.warp import Resampling, reproject
 
 from ai4geo_lab.errors import ConfigError, InvalidInputError
 from ai4geo_lab.geo.grid import GroundGrid
-from ai4geo_lab.geo.raster import open_raster
+from ai4geo_lab.geo.raster import open_raster, raster_read_errors
 
 
 def read_on_grid(path: str | Path, grid: GroundGrid, band: int = 1, resampling: str = "bilinear",
@@ -37,6 +37,7 @@ def read_on_grid(path: str | Path, grid: GroundGrid, band: int = 1, resampling: 
                 data[src.read(band) == src.nodata] = fill
             return data
         out = np.full(grid.shape, fill, dtype)
-        reproject(rasterio.band(src, band), out, src_nodata=src.nodata, dst_transform=grid.transform,
-                  dst_crs=grid.crs, dst_nodata=fill, resampling=getattr(Resampling, resampling))
+        with raster_read_errors(path):
+            reproject(rasterio.band(src, band), out, src_nodata=src.nodata, dst_transform=grid.transform,
+                      dst_crs=grid.crs, dst_nodata=fill, resampling=getattr(Resampling, resampling))
     return out

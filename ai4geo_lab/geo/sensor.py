@@ -18,7 +18,6 @@ with RPC tags must agree with them: otherwise :class:`~ai4geo_lab.errors.Invalid
 from __future__ import annotations
 
 import re
-import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -26,11 +25,11 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import rasterio
 import shapely
 from shapely.geometry import Polygon
 
 from ai4geo_lab.errors import InputNotFoundError, InvalidInputError
+from ai4geo_lab.geo.raster import open_raster
 from ai4geo_lab.geo.rpc import RPCModel, _terms
 
 GeomodelKind = Literal["geom", "dimap", "geotiff"]
@@ -164,11 +163,8 @@ def read_dimap_rpc(path: str | Path) -> RPCModel:
 # ---- GeoTIFF RPC tags ------------------------------------------------------------------------------------------
 def read_geotiff_rpc(image: str | Path) -> RPCModel | None:
     """The RPC tags of a raster (None if it has none)."""
-    try:
-        with rasterio.open(image) as src:
-            rpcs = src.rpcs
-    except rasterio.errors.RasterioIOError as exc:
-        raise InvalidInputError(f"{image} cannot be read as a raster: {exc}") from exc
+    with open_raster(image) as src:
+        rpcs = src.rpcs
     return None if rpcs is None else RPCModel.from_rasterio(rpcs)
 
 
@@ -354,15 +350,10 @@ def read_sensor(image: str | Path, geomodel: str | Path | None = None) -> Sensor
     image = Path(image).resolve()  # absolute: engines run in their own working folders
     if not image.exists():
         raise InputNotFoundError(f"image {image} does not exist", "check the path")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-            with rasterio.open(image) as src:
-                shape, dtype, nodata, count = (src.height, src.width), src.dtypes[0], src.nodata, src.count
-                transform, crs, tags = src.transform, src.crs, src.rpcs
-                files = {Path(f).resolve() for f in src.files[1:]}  # sidecars GDAL read (it reads RPC_*.XML too)
-    except rasterio.errors.RasterioIOError as exc:
-        raise InvalidInputError(f"{image} cannot be read as a raster: {exc}") from exc
+    with open_raster(image) as src:  # a sensor image has no georeferencing: open_raster does not warn of it
+        shape, dtype, nodata, count = (src.height, src.width), src.dtypes[0], src.nodata, src.count
+        transform, crs, tags = src.transform, src.crs, src.rpcs
+        files = {Path(f).resolve() for f in src.files[1:]}  # sidecars GDAL read (it reads RPC_*.XML too)
     tag_rpc = RPCModel.from_rasterio(tags) if tags is not None else None
     path = Path(geomodel).resolve() if geomodel is not None else find_geomodel(image)
     if path is not None:

@@ -25,12 +25,16 @@ def write_vector(gdf: gpd.GeoDataFrame, path: str | Path, layer: str | None = No
     return path
 
 
-def read_vector(path: str | Path, layer: str | None = None) -> gpd.GeoDataFrame:
-    """Read a vector file (GeoPackage, GeoJSON, Shapefile...)."""
+def read_vector(path: str | Path, layer: str | None = None, bbox: tuple[float, float, float, float] | None = None,
+                hint: str = "give a GeoPackage, GeoJSON, Shapefile or another vector format GDAL reads",
+                ) -> gpd.GeoDataFrame:
+    """Read an input vector file (GeoPackage, GeoJSON, Shapefile, OSM...): one ``layer`` (default: the first),
+    the features meeting ``bbox`` (in the file's CRS) if given. Errors name the file; ``hint`` says what to give."""
     path = Path(path)
     if not path.exists():
         raise InputNotFoundError(f"vector file {path} does not exist", "check the path")
     try:
-        return gpd.read_file(path, layer=layer)
+        return gpd.read_file(path, layer=layer, bbox=bbox)
     except Exception as exc:
-        raise InvalidInputError(f"{path} cannot be read as vector data: {exc}") from exc
+        reason = " ".join(str(exc).split())
+        raise InvalidInputError(f"{path} cannot be read as vector data: {reason}", hint) from exc

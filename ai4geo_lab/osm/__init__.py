@@ -21,6 +21,7 @@ import pandas as pd
 
 from ai4geo_lab.aoi import to_aoi, workspace_dir
 from ai4geo_lab.errors import InputNotFoundError, InvalidInputError, ProviderError
+from ai4geo_lab.geo.vector import read_vector
 
 __all__ = ["DEFAULT_OVERPASS_URL", "LAYERS", "buildings", "landuse", "osm_features", "overpass_query", "roads"]
 
@@ -131,13 +132,7 @@ def _shape(frame: gpd.GeoDataFrame, layer: str, aoi_geom: Any) -> gpd.GeoDataFra
 
 
 def _read_osm_file(path: Path, layer: str, bounds: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
-    import pyogrio
-
-    try:
-        return pyogrio.read_dataframe(path, layer=LAYERS[layer][2], bbox=bounds)
-    except Exception as exc:
-        raise InvalidInputError(f"cannot read {path.name} as OpenStreetMap data ({exc})",
-                                "give a .osm (XML) or .osm.pbf file") from exc
+    return read_vector(path, layer=LAYERS[layer][2], bbox=bounds, hint="give a .osm (XML) or .osm.pbf file")
 
 
 def osm_features(aoi: Any, layers: list[str] | tuple[str, ...] = ("buildings", "roads", "landuse"),
@@ -165,10 +160,7 @@ def osm_features(aoi: Any, layers: list[str] | tuple[str, ...] = ("buildings", "
     if name.endswith((".osm", ".osm.pbf", ".pbf", ".osm.xml")):
         return {layer: _shape(_read_osm_file(path, layer, bounds), layer, area.geometry) for layer in layers}
     if name.endswith((".geojson", ".json", ".gpkg", ".fgb")):
-        try:
-            frame = gpd.read_file(path, bbox=bounds)
-        except Exception as exc:
-            raise InvalidInputError(f"cannot read {path.name} ({exc})", "give a valid GeoJSON/GeoPackage") from exc
+        frame = read_vector(path, bbox=bounds, hint="give a valid GeoJSON/GeoPackage")
         return {layer: _shape(frame, layer, area.geometry) for layer in layers}
     raise InvalidInputError(f"unsupported OSM file type: {path.name}",
                             "give a .osm, .osm.pbf, .geojson or .gpkg file")

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rasterio
 from rasterio.features import rasterize
 from rasterio.windows import Window
 
 from ai4geo_lab.errors import InputNotFoundError, InvalidInputError
+from ai4geo_lab.geo.raster import open_raster
 from ai4geo_lab.geo.vector import read_vector
 from ai4geo_lab.segmentation.infer import band_limits, scale_inputs
 
@@ -150,7 +150,7 @@ def read_chips(images: Sequence[str | Path], labels: str | Path, source: str, ba
                 raise InvalidInputError(f"no labels for {image.name} in {labels}",
                                         f"add {image.stem}.geojson (an empty collection if it has no building)")
             vec = read_vector(lab)
-        with rasterio.open(image) as src:
+        with open_raster(image) as src:
             idx = list(bands) if bands else list(range(1, src.count + 1))
             if max(idx) > src.count:
                 raise InvalidInputError(f"{image.name} has {src.count} bands, band {max(idx)} was asked for")

@@ -45,6 +45,7 @@ from ai4geo_lab.execution.lineage import product_item, write_catalog
 from ai4geo_lab.execution.manifest import Manifest
 from ai4geo_lab.execution.mosaic import mosaic_cog
 from ai4geo_lab.geo.atomic import atomic_path, write_text_atomic
+from ai4geo_lab.geo.raster import open_raster
 from ai4geo_lab.geo.sensor import SensorImage, read_sensor
 from ai4geo_lab.stereo.cars_engine import CarsDsmParams, TileJob, check_cars, run_tile
 
@@ -163,7 +164,7 @@ def _roi_polygon(roi: RoiSpec) -> Polygon | None:
 
 def _imaging_datetime(sensors: list[SensorImage]) -> dt.datetime:
     for s in sensors:
-        with rasterio.open(s.image) as src:
+        with open_raster(s.image) as src:
             tags = src.tags()
         date, hour = tags.get("IMAGING_DATE"), tags.get("IMAGING_TIME", "00:00:00Z")
         if date:

@@ -19,7 +19,7 @@ import rasterio
 from rasterio.warp import Resampling, reproject
 
 from ai4geo_lab.errors import ConfigError, InvalidInputError, ProcessingError, installed_version
-from ai4geo_lab.geo.raster import open_raster, write_raster
+from ai4geo_lab.geo.raster import open_raster, raster_read_errors, write_raster
 from ai4geo_lab.terrain.algo import ndsm as ndsm_array
 
 #: Default largest object (m) for cities: apartment blocks and large halls (bulldozer's own default, 16 m,
@@ -99,8 +99,9 @@ def ndsm(dsm: str | Path, dtm: str | Path, out: str | Path | None = None) -> Pat
                 ground[ground == src.nodata] = np.nan
         else:
             ground = np.full(meta["shape"], np.nan, np.float32)
-            reproject(rasterio.band(src, 1), ground, dst_transform=meta["transform"], dst_crs=meta["crs"],
-                      dst_nodata=np.nan, resampling=Resampling.bilinear)
+            with raster_read_errors(dtm):
+                reproject(rasterio.band(src, 1), ground, dst_transform=meta["transform"], dst_crs=meta["crs"],
+                          dst_nodata=np.nan, resampling=Resampling.bilinear)
     out = Path(out) if out is not None else dsm.with_name(f"{dsm.stem}_ndsm.tif")
     write_raster(out, ndsm_array(surface, ground), meta["transform"], meta["crs"], np.nan)
     return out

@@ -17,6 +17,7 @@ import numpy as np
 import rasterio
 from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
 
+from ai4geo_lab.geo.raster import open_raster, raster_read_errors
 from ai4geo_lab.geo.relief import hillshade
 
 Kind = Literal["hillshade", "ndsm", "dsm", "ortho", "mask"]
@@ -24,7 +25,7 @@ Kind = Literal["hillshade", "ndsm", "dsm", "ortho", "mask"]
 
 def _read_small(path: Path, max_px: int) -> tuple[np.ndarray, Any, Any]:
     """The raster warped to EPSG:3857 with at most ``max_px`` pixels on its longer side (NaN nodata)."""
-    with rasterio.open(path) as src:
+    with open_raster(path, georeferenced=True) as src:
         dst_t, w, h = calculate_default_transform(src.crs, "EPSG:3857", src.width, src.height, *src.bounds)
         scale = max(1.0, max(w, h) / max_px)
         w, h = max(1, math.ceil(w / scale)), max(1, math.ceil(h / scale))
@@ -32,8 +33,9 @@ def _read_small(path: Path, max_px: int) -> tuple[np.ndarray, Any, Any]:
         out = np.full((h, w), np.nan, np.float32)
         # integer rasters without nodata (masks, 8-bit images) have no NaN to declare
         src_nodata = src.nodata if src.nodata is not None else (np.nan if src.dtypes[0].startswith("float") else None)
-        reproject(rasterio.band(src, 1), out, src_nodata=src_nodata, dst_transform=dst_t, dst_crs="EPSG:3857",
-                  dst_nodata=np.nan, resampling=Resampling.bilinear)
+        with raster_read_errors(path):
+            reproject(rasterio.band(src, 1), out, src_nodata=src_nodata, dst_transform=dst_t, dst_crs="EPSG:3857",
+                      dst_nodata=np.nan, resampling=Resampling.bilinear)
     return out, dst_t, (w, h)
 
 
@@ -83,7 +85,7 @@ def raster_overlay(path: str | Path, kind: Kind = "hillshade", max_px: int = 102
 
     path = Path(path)
     data, t, (w, h) = _read_small(path, max_px)
-    with rasterio.open(path) as src:
+    with open_raster(path) as src:
         gsd = abs(src.res[0]) * (src.width / max(w, 1))
     rgba = colourise(data, kind, gsd, vmin, vmax)
     west, south, east, north = transform_bounds("EPSG:3857", "EPSG:4326", t.c, t.f + h * t.e, t.c + w * t.a, t.f)
