@@ -27,17 +27,11 @@ TokenOpt = Annotated[str | None, typer.Option("--page-token", help="next_token o
 QueryOpt = Annotated[list[str] | None, typer.Option("--query", "-q", help="KEY=VALUE property filter (repeatable)")]
 
 
-def _aoi(text: str | None, workspace: Path | None) -> Any:
-    if text is None:
-        return None
-    from ai4geo_lab.aoi import list_aois, load_aoi
+def _aoi(text: str | None, workspace: Path | None, max_area_km2: float | None = None) -> Any:
+    """The AOI an option names (see :func:`ai4geo_lab.aoi.resolve`), or None for everywhere."""
+    from ai4geo_lab.aoi import resolve
 
-    if text in list_aois(workspace):
-        return load_aoi(text, workspace)
-    if "," in text and not text.lstrip().startswith(("{", "[")) and "(" not in text:
-        return [float(v) for v in text.split(",")] if all(
-            p.strip().lstrip("-").replace(".", "", 1).isdigit() for p in text.split(",")) else text
-    return text
+    return None if text is None else resolve(text, workspace, max_area_km2=max_area_km2)
 
 
 def _queryables(pairs: list[str] | None) -> dict[str, Any]:
@@ -180,11 +174,12 @@ def osm_cmd(
     """OpenStreetMap buildings, roads and land use of an AOI, written to a GeoPackage."""
     import os
 
+    from ai4geo_lab.aoi.geometry import DEFAULT_MAX_AREA_KM2
     from ai4geo_lab.geo.atomic import atomic_path
     from ai4geo_lab.osm import LAYERS, osm_features
 
-    frames = osm_features(_aoi(aoi, workspace), layer or list(LAYERS), source, overpass_url=overpass_url,
-                          workspace=workspace)
+    frames = osm_features(_aoi(aoi, workspace, DEFAULT_MAX_AREA_KM2), layer or list(LAYERS), source,
+                          overpass_url=overpass_url, workspace=workspace)
     tmp = atomic_path(out)
     tmp.unlink()
     tmp = tmp.with_suffix(".gpkg")
