@@ -43,7 +43,7 @@ def resolve(source: Any, workspace: str | Path | None = None, *, crs: str | None
     if source is None:
         raise InvalidInputError("no AOI given", f"give {KINDS}")
     if isinstance(source, Path):
-        return _from_path(source, str(source), workspace, max_area_km2, allow_files)
+        return _from_path(source, source, workspace, max_area_km2, allow_files)
     if not isinstance(source, str):
         return to_aoi(source, crs=crs, max_area_km2=max_area_km2)
     text = source.strip()
@@ -60,11 +60,11 @@ def resolve(source: Any, workspace: str | Path | None = None, *, crs: str | None
     return to_aoi(text, crs=crs, max_area_km2=max_area_km2)
 
 
-def _from_path(path: Path, text: str, workspace: str | Path | None, max_area_km2: float | None,
+def _from_path(path: Path, text: str | Path, workspace: str | Path | None, max_area_km2: float | None,
                allow_files: bool) -> AOI:
     if not allow_files:
         raise InvalidInputError(f"a file path cannot be given here ('{text}')",
                                 "save the file as a named AOI first, then give its name")
-    if not path.exists():
+    if not path.exists() and not isinstance(text, Path):
         raise InputNotFoundError(f"no AOI named '{text}' and no file {path}", _saved_hint(workspace))
     return to_aoi(path, max_area_km2=max_area_km2)
