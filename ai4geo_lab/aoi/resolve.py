@@ -22,11 +22,14 @@ def _saved_hint(workspace: str | Path | None) -> str:
     return f"saved AOIs: {shown or 'none'}; or give 'west,south,east,north', WKT, GeoJSON or a vector file path"
 
 
-def _looks_like_file(text: str) -> bool:
+def _looks_like_file(text: str, probe: bool) -> bool:
+    """Whether text names a file: by its suffix or a path separator, and (``probe``) by a file being there."""
     if text.startswith(("{", "[")):
         return False
     path = Path(text).expanduser()
-    return path.suffix.lower() in VECTOR_SUFFIXES or path.is_file()
+    if path.suffix.lower() in VECTOR_SUFFIXES or "/" in text or "\\" in text:
+        return True
+    return probe and path.is_file()
 
 
 def resolve(source: Any, workspace: str | Path | None = None, *, crs: str | None = None,
@@ -51,7 +54,7 @@ def resolve(source: Any, workspace: str | Path | None = None, *, crs: str | None
         raise InvalidInputError("no AOI given (empty text)", f"give {KINDS}")
     if NAME.match(text) and ".." not in text and text in list_aois(workspace):
         return load_aoi(text, workspace)
-    if _looks_like_file(text):
+    if _looks_like_file(text, probe=allow_files):  # no probing of paths a request names
         return _from_path(Path(text).expanduser(), text, workspace, max_area_km2, allow_files)
     if NAME.match(text):  # one word: meant as a name, and no bbox, WKT or GeoJSON reads as one word
         folder = workspace_dir(workspace) / "aois"

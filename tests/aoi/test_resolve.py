@@ -107,3 +107,10 @@ def test_upload_saved_as_named_aoi(tmp_path):
         save_upload("x.exe", "!!!", workspace=ws)
     with pytest.raises(InvalidInputError, match="not valid base64"):
         save_upload("x.geojson", "!!!", workspace=ws)
+
+
+def test_refused_paths_are_not_probed(ws, tmp_path):
+    (tmp_path / "there").write_text("x")
+    for text in (str(tmp_path / "there"), str(tmp_path / "absent")):
+        with pytest.raises(InvalidInputError, match="a file path cannot be given here"):
+            resolve(text, ws, allow_files=False)
