@@ -45,8 +45,9 @@ quiet_pip() {  # pip without its noise about absent local index folders
   .venv/bin/python -m pip "$@" > >(grep -v '^WARNING: Location' || true) 2>&1
 }
 
-# Node.js builds the JupyterLab extension (users of the wheel need none): the locked npm packages first
-if [ ! -d labextension/node_modules ]; then
+# Node.js builds the JupyterLab extension (users of the wheel need none): the locked npm packages first (again
+# when the lock file changed since they were installed)
+if [ ! -d labextension/node_modules ] || [ labextension/package-lock.json -nt labextension/node_modules/.package-lock.json ]; then
   if ! command -v npm >/dev/null; then
     echo "setup: npm (Node.js 18 or newer) is needed to build the JupyterLab extension; install nodejs and npm" >&2
     exit 1

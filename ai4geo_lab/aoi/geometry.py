@@ -81,13 +81,18 @@ def _parse_bbox(values: Any) -> Polygon:
 def _from_text(text: str) -> BaseGeometry:
     t = text.strip()
     if t.startswith(("{", "[")):
-        return _from_geojson(json.loads(t))
-    parts = [p for p in t.replace(";", ",").replace(" ", ",").split(",") if p]
-    if len(parts) == 4:
         try:
-            return _parse_bbox([float(p) for p in parts])
-        except ValueError:
-            pass
+            obj = json.loads(t)
+        except ValueError as exc:
+            raise InvalidInputError(f"cannot read {t[:60]!r} as GeoJSON: {exc}", "check the JSON text") from exc
+        return _from_geojson(obj)
+    parts = [p for p in t.replace(";", ",").replace(" ", ",").split(",") if p]
+    try:
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        numbers = []
+    if numbers:  # only numbers: meant as a bbox
+        return _parse_bbox(numbers)
     try:
         return shapely.from_wkt(t)
     except shapely.errors.GEOSException as exc:

@@ -10,7 +10,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ai4geo_lab.catalog import sources as prov
 from ai4geo_lab.errors import (
     Ai4geoError,
     ConfigError,
@@ -24,18 +23,20 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 500
 
 
+# The one description of a search's fields: the CLI options, the server's search body and the Lab extension's types
+# (labextension/schema/search_request.json, written by scripts/schemas.py) are made from it.
 class SearchRequest(BaseModel):
     """A search, as plain data: what a page token encodes and what a REST payload carries."""
 
-    collection: str
+    collection: str = Field(description="collection id")
     aoi: dict[str, Any] | None = Field(None, description="GeoJSON geometry in EPSG:4326")
     start: str | None = Field(None, description="ISO 8601 date or date-time (UTC if no offset)")
     end: str | None = Field(None, description="ISO 8601 date or date-time; a date means its whole day")
     max_cloud: float | None = Field(None, ge=0, le=100, description="maximum cloud cover (%)")
     provider: str | None = Field(None, description="'local', an EODAG provider, a STAC API URL or a catalogue path")
-    queryables: dict[str, Any] = Field(default_factory=dict)
-    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    page: int = Field(1, ge=1)
+    queryables: dict[str, Any] = Field(default_factory=dict, description="equality filters on item properties")
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="items per page")
+    page: int = Field(1, ge=1, description="page number, from 1")
     cursor: dict[str, Any] | None = Field(None, description="the provider's own next-page token, if it has one")
 
     def token(self) -> str:
@@ -63,6 +64,8 @@ def unknown_collection(collection: str, known: list[str], where: str) -> Unknown
 
 def eodag_error(exc: Exception, provider: str | None, workspace: str | Path | None) -> Ai4geoError:
     from eodag.utils import exceptions as ex
+
+    from ai4geo_lab.catalog import sources as prov
 
     who = f"provider '{provider}'" if provider else "EODAG"
     cfg = prov.eodag_config_dir(workspace)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ai4geo_lab.catalog.request import MAX_LIMIT, SearchRequest
 from ai4geo_lab.errors import InvalidInputError
 
 catalog_app = typer.Typer(help="The embedded local catalogue, providers, collections and the download inventory.",
@@ -15,29 +16,33 @@ catalog_app = typer.Typer(help="The embedded local catalogue, providers, collect
 
 WorkspaceOpt = Annotated[Path | None, typer.Option(help="workspace folder (default: $AI4GEO_WORKSPACE or "
                                                         "~/ai4geo-workspace)")]
+
+
+def _help(field: str, extra: str = "") -> str:
+    """The help of an option: the description of the SearchRequest field it fills, and what the CLI adds."""
+    return f"{SearchRequest.model_fields[field].description}{extra}"
+
+
 AoiOpt = Annotated[str | None, typer.Option(help="a saved AOI name, 'west,south,east,north', WKT, GeoJSON or a "
                                                  "vector file (default: everywhere)")]
-StartOpt = Annotated[str | None, typer.Option(help="start date (YYYY-MM-DD or ISO 8601)")]
-EndOpt = Annotated[str | None, typer.Option(help="end date (a date means its whole day)")]
-CloudOpt = Annotated[float | None, typer.Option("--max-cloud", help="maximum cloud cover, 0–100 (%)")]
-ProviderOpt = Annotated[str | None, typer.Option(help="'local' (offline), an EODAG provider, a STAC API URL or a "
-                                                      "catalogue path (default: local if it has the collection)")]
-LimitOpt = Annotated[int, typer.Option(help="items per page")]
+CollectionArg = Annotated[str | None, typer.Argument(help=_help("collection"))]
+StartOpt = Annotated[str | None, typer.Option(help=_help("start"))]
+EndOpt = Annotated[str | None, typer.Option(help=_help("end"))]
+CloudOpt = Annotated[float | None, typer.Option("--max-cloud", help=_help("max_cloud", ", 0–100"))]
+ProviderOpt = Annotated[str | None, typer.Option(help=_help("provider", " (default: local if it has the "
+                                                                        "collection)"))]
+LimitOpt = Annotated[int, typer.Option(help=_help("limit", f", 1–{MAX_LIMIT}"))]
 TokenOpt = Annotated[str | None, typer.Option("--page-token", help="next_token of a previous page")]
-QueryOpt = Annotated[list[str] | None, typer.Option("--query", "-q", help="KEY=VALUE property filter (repeatable)")]
+QueryOpt = Annotated[list[str] | None, typer.Option("--query", "-q", help=_help("queryables", ": KEY=VALUE "
+                                                                                          "(repeatable)"))]
+LIMIT = SearchRequest.model_fields["limit"].default
 
 
-def _aoi(text: str | None, workspace: Path | None) -> Any:
-    if text is None:
-        return None
-    from ai4geo_lab.aoi import list_aois, load_aoi
+def _aoi(text: str | None, workspace: Path | None, max_area_km2: float | None = None) -> Any:
+    """The AOI an option names (see :func:`ai4geo_lab.aoi.resolve`), or None for everywhere."""
+    from ai4geo_lab.aoi import resolve
 
-    if text in list_aois(workspace):
-        return load_aoi(text, workspace)
-    if "," in text and not text.lstrip().startswith(("{", "[")) and "(" not in text:
-        return [float(v) for v in text.split(",")] if all(
-            p.strip().lstrip("-").replace(".", "", 1).isdigit() for p in text.split(",")) else text
-    return text
+    return None if text is None else resolve(text, workspace, max_area_km2=max_area_km2)
 
 
 def _queryables(pairs: list[str] | None) -> dict[str, Any]:
@@ -67,9 +72,9 @@ def _run_search(collection: str | None, aoi: str | None, start: str | None, end:
 
 
 def search_cmd(
-    collection: Annotated[str | None, typer.Argument(help="collection id")] = None,
+    collection: CollectionArg = None,
     aoi: AoiOpt = None, start: StartOpt = None, end: EndOpt = None, max_cloud: CloudOpt = None,
-    provider: ProviderOpt = None, limit: LimitOpt = 20, page_token: TokenOpt = None, query: QueryOpt = None,
+    provider: ProviderOpt = None, limit: LimitOpt = LIMIT, page_token: TokenOpt = None, query: QueryOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one GeoJSON FeatureCollection")] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
@@ -92,9 +97,9 @@ def search_cmd(
 
 
 def download_cmd(
-    collection: Annotated[str | None, typer.Argument(help="collection id")] = None,
+    collection: CollectionArg = None,
     aoi: AoiOpt = None, start: StartOpt = None, end: EndOpt = None, max_cloud: CloudOpt = None,
-    provider: ProviderOpt = None, limit: LimitOpt = 20, page_token: TokenOpt = None, query: QueryOpt = None,
+    provider: ProviderOpt = None, limit: LimitOpt = LIMIT, page_token: TokenOpt = None, query: QueryOpt = None,
     dest: Annotated[Path | None, typer.Option(help="destination folder (default: WORKSPACE/downloads)")] = None,
     ids: Annotated[list[str] | None, typer.Option("--id", help="only this item (repeatable)")] = None,
     asset: Annotated[list[str] | None, typer.Option(help="only this asset key (repeatable)")] = None,
@@ -180,11 +185,12 @@ def osm_cmd(
     """OpenStreetMap buildings, roads and land use of an AOI, written to a GeoPackage."""
     import os
 
+    from ai4geo_lab.aoi.geometry import DEFAULT_MAX_AREA_KM2
     from ai4geo_lab.geo.atomic import atomic_path
     from ai4geo_lab.osm import LAYERS, osm_features
 
-    frames = osm_features(_aoi(aoi, workspace), layer or list(LAYERS), source, overpass_url=overpass_url,
-                          workspace=workspace)
+    frames = osm_features(_aoi(aoi, workspace, DEFAULT_MAX_AREA_KM2), layer or list(LAYERS), source,
+                          overpass_url=overpass_url, workspace=workspace)
     tmp = atomic_path(out)
     tmp.unlink()
     tmp = tmp.with_suffix(".gpkg")

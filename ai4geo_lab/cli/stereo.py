@@ -14,19 +14,10 @@ from ai4geo_lab.cli.models import collect, model_parameters
 
 
 def _roi(text: str | None) -> object:
-    if text is None:
-        return None
-    from ai4geo_lab.aoi import list_aois, load_aoi
+    """The ROI an option names (see :func:`ai4geo_lab.aoi.resolve`), or None for the images' overlap."""
+    from ai4geo_lab.aoi import resolve
 
-    if text in list_aois(None):
-        return load_aoi(text)
-    parts = text.split(",")
-    if len(parts) == 4:
-        try:
-            return tuple(float(p) for p in parts)
-        except ValueError:
-            pass
-    return text
+    return None if text is None else resolve(text, max_area_km2=None)
 
 
 def _dsm(

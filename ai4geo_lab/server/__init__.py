@@ -1,9 +1,10 @@
 """The Jupyter server extension: REST handlers under ``BASE_URL/ai4geo/`` for the Lab extension.
 
-The handlers only translate HTTP to the core API (:mod:`ai4geo_lab.catalog`, :mod:`ai4geo_lab.aoi`,
-:mod:`ai4geo_lab.cluster`, :mod:`ai4geo_lab.recipes`). Configuration (``jupyter_server_config.py`` or the
-command line): ``c.Ai4geoLab.workspace``, ``c.Ai4geoLab.tile_url``, ``c.Ai4geoLab.tile_attribution``,
-``c.Ai4geoLab.recipes_dir``.
+The handlers (one module per resource: catalog, aois, clusters, recipes, steps, config; URLs in routes) only
+translate HTTP to the core API (:mod:`ai4geo_lab.catalog`, :mod:`ai4geo_lab.aoi`, :mod:`ai4geo_lab.cluster`,
+:mod:`ai4geo_lab.recipes`, :mod:`ai4geo_lab.pipeline`); every request body is a pydantic model. Configuration
+(``jupyter_server_config.py`` or the command line): ``c.Ai4geoLab.workspace``, ``c.Ai4geoLab.tile_url``,
+``c.Ai4geoLab.tile_attribution``, ``c.Ai4geoLab.recipes_dir``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
 
 
 def _load_jupyter_server_extension(serverapp: Any) -> None:
-    from ai4geo_lab.server.handlers import setup_handlers
+    from ai4geo_lab.server.routes import setup_handlers
 
     settings = Ai4geoLab(parent=serverapp)
     setup_handlers(serverapp, settings)

@@ -81,7 +81,7 @@ class SearchPanel(w.VBox):
         self.max_cloud = w.IntSlider(value=100, min=0, max=100, step=5, description="Max cloud %",
                                      tooltip="100: no cloud filter")
         self.saved = w.Dropdown(options=["", *self._saved_aois()], description="Saved AOI")
-        self.aoi_file = w.Text(placeholder="or a vector file path", description="AOI file")
+        self.aoi_file = w.Text(placeholder="or a file, 'west,south,east,north', WKT or GeoJSON", description="AOI")
         self.load_aoi = w.Button(description="Use AOI", icon="map")
         self.load_aoi.on_click(self._on_load_aoi)
         self.search_button = w.Button(description="Search", button_style="primary", icon="search")
@@ -159,9 +159,9 @@ class SearchPanel(w.VBox):
     def _set_aoi(self, source: Any) -> None:
         from shapely.geometry import mapping
 
-        from ai4geo_lab.aoi import to_aoi
+        from ai4geo_lab.aoi import resolve
 
-        self.aoi = to_aoi(source)
+        self.aoi = resolve(source, self.workspace)
         self.aoi_layer.data = {"type": "FeatureCollection", "features": [
             {"type": "Feature", "geometry": mapping(self.aoi.geometry), "properties": {}}]}
         w_, s, e, n = self.aoi.bounds
@@ -180,13 +180,11 @@ class SearchPanel(w.VBox):
         self.draw.clear()  # the AOI layer shows it; the draw layer stays empty for the next shape
 
     def _on_load_aoi(self, _: Any) -> None:
-        from ai4geo_lab.aoi import load_aoi
-
         try:
             if self.aoi_file.value.strip():
-                self._set_aoi(Path(self.aoi_file.value.strip()).expanduser())
+                self._set_aoi(self.aoi_file.value)
             elif self.saved.value:
-                self._set_aoi(load_aoi(self.saved.value, self.workspace))
+                self._set_aoi(self.saved.value)
             if self.aoi is not None:
                 w_, s, e, n = self.aoi.bounds
                 self.map.fit_bounds([[s, w_], [n, e]])

@@ -4,11 +4,18 @@ import { api, describeError, post } from './api';
 import { field, h } from './dom';
 import { L } from './leaflet';
 import { BaseMap, IMapConfig } from './map';
+import type { SearchRequest } from '../schema/search_request';
 
 const AOI_STYLE = { color: '#3454d1', weight: 2, fillOpacity: 0.05 };
 const FOOTPRINT_STYLE = { color: '#e4572e', weight: 2, fillOpacity: 0.08, opacity: 0.9, className: 'ai4geo-footprint' };
 const SELECTED_STYLE = { color: '#17bebb', weight: 4, fillOpacity: 0.25, opacity: 1 };
 const COMMON = new Set(['aoi', 'start', 'end', 'max_cloud']);
+
+/** The search form's body: SearchRequest's fields (less the paging state), and a saved AOI by name. */
+type SearchForm = Omit<SearchRequest, 'page' | 'cursor'> & { aoi_name: string | null };
+
+/** What `POST search` takes: the form, the token of a page, or the request of a page already run. */
+type SearchBody = SearchForm | { token: string } | { request: SearchRequest };
 
 interface IPage {
   type: 'FeatureCollection';
@@ -17,7 +24,7 @@ interface IPage {
   page: number;
   next_token: string | null;
   token: string;
-  request: any;
+  request: SearchRequest;
   notes: string[];
   provider: string;
 }
@@ -34,7 +41,7 @@ export class SearchPanel extends Widget {
   private aoi: any = null; // GeoJSON geometry
   private aoiName: string | null = null; // set when the AOI is a saved one
   private page: IPage | null = null;
-  private history: any[] = []; // requests of the pages before this one
+  private history: SearchRequest[] = []; // requests of the pages before this one
   private selected = new Set<string>();
   private layersById = new Map<string, Leaflet.Path>();
   private drawn = 0;
@@ -335,7 +342,7 @@ export class SearchPanel extends Widget {
     }
   }
 
-  private formBody(): any {
+  private formBody(): SearchForm {
     const queryables: Record<string, any> = {};
     this.extra.querySelectorAll<HTMLInputElement | HTMLSelectElement>('[data-queryable]').forEach(el => {
       if (el.value !== '') {
@@ -376,7 +383,7 @@ export class SearchPanel extends Widget {
     }
   }
 
-  private async run(body: any): Promise<void> {
+  private async run(body: SearchBody): Promise<void> {
     this.say('searching…');
     this.node.dataset.searching = 'true';
     try {

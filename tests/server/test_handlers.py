@@ -230,3 +230,33 @@ async def test_clusters_start_scale_list_stop(jp_fetch, workspace):
     assert await _json(jp_fetch, "clusters") == []
     err = await _json(jp_fetch, "clusters", method="POST", body={"spec": "nonsense"}, expect=400)
     assert "invalid cluster spec" in err["error"]
+
+
+async def test_steps_with_parameter_schemas(jp_fetch):
+    from ai4geo_lab.pipeline import get_step, list_steps
+
+    steps = await _json(jp_fetch, "steps")
+    assert [s["name"] for s in steps] == [s.name for s in list_steps()]
+    assert set(steps[0]) == {"name", "description", "inputs", "optional_inputs", "outputs", "schema"}
+    one = await _json(jp_fetch, "steps", "terrain")
+    spec = get_step("terrain")
+    assert one == next(s for s in steps if s["name"] == "terrain")
+    assert one["inputs"] == list(spec.inputs) and one["outputs"] == list(spec.outputs)
+    assert one["schema"] == spec.params.model_json_schema() and one["schema"]["type"] == "object"
+    err = await _json(jp_fetch, "steps", "nope", expect=404)
+    assert err["error"] == "unknown step 'nope'" and "terrain" in err["hint"]
+
+
+async def test_bodies_are_validated(jp_fetch):
+    err = await _json(jp_fetch, "search", method="POST", expect=400,
+                      body={"collection": "sample-ortho", "provider": "local", "limit": "many", "max_cloud": 120})
+    assert err["type"] == "ValidationError" and err["error"].startswith("invalid request: ")
+    assert "limit: " in err["error"] and "max_cloud: " in err["error"]
+    err = await _json(jp_fetch, "code", method="POST", expect=400, body={"collection": "x", "aoi_name": "../x"})
+    assert "aoi_name: " in err["error"]
+    err = await _json(jp_fetch, "aois", method="POST", expect=400, body={"name": "x", "geometry": "/etc/x.geojson"})
+    assert "a file path cannot be given here" in err["error"]
+    err = await _json(jp_fetch, "clusters", "c1", method="PATCH", expect=400, body={"workers": "two"})
+    assert "workers: " in err["error"]
+    err = await _json(jp_fetch, "recipes", "01_first", method="POST", expect=400, body=[1])
+    assert err["error"] == "the request body must be a JSON object"

@@ -1,0 +1,102 @@
+"""What every handler shares: the JSON error body, request bodies as pydantic models, work in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import tornado.web
+from jupyter_server.base.handlers import APIHandler
+from pydantic import BaseModel, ValidationError
+
+from ai4geo_lab.errors import Ai4geoError, InvalidInputError, format_validation_error
+
+_EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ai4geo-server")
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def error_body(exc: Exception) -> tuple[int, dict[str, Any]]:
+    """The HTTP status and ``{error, hint, type}`` an exception becomes."""
+    if isinstance(exc, Ai4geoError):
+        return exc.http_status, {"error": exc.message, "hint": exc.hint, "type": type(exc).__name__}
+    if isinstance(exc, ValidationError):
+        return 400, {"error": f"invalid request: {format_validation_error(exc)}",
+                     "hint": "check the fields of the request", "type": "ValidationError"}
+    if isinstance(exc, json.JSONDecodeError):
+        return 400, {"error": "the request body is not JSON", "hint": "send a JSON object", "type": "JSONDecodeError"}
+    return 500, {"error": f"internal error: {type(exc).__name__}: {exc}", "hint": "see the Jupyter server log",
+                 "type": type(exc).__name__}
+
+
+def json_errors(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Turn exceptions of a handler method into a JSON error answer."""
+
+    @functools.wraps(method)
+    async def wrapper(self: BaseHandler, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(self, *args, **kwargs)
+        except tornado.web.HTTPError:
+            raise
+        except Exception as exc:
+            status, body = error_body(exc)
+            if status >= 500:
+                self.log.error("ai4geo: %s", body["error"], exc_info=exc)
+            self.set_status(status)
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps(body))
+            return None
+
+    return wrapper
+
+
+class BaseHandler(APIHandler):
+    """Common parts: the settings, the workspace, the root folder, JSON bodies, work in a thread."""
+
+    @property
+    def ai4geo(self) -> Any:
+        """The extension's state (settings, download jobs, cluster manager)."""
+        return self.settings["ai4geo"]
+
+    @property
+    def clusters(self) -> Any:
+        """The server's cluster manager, made on first use (so that the server starts quickly)."""
+        state = self.ai4geo
+        with state["lock"]:
+            if state.get("clusters") is None:
+                from ai4geo_lab.cluster.manager import ClusterManager
+
+                state["clusters"] = ClusterManager(state["config"].workspace)
+            return state["clusters"]
+
+    @property
+    def workspace(self) -> str | None:
+        """The configured workspace (None: the default one)."""
+        return self.ai4geo["config"].workspace
+
+    @property
+    def root_dir(self) -> Path:
+        """The server's root folder: every path a request names is confined to it."""
+        return Path(self.settings.get("server_root_dir") or self.ai4geo["root_dir"]).expanduser().resolve()
+
+    def parse(self, model: type[Body]) -> Body:
+        """The request body validated by ``model`` (a bad body answers 400 with every problem named)."""
+        data = json.loads(self.request.body or b"{}")
+        if not isinstance(data, dict):
+            raise InvalidInputError("the request body must be a JSON object")
+        return model.model_validate(data)
+
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a blocking core call in a worker thread (the server keeps answering meanwhile)."""
+        return await asyncio.get_running_loop().run_in_executor(_EXECUTOR, functools.partial(fn, *args, **kwargs))
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        """Answer ``data`` as JSON."""
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data, default=str))
