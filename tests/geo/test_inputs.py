@@ -159,7 +159,8 @@ def test_run_grid_like_raster_without_crs(tmp_path, files):
 
 @pytest.mark.parametrize("kind", BAD)
 def test_segment_predict_on_bad_raster(tmp_path, files, kind):
-    assert_user_error(ai4geo("segment", "predict", str(files[kind]), "--out", str(tmp_path / "seg")), files[kind])
+    proc = ai4geo("segment", "predict", "--image", str(files[kind]), "--out", str(tmp_path / "seg"))
+    assert_user_error(proc, files[kind])
 
 
 @pytest.fixture(scope="module")

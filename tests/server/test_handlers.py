@@ -260,3 +260,26 @@ async def test_bodies_are_validated(jp_fetch):
     assert "workers: " in err["error"]
     err = await _json(jp_fetch, "recipes", "01_first", method="POST", expect=400, body=[1])
     assert err["error"] == "the request body must be a JSON object"
+
+
+async def test_a_step_registered_at_run_time_is_listed_with_its_schema(jp_fetch):
+    from pydantic import BaseModel, Field
+
+    from ai4geo_lab.pipeline import StepSpec, register
+    from ai4geo_lab.pipeline.registry import unregister
+
+    class HalveParams(BaseModel):
+        """Halve a raster."""
+
+        factor: float = Field(default=0.5, gt=0, description="multiplier")
+
+    register(StepSpec("toy_halve", HalveParams, ("src",), ("halved",), lambda ctx, inputs, params: {},
+                      "a raster halved (a step added at run time)"))
+    try:
+        one = await _json(jp_fetch, "steps", "toy_halve")
+        assert one["inputs"] == ["src"] and one["outputs"] == ["halved"]
+        assert one["schema"]["properties"]["factor"]["default"] == 0.5
+        assert "toy_halve" in [s["name"] for s in await _json(jp_fetch, "steps")]
+    finally:
+        unregister("toy_halve")
+    await _json(jp_fetch, "steps", "toy_halve", expect=404)
