@@ -3,7 +3,8 @@
 Three sources are read, all giving an :class:`~ai4geo_lab.geo.rpc.RPCModel` in the pixel coordinates of the
 image *file* (``(0, 0)`` the centre of its first pixel):
 
-- OSSIM ``.geom`` keyword lists (as delivered with Pléiades images and made by OTB/OSSIM), RPC00B only;
+- OSSIM ``.geom`` keyword lists (as delivered with Pléiades images and made by OTB/OSSIM) of an RPC00B model:
+  ``ossimRpcModel``, or OTB's ``ossimPleiadesModel`` (the same coefficients plus DIMAP support data);
 - DIMAP RPC XML (``RPC_*.XML`` of Pléiades, Pléiades Neo and SPOT 6/7; DIMAP v2 and v3);
 - GeoTIFF RPC tags (through GDAL/rasterio).
 
@@ -44,29 +45,53 @@ _SCALES = ("line_scale", "samp_scale", "lat_scale", "lon_scale", "height_scale")
 
 
 # ---- OSSIM keyword lists -------------------------------------------------------------------------------------
+#: OSSIM model types whose keyword list holds a full RPC00B model at its top level. ``ossimPleiadesModel`` (written
+#: by OTB for Pléiades images) is an RPC model with the DIMAP support data added under ``support_data.*``.
+OSSIM_RPC_TYPES = ("ossimRpcModel", "ossimPleiadesModel")
+
+
+def read_keyword_list(path: Path) -> dict[str, str]:
+    """The ``key: value`` pairs of an OSSIM keyword list (values quoted in triple quotes may span lines)."""
+    kv: dict[str, str] = {}
+    lines = iter(path.read_text(errors="replace").splitlines())
+    for line in lines:
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        value = value.strip()
+        if value.startswith('"""'):
+            while not (len(value) >= 6 and value.endswith('"""')):
+                more = next(lines, None)
+                if more is None:
+                    raise InvalidInputError(f"{path}: the value of '{key.strip()}' is not closed (truncated file?)",
+                                            "give the complete .geom delivered with the image")
+                value += "\n" + more
+            value = value[3:-3].strip()
+        kv[key.strip()] = value
+    return kv
+
+
 def read_geom(path: str | Path) -> RPCModel:
-    """Read an OSSIM ``.geom`` keyword list holding an RPC00B model (``type: ossimRpcModel``)."""
+    """Read an OSSIM ``.geom`` keyword list holding an RPC00B model (types in :data:`OSSIM_RPC_TYPES`)."""
     path = Path(path)
     if not path.is_file():
         raise InputNotFoundError(f"geometry file {path} does not exist", "check the path")
-    kv: dict[str, str] = {}
-    for line in path.read_text(errors="replace").splitlines():
-        key, sep, value = line.partition(":")
-        if sep:
-            kv[key.strip()] = value.strip()
+    kv = read_keyword_list(path)
     kind = kv.get("type", "")
-    if kind and "rpc" not in kind.lower():
+    if kind and "rpc" not in kind.lower() and kind not in OSSIM_RPC_TYPES:
         raise InvalidInputError(f"{path} holds an OSSIM model of type '{kind}', not an RPC model",
-                                "give a .geom of type ossimRpcModel, a DIMAP RPC XML or an image with RPC tags")
+                                "give a .geom of type ossimRpcModel or ossimPleiadesModel, a DIMAP RPC XML or an "
+                                "image with RPC tags")
     fmt = kv.get("polynomial_format", "B").strip().upper()
     if fmt != "B":
         raise InvalidInputError(f"{path}: RPC polynomial format '{fmt}' is not supported (only RPC00B)",
                                 "convert the model to RPC00B (e.g. with GDAL or OTB)")
+    what = f" ({kind})" if kind else ""
 
     def num(key: str) -> float:
         if key not in kv:
-            raise InvalidInputError(f"{path} is not an RPC .geom file: '{key}' is missing",
-                                    "give the .geom delivered with the image")
+            raise InvalidInputError(f"{path} is not a complete RPC model{what}: '{key}' is missing",
+                                    "give the complete .geom delivered with the image (a truncated copy?)")
         try:
             return float(re.split(r"\s+", kv[key])[0])
         except ValueError as exc:

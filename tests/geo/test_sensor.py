@@ -92,6 +92,24 @@ def ossim_geom(rpc: RPCModel) -> str:
     return "\n".join(lines) + "\n"
 
 
+def pleiades_geom(rpc: RPCModel, shape: tuple[int, int]) -> str:
+    """The keyword list OTB writes for a Pléiades image (``ossimPleiadesModel``): adjustment block, RPC00B model,
+    DIMAP support data (some values in triple quotes), sorted by key as OSSIM writes them."""
+    rows, cols = shape
+    body = [line for line in ossim_geom(rpc).splitlines() if not line.startswith("type:")]
+    body += [f"adjustment_0.adj_param_{i}.{k}:  {v}" for i, name in enumerate(("intrack_offset", "crtrack_offset"))
+             for k, v in (("center", 0), ("description", name), ("lock_flag", 0), ("parameter", 0), ("sigma", 50),
+                          ("units", "pixel"))]
+    body += ["adjustment_0.number_of_params:  2", "number_of_adjustments:  1", "bias_error:  0", "image_id:  ",
+             f"number_lines:  {rows}", f"number_samples:  {cols}", f"rect:  0 0 {cols - 1} {rows - 1}",
+             "sensor:  PHR 1A", "support_data.band_name_list:  \"\"\"P \"\"\"",
+             "support_data.incident_angle:  \"\"\"15.97 16.02 16.08 \"\"\"",
+             "support_data.image_date:  2013-01-01T10:00:00.5Z", f"support_data.image_size:  {cols} {rows}",
+             "support_data.reference_ground_point:  29.97 31.13 0 WGE", "support_data.processing_level:  SENSOR",
+             "support_data.type:  ossimPleiadesDimapSupportData", "type:  ossimPleiadesModel"]
+    return "\n".join(sorted(body)) + "\n"
+
+
 def ground_points(rpc: RPCModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     g = np.linspace(-0.9, 0.9, 5)
     L, P, H = np.meshgrid(g, g, g)
@@ -248,3 +266,48 @@ def test_footprint_of_real_pleiades_pairs():
             assert 0.2 < px < 0.6, (folder, px)
         common = overlap(sensors)
         assert common.area > 0.5 * min(s.footprint().area for s in sensors)
+
+
+@pytest.mark.realdata
+def test_ossim_pleiades_model_geom(tmp_path):
+    """OTB's ``ossimPleiadesModel`` keyword lists hold the RPC00B model: read for both engines, as written."""
+    gizeh = shared_data("pleiades", "gizeh")
+    rpc = read_geom(gizeh / "img1.geom")
+    geom = tmp_path / "img1.geom"
+    geom.write_text(pleiades_geom(rpc, (13644, 40000)))
+    back = read_geom(geom)
+    lon, lat, h = ground_points(rpc)
+    ra, ca = rpc.project(lon, lat, h)
+    rb, cb = back.project(lon, lat, h)
+    assert np.hypot(ra - rb, ca - cb).max() < 0.01
+    # beside the image it is the image's geometry, in the crop's own pixels as the original .geom gives them
+    (tmp_path / "img1.tif").write_bytes((gizeh / "img1.tif").read_bytes())
+    ours, original = read_sensor(tmp_path / "img1.tif"), read_sensor(gizeh / "img1.tif")
+    assert ours.kind == "geom" and ours.geomodel == geom
+    ra, ca = original.rpc.project(lon, lat, h)
+    rb, cb = ours.rpc.project(lon, lat, h)
+    assert np.hypot(ra - rb, ca - cb).max() < 0.01
+    # CARS is given the file itself: its geometry library reads the same model from it
+    pytest.importorskip("shareloc")
+    from shareloc.geomodels import GeoModel
+
+    row, col, _ = GeoModel(str(geom), "RPC").inverse_loc(lon.ravel(), lat.ravel(), h.ravel())
+    r2, c2 = back.project(lon.ravel(), lat.ravel(), h.ravel())  # top-left-corner convention: 0.5 px from ours
+    assert np.abs(np.asarray(row) - 0.5 - r2).max() < 0.01 and np.abs(np.asarray(col) - 0.5 - c2).max() < 0.01
+
+
+def test_truncated_ossim_pleiades_model_geom_is_refused(tmp_path):
+    text = pleiades_geom(known_model(), SHAPE)
+    (tmp_path / "cut.geom").write_text(text[: text.index("samp_den_coeff_05")])
+    with pytest.raises(InvalidInputError, match="not a complete RPC model: 'samp_off' is missing"):
+        read_geom(tmp_path / "cut.geom")
+    # cut inside a quoted value
+    (tmp_path / "open.geom").write_text(text.replace('"""15.97 16.02 16.08 """', '"""15.97 16.02'))
+    with pytest.raises(InvalidInputError, match=r"'support_data\.incident_angle' is not closed"):
+        read_geom(tmp_path / "open.geom")
+    # complete, it reads; another OSSIM model type is still refused
+    (tmp_path / "ok.geom").write_text(text)
+    assert_same_projection(known_model(), read_geom(tmp_path / "ok.geom"))
+    (tmp_path / "spot5.geom").write_text(text.replace("type:  ossimPleiadesModel", "type:  ossimSpot5Model"))
+    with pytest.raises(InvalidInputError, match="ossimSpot5Model', not an RPC model"):
+        read_geom(tmp_path / "spot5.geom")
