@@ -48,12 +48,11 @@ from ai4geo_lab.geo.atomic import atomic_path, write_text_atomic
 from ai4geo_lab.geo.raster import open_raster
 from ai4geo_lab.geo.sensor import SensorImage, read_sensor
 from ai4geo_lab.stereo.cars_engine import CarsDsmParams, TileJob, check_cars, run_tile
+from ai4geo_lab.stereo.geometry import MIN_PARALLAX_PX_PER_M, height_sensitivity
 
 ImageSpec = str | Path | SensorImage | tuple[str | Path, str | Path]
 RoiSpec = Any
 
-#: Smallest height sensitivity (pixels of parallax per metre) for a pair to be usable (B/H ≈ 0.05 at 0.5 m/px).
-MIN_PARALLAX_PX_PER_M = 0.1
 #: CARS 1.3's default search around the tie points' heights (m below, m above).
 CARS_LOWER_MARGIN_M, CARS_UPPER_MARGIN_M = 500.0, 1000.0
 
@@ -85,13 +84,6 @@ def _sensor(spec: ImageSpec) -> SensorImage:
     if isinstance(spec, tuple):
         return read_sensor(spec[0], spec[1])
     return read_sensor(spec)
-
-
-def height_sensitivity(a: SensorImage, b: SensorImage, lon: float, lat: float, h: float) -> float:
-    """Parallax (pixels per metre of height) between two images at a ground point: the pair's stereo strength."""
-    (ra0, ca0), (ra1, ca1) = a.project(lon, lat, h - 50), a.project(lon, lat, h + 50)
-    (rb0, cb0), (rb1, cb1) = b.project(lon, lat, h - 50), b.project(lon, lat, h + 50)
-    return float(np.hypot((ra1 - ra0) - (rb1 - rb0), (ca1 - ca0) - (cb1 - cb0))) / 100.0
 
 
 def search_margins(sensors: list[SensorImage], pairs: list[tuple[int, int]], where: tuple[float, float, float],
