@@ -16,6 +16,7 @@ from ai4geo_lab.geo.sensor import read_rpc
 from ai4geo_lab.params import EngineParams
 from ai4geo_lab.stereo.algo import plane_sweep_ncc
 from ai4geo_lab.stereo.cars_step import CarsDsmParams, run_cars_dsm
+from ai4geo_lab.stereo.heights import derive_height_range
 
 if TYPE_CHECKING:
     from ai4geo_lab.execution.context import StepContext
@@ -32,8 +33,9 @@ class NativeStereoParams(BaseModel):
     """Ground-space plane-sweep stereo with NCC (winner-takes-all over candidate heights)."""
 
     model_config = ConfigDict(extra="forbid")
-    hmin: float | None = Field(default=None, description="lowest height searched (m, as in the RPC models)")
-    hmax: float | None = Field(default=None, description="highest height searched (m)")
+    hmin: float | None = Field(default=None, description="lowest height searched (m, as in the RPC models); "
+                               "default: from tie points between the images")
+    hmax: float | None = Field(default=None, description="highest height searched (m); default: from tie points")
     height_step: float | None = Field(default=None, gt=0, description="sweep step (m); default: 0.5 px parallax")
     window: int = Field(default=5, ge=3, le=21, description="NCC window side (odd, px)")
     min_score: float = Field(default=0.5, ge=-1, le=1, description="best NCC below this → nodata")
@@ -94,14 +96,20 @@ def stereo_tile(tile: Tile, grid: GroundGrid, left: Path, right: Path, params: d
 
 def run_native(ctx: StepContext, inputs: dict[str, Path], params: NativeStereoParams) -> dict[str, Path]:
     """Match the pair tile by tile and mosaic the DSM."""
-    if params.hmin is None or params.hmax is None:
-        raise ConfigError("the native DSM engine needs the heights to search: native.hmin and native.hmax (m)",
-                          "give them from a coarse DEM of the area (terrain range, plus the tallest building)")
     if "third" in inputs:
         raise ConfigError("the native DSM engine matches one pair", "give left and right, or use engine: cars")
-    step = params.height_step or parallax_step(inputs["left"], inputs["right"], ctx.grid, params.hmin, params.hmax)
-    heights = np.arange(params.hmin, params.hmax + step, step)
-    ctx.log(f"[{ctx.step_id}] sweeping {len(heights)} heights from {params.hmin:.1f} to {heights[-1]:.1f} m "
+    hmin, hmax = params.hmin, params.hmax
+    if hmin is None or hmax is None:
+        found = derive_height_range(inputs["left"], inputs["right"], ctx.grid)
+        ctx.log(f"[{ctx.step_id}] {found.describe()}")
+        hmin = found.hmin if hmin is None else hmin
+        hmax = found.hmax if hmax is None else hmax
+        if hmax <= hmin:
+            raise ConfigError(f"the heights to search are empty: {hmin:.1f} to {hmax:.1f} m (one given, one from "
+                              "tie points)", "give both native.hmin and native.hmax")
+    step = params.height_step or parallax_step(inputs["left"], inputs["right"], ctx.grid, hmin, hmax)
+    heights = np.arange(hmin, hmax + step, step)
+    ctx.log(f"[{ctx.step_id}] sweeping {len(heights)} heights from {hmin:.1f} to {heights[-1]:.1f} m "
             f"(step {step:.2f} m)")
     dsm = ctx.tiled_raster("dsm", stereo_tile, overlap=params.window // 2 + params.median + 1, dtype="float32",
                            nodata=np.nan, bytes_per_px=BYTES_PER_PX, left=inputs["left"], right=inputs["right"],
