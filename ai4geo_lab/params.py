@@ -13,6 +13,11 @@ class EngineParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     engine: str
 
+    @property
+    def settings(self) -> BaseModel:
+        """The chosen engine's settings section."""
+        return getattr(self, self.engine)
+
     @model_validator(mode="after")
     def _only_the_chosen_engine_is_set(self) -> EngineParams:
         for name, info in type(self).model_fields.items():

@@ -129,6 +129,4 @@ class DsmParams(EngineParams):
 
 def run(ctx: StepContext, inputs: dict[str, Path], params: DsmParams) -> dict[str, Path]:
     """The ``dsm`` step: the chosen engine over the run's grid."""
-    if params.engine == "cars":
-        return run_cars_dsm(ctx, inputs, params.cars)
-    return run_native(ctx, inputs, params.native)
+    return {"native": run_native, "cars": run_cars_dsm}[params.engine](ctx, inputs, params.settings)

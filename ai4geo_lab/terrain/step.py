@@ -66,6 +66,4 @@ class TerrainParams(EngineParams):
 
 def run(ctx: StepContext, inputs: dict[str, Path], params: TerrainParams) -> dict[str, Path]:
     """The ``terrain`` step: the chosen engine on the DSM's grid."""
-    if params.engine == "bulldozer":
-        return run_bulldozer(ctx, inputs, params.bulldozer)
-    return run_morphology(ctx, inputs, params.morphology)
+    return {"morphology": run_morphology, "bulldozer": run_bulldozer}[params.engine](ctx, inputs, params.settings)
