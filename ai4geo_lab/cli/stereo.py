@@ -43,7 +43,7 @@ def dsm_cmd(
     from ai4geo_lab.cluster import connect
     from ai4geo_lab.stereo import dsm
 
-    specs: list[object] = []
+    specs: list[Path | tuple[Path, Path]] = []
     for p in images:
         text = str(p)
         head, sep, tail = text.rpartition(":")

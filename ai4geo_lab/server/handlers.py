@@ -429,7 +429,7 @@ class ClusterHandler(BaseHandler):
     async def patch(self, cluster_id: str) -> None:
         data = self.body()
         try:
-            workers = int(data.get("workers"))
+            workers = int(data.get("workers", ""))
         except (TypeError, ValueError) as exc:
             raise InvalidInputError("'workers' must be a whole number", "e.g. {\"workers\": 2}") from exc
         info = await self.call(self.clusters.scale, cluster_id, workers)

@@ -257,7 +257,7 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
     c = area.centroid
     pairs = choose_pairs(sensors, (c.x, c.y, h_ref))
     if grid is None:
-        epsg = utm_epsg(c.x, c.y)
+        epsg: int | None = utm_epsg(c.x, c.y)
         crs = f"EPSG:{epsg}"
     else:
         crs, transform, shape_px = grid
@@ -287,8 +287,8 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
         height_margins_m = search_margins(sensors, pairs, (c.x, c.y, h_ref), widest)
     if min(height_margins_m) <= 0:
         raise ConfigError(f"height margins must be positive, got {height_margins_m}")
-    options = {"workers": workers, "max_ram_per_worker": max_ram_per_worker, "geoid": geoid, "timeout_s": timeout_s,
-               "height_margins": tuple(float(m) for m in height_margins_m)}
+    options: dict[str, Any] = {"workers": workers, "max_ram_per_worker": max_ram_per_worker, "geoid": geoid,
+                               "timeout_s": timeout_s, "height_margins": tuple(float(m) for m in height_margins_m)}
     names = [s.image.name for s in sensors]
     log(f"[dsm] CARS {cars_version}: {len(jobs)} tile(s) of ≤ {tile_px} px at {resolution:g} m, "
         f"{shape_px[1]}×{shape_px[0]} px, pairs {[(names[a], names[b]) for a, b in pairs]}, search "

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+M = TypeVar("M", bound=BaseModel)
 
-class ParamsForm:
+
+class ParamsForm(Generic[M]):
     """One input per field of ``model`` (with its description as tooltip); :meth:`params` validates them.
 
     Validation errors are shown in the form and raised, with the same messages as the CLI and config files.
     """
 
-    def __init__(self, model: type[BaseModel], **values: Any) -> None:
+    def __init__(self, model: type[M], **values: Any) -> None:
         import ipywidgets as w
 
         self.model = model
@@ -35,7 +37,7 @@ class ParamsForm:
         self.message = w.HTML()
         self.widget = w.VBox([*self.inputs.values(), self.message])
 
-    def params(self) -> BaseModel:
+    def params(self) -> M:
         """The validated parameters (empty text boxes are left to their defaults)."""
         raw = {k: (b.value if not isinstance(b.value, str) else b.value.strip()) for k, b in self.inputs.items()}
         raw = {k: _structured(v) for k, v in raw.items() if v != ""}
