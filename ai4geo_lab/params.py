@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, model_validator
+
+#: What runs one engine of a step: ``(ctx, inputs, settings) -> {output: path}``.
+EngineRun = Callable[[Any, dict[str, Path], Any], dict[str, Path]]
 
 
 class EngineParams(BaseModel):

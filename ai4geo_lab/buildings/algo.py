@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -110,7 +111,7 @@ def building_models(
                             outlier_margin_m=outlier_margin_m)
     h = np.asarray(ndsm, dtype=np.float64) + np.asarray(dtm, dtype=np.float64)  # the DSM
     gsd = math.sqrt(abs(transform.a * transform.e - transform.b * transform.d))
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if complexity_penalty is not None:
         kwargs["complexity_penalty"] = complexity_penalty
     if min_rise_m is not None:
@@ -122,7 +123,7 @@ def building_models(
         poly = max(geom.geoms, key=lambda p: p.area) if hasattr(geom, "geoms") else geom
         if isinstance(poly, Polygon) and not poly.is_empty:
             rows, cc = roofs.pixels_in(poly, transform, h.shape, erode_m=erode_px * gsd)
-            x, y = transform @ (cc + 0.5, rows + 0.5)
+            x, y = transform @ (cc + 0.5, rows + 0.5)  # type: ignore[operator]  # affine maps arrays too
             z = h[rows, cc] - base
             if np.isfinite(z).sum() >= 4:
                 fit = roofs.fit_roof(poly, np.asarray(x), np.asarray(y), z, **kwargs)

@@ -71,7 +71,7 @@ def _building_id(row_index: Any, row: Any, used: set[str]) -> str:
 
 
 def lod1_cityjson(
-    buildings: gpd.GeoDataFrame, crs_epsg: int, lod: str = "1.2", scale: float = DEFAULT_SCALE
+    buildings: gpd.GeoDataFrame, crs_epsg: int | None, lod: str = "1.2", scale: float = DEFAULT_SCALE
 ) -> dict:
     """A CityJSON 2.0 document with one ``Building`` per row: a prism (``Solid``) from its footprint.
 
@@ -192,7 +192,7 @@ def _lod2_shell(poly: Polygon, base: float, x0: float, y0: float, planes: list[t
 
 
 def buildings_cityjson(
-    buildings: gpd.GeoDataFrame, crs_epsg: int, scale: float = DEFAULT_SCALE, lod1: bool = True,
+    buildings: gpd.GeoDataFrame, crs_epsg: int | None, scale: float = DEFAULT_SCALE, lod1: bool = True,
     lod2: bool = True,
 ) -> dict:
     """A CityJSON 2.0 document with one ``Building`` per row, with an LOD1.2 prism and an LOD2.2 solid.
@@ -255,7 +255,7 @@ def buildings_cityjson(
 
 def _shells(geometry: dict) -> Iterable[tuple[str, list]]:
     """(path, shell) of every shell of a Solid / MultiSolid / CompositeSolid geometry."""
-    b = geometry.get("boundaries")
+    b = geometry["boundaries"]
     if geometry.get("type") == "Solid":
         yield from ((f"shell {i}", s) for i, s in enumerate(b))
     else:

@@ -61,7 +61,7 @@ class RoofFit:
 def roof_from_json(text: str) -> tuple[float, float, list[tuple[float, float, float]]]:
     """``(x0, y0, planes)`` from :meth:`RoofFit.planes_json`."""
     d = json.loads(text)
-    return float(d["x0"]), float(d["y0"]), [tuple(map(float, p)) for p in d["planes"]]
+    return float(d["x0"]), float(d["y0"]), [(float(a), float(b), float(c)) for a, b, c in d["planes"]]
 
 
 def building_frame(poly: Polygon) -> tuple[float, float, float, float, float]:

@@ -167,6 +167,7 @@ def fetch_asset(href: str, target: Path, checksum: str | None = None, auth: Any 
             for block in iter(lambda: f.read(1 << 20), b""):
                 sha.update(block)
     local = _local_path(href)
+    total: int | None
     try:
         if local is not None:
             if not local.is_file():

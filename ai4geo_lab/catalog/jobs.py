@@ -40,7 +40,7 @@ class DownloadJob:
             self._seen[name] = (done, total)
             self.done_bytes = sum(d for d, _ in self._seen.values())
             totals = [t for _, t in self._seen.values()]
-            self.total_bytes = None if any(t is None for t in totals) else sum(totals)
+            self.total_bytes = None if any(t is None for t in totals) else sum(t for t in totals if t is not None)
 
     def run(self) -> None:
         """Download (blocking); the state records the outcome."""

@@ -61,7 +61,7 @@ class SearchResults:
     @property
     def ids(self) -> list[str]:
         """The item ids of this page, in order."""
-        return [it.get("id") for it in self.items]
+        return [it["id"] for it in self.items]
 
     @property
     def page(self) -> int:

@@ -87,7 +87,8 @@ def train_change_model(pairs: Sequence[tuple[str | Path, str | Path, str | Path]
 
     if not pairs:
         raise InvalidInputError("no training pairs given", "give (before, after, reference) raster triples")
-    Xs, ys, names = [], [], []
+    Xs, ys = [], []
+    names: list[str] = []
     for i, (before, after, truth) in enumerate(pairs):
         b = read_window(before, band=None)[0] / reflectance_scale
         a = read_window(after, band=None)[0] / reflectance_scale

@@ -33,7 +33,7 @@ class ChangeParams(BaseModel):
     nir_band: int = Field(default=4, ge=1)
 
 
-def change_tile(tile: Tile, grid: GroundGrid, paths: dict[str, Path | None], params: dict[str, Any]) -> np.ndarray:
+def change_tile(tile: Tile, grid: GroundGrid, paths: dict[str, Path], params: dict[str, Any]) -> np.ndarray:
     """Change classes of one tile."""
     params = dict(params)
     red_band, nir_band = params.pop("red_band"), params.pop("nir_band")
@@ -168,8 +168,8 @@ def building_change(dsm_before: str | Path, dsm_after: str | Path, footprints: s
         ids2 = rise_objects(d1, d2, ids1, p.min_change, p.min_area_px)
     records = building_changes(d1, d2, ids1, ids2, n1, n2, pixel_area=abs(grid.transform.a * grid.transform.e),
                                rules=p.rules())
-    polys1 = None if fp1 is not None else _ids_polygons(ids1, grid)
-    polys2 = None if fp2 is not None else _ids_polygons(ids2, grid)
+    polys1 = {} if fp1 is not None else _ids_polygons(ids1, grid)
+    polys2 = {} if fp2 is not None else _ids_polygons(ids2, grid)
     geoms, sources = [], []
     for r in records:
         if r["date"] == 1:

@@ -199,7 +199,7 @@ def build_cli() -> typer.Typer:
     add_step_commands(app, {"segment": _segment_cli.segment_app, "change": _change_cli.change_app}, list_steps())
     segment = _segment_cli.segment_app.registered_commands
     run = [c for c in segment if c.name == "run"]
-    if run and not any(c.name == "predict" for c in segment):
+    if run and run[0].callback is not None and not any(c.name == "predict" for c in segment):
         _segment_cli.segment_app.command("predict")(run[0].callback)
     return app
 

@@ -29,6 +29,6 @@ def train_2d_cmd(
         parts = text.split(",")
         if len(parts) != 3:
             raise ConfigError(f"'{text}' is not BEFORE,AFTER,REFERENCE", "give three comma-separated paths")
-        triples.append(tuple(Path(p) for p in parts))
+        triples.append((Path(parts[0]), Path(parts[1]), Path(parts[2])))
     model = train_change_model(triples, bands.split(","), reflectance_scale, max_per_class, out=out)
     typer.echo(json.dumps({"model": str(out.with_suffix(".joblib")), **model.meta["class_counts"]}, indent=1))

@@ -37,12 +37,12 @@ def _dsm(
     from ai4geo_lab.stereo import dsm
     from ai4geo_lab.stereo.cars_engine import CarsDsmParams
 
-    specs: list[object] = []
+    specs: list[Path | tuple[Path, Path]] = []
     for p in images:
         text = str(p)
         head, sep, tail = text.rpartition(":")
         specs.append((Path(head), Path(tail)) if sep and head and not Path(text).exists() else p)
-    extra = {"resolution": resolution} if resolution is not None else {}
+    extra: dict[str, Any] = {"resolution": resolution} if resolution is not None else {}
     with connect(cluster if cluster is not None else "synchronous") as client:
         result = dsm(specs, out, roi=_roi(roi), client=client, log=lambda m: typer.echo(m, err=True),
                      **extra, **collect(CarsDsmParams, settings))

@@ -23,7 +23,7 @@ from ai4geo_lab.geo.atomic import atomic_path
 def write_raster(
     path: str | Path,
     array: np.ndarray,
-    transform: Affine,
+    transform: Affine | None,
     crs: Any,
     nodata: float | None = None,
     band_names: Sequence[str] | None = None,

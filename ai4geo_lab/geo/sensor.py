@@ -27,11 +27,12 @@ from typing import Literal
 
 import numpy as np
 import shapely
+from affine import Affine
 from shapely.geometry import Polygon
 
 from ai4geo_lab.errors import InputNotFoundError, InvalidInputError
 from ai4geo_lab.geo.raster import open_raster
-from ai4geo_lab.geo.rpc import RPCModel, _terms
+from ai4geo_lab.geo.rpc import ArrayLike, RPCModel, _terms
 
 GeomodelKind = Literal["geom", "dimap", "geotiff"]
 
@@ -194,7 +195,7 @@ def read_geotiff_rpc(image: str | Path) -> RPCModel | None:
 
 
 # ---- validation --------------------------------------------------------------------------------------------------
-def _fold_offset(rpc: RPCModel, transform: object, where: str) -> RPCModel:
+def _fold_offset(rpc: RPCModel, transform: Affine, where: str) -> RPCModel:
     """The model in file pixels of a sensor crop whose transform gives the crop's place in the full image."""
     a, b, c, d, e, f = (transform.a, transform.b, transform.c, transform.d, transform.e, transform.f)
     if (a, b, c, d, e, f) == (1.0, 0.0, 0.0, 0.0, 1.0, 0.0):
@@ -317,7 +318,7 @@ class SensorImage:
         poly = Polygon(np.column_stack([lon, lat]))
         return shapely.geometry.polygon.orient(poly if poly.is_valid else poly.buffer(0))
 
-    def project(self, lon: np.ndarray, lat: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def project(self, lon: ArrayLike, lat: ArrayLike, h: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Image (row, col) of ground points."""
         return self.rpc.project(lon, lat, h)
 

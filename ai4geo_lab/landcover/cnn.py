@@ -64,7 +64,8 @@ class CnnModel:
         """The :class:`FeatureSpec` the model was trained with, if recorded."""
         if self.spec is None:
             return None
-        return FeatureSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in self.spec.items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in self.spec.items()}
+        return FeatureSpec(**fields)
 
     def _module(self) -> Any:
         net = _net(len(self.feature_names) + 1, len(self.classes), self.width)
@@ -128,7 +129,7 @@ class CnnModel:
 
 def train_cnn(features: np.ndarray, labels: np.ndarray, feature_names: list[str], legend: Legend | str,
               train_mask: np.ndarray | None = None, spec: FeatureSpec | None = None, epochs: int = 150,
-              width: int = 32, lr: float = 0.01, class_weight: str | None = None, seed: int = 0,
+              width: int = 32, lr: float = 0.01, class_weight: str | dict[int, float] | None = None, seed: int = 0,
               threads: int = 1) -> CnnModel:
     """Fit the network on a feature stack (F, H, W) and labels (H, W) (0 = nodata) where ``train_mask``."""
     torch = _torch()
@@ -158,6 +159,8 @@ def train_cnn(features: np.ndarray, labels: np.ndarray, feature_names: list[str]
     if class_weight == "balanced":
         counts = np.array([(target == i).sum() for i in range(len(classes))], np.float64)
         weights = torch.tensor(counts.sum() / (len(classes) * counts), dtype=torch.float32)
+    elif isinstance(class_weight, dict):  # a weight per class code, as train() takes it (1 for the others)
+        weights = torch.tensor([float(class_weight.get(c, 1.0)) for c in classes], dtype=torch.float32)
     prev = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

@@ -48,7 +48,8 @@ class Legend(BaseModel):
     def _distinct(self) -> Legend:
         codes = [c.code for c in self.classes]
         names = [c.name for c in self.classes]
-        for what, values in (("codes", codes), ("names", names)):
+        checks: list[tuple[str, list[Any]]] = [("codes", codes), ("names", names)]
+        for what, values in checks:
             dup = sorted({v for v in values if values.count(v) > 1}, key=str)
             if dup:
                 raise ValueError(f"legend '{self.name}': {what} used twice: {dup}")
@@ -103,7 +104,7 @@ class Legend(BaseModel):
         if missing:
             raise ConfigError(f"legend '{self.name}': classes without a parent: {', '.join(missing)}",
                               "give every class a 'parent' code to fold it into a coarser legend")
-        return self.remap(classes, {c.code: c.parent for c in self.classes})
+        return self.remap(classes, {c.code: c.parent for c in self.classes if c.parent is not None})
 
     def subset(self, codes: list[int], name: str | None = None) -> Legend:
         """The legend restricted to ``codes`` (e.g. the classes present in a reference)."""

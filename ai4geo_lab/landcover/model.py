@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.ndimage import binary_dilation
@@ -22,6 +22,9 @@ from scipy.ndimage import binary_dilation
 from ai4geo_lab.errors import ConfigError, InputNotFoundError, InvalidInputError, missing_dependency
 from ai4geo_lab.landcover.features import MODEL_FORMAT, FeatureSpec
 from ai4geo_lab.landcover.legend import DEFAULT_LEGEND, Legend, load_legend
+
+if TYPE_CHECKING:
+    from ai4geo_lab.landcover.cnn import CnnModel
 
 KINDS = ("hgb", "rf", "cnn")
 #: Threads of the estimators (OpenMP); one by default: on a shared machine, spinning OpenMP threads that
@@ -74,7 +77,8 @@ class LandcoverModel:
         """The :class:`FeatureSpec` the model was trained with, if recorded."""
         if self.spec is None:
             return None
-        return FeatureSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in self.spec.items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in self.spec.items()}
+        return FeatureSpec(**fields)
 
     def _matrix(self, X: np.ndarray) -> np.ndarray:
         if X.shape[1] != len(self.feature_names):
@@ -145,7 +149,7 @@ class LandcoverModel:
                 "meta": self.meta}
 
     @classmethod
-    def load(cls, path: str | Path) -> LandcoverModel:
+    def load(cls, path: str | Path) -> LandcoverModel | CnnModel:
         """Read a model written by :meth:`save` (only load files you trust: the format is a pickle)."""
         import joblib
 
@@ -253,10 +257,10 @@ def train(X: np.ndarray, y: np.ndarray, feature_names: list[str], legend: Legend
     return LandcoverModel(est, legend, list(feature_names), kind, asdict(spec) if spec else None, fill, meta)
 
 
-def predict(model: LandcoverModel | str | Path, features: np.ndarray,
+def predict(model: LandcoverModel | CnnModel | str | Path, features: np.ndarray,
             valid: np.ndarray | None = None) -> np.ndarray:
     """The class raster of a feature stack (F, H, W) with a model or a saved model file."""
-    if not isinstance(model, LandcoverModel):
+    if isinstance(model, str | Path):
         model = LandcoverModel.load(model)
     return model.predict(features, valid)
 
@@ -307,8 +311,8 @@ def spatial_folds(blocks: np.ndarray, k: int, labels: np.ndarray | None = None, 
         key = [(next((r for r, j in enumerate(rank) if counts[b, j] > 0), len(classes)),
                 -counts[b].sum(), rng.random()) for b in range(len(ids))]
         for b in sorted(range(len(ids)), key=lambda b: key[b]):
-            j = rank[key[b][0]] if key[b][0] < len(classes) else None
-            score = (load[:, j] if j is not None else np.zeros(k)) * 1e6 + sizes
+            rarest = rank[key[b][0]] if key[b][0] < len(classes) else None
+            score = (load[:, rarest] if rarest is not None else np.zeros(k)) * 1e6 + sizes
             f = int(np.argmin(score + rng.random(k) * 1e-3))
             fold_of[int(ids[b])] = f
             load[f] += counts[b]

@@ -113,10 +113,11 @@ class ImageSeries(BaseModel):
 
     def times(self) -> np.ndarray:
         """Days since the first date (evenly spaced when the images are undated)."""
-        if any(im.datetime is None for im in self.images):
+        dates = [im.datetime for im in self.images if im.datetime is not None]
+        if len(dates) < len(self.images):
             return np.arange(len(self.images), dtype=float)
-        t0 = self.images[0].datetime.replace(tzinfo=None)
-        return np.asarray([(im.datetime.replace(tzinfo=None) - t0).total_seconds() / 86400 for im in self.images])
+        t0 = dates[0].replace(tzinfo=None)
+        return np.asarray([(d.replace(tzinfo=None) - t0).total_seconds() / 86400 for d in dates])
 
     def read(self, window: Window | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Reflectance (T, B, H, W) float32 (NaN = nodata) and clear mask (T, H, W) of a window."""

@@ -69,12 +69,13 @@ class RunConfig(BaseModel):
 
     def resolve(self, base: Path) -> RunConfig:
         """A copy with relative paths made absolute against ``base``."""
-        def absolute(p: Path | None) -> Path | None:
-            return None if p is None else (p if p.is_absolute() else (base / p).resolve())
+        def absolute(p: Path) -> Path:
+            return p if p.is_absolute() else (base / p).resolve()
 
         data = self.model_copy(deep=True)
         data.output = absolute(data.output)
-        data.grid.like = absolute(data.grid.like)
+        if data.grid.like is not None:
+            data.grid.like = absolute(data.grid.like)
         for inp in data.inputs.values():
             inp.path = absolute(inp.path)
         return data

@@ -11,6 +11,7 @@ from typing import Any
 from pyproj import CRS
 
 from ai4geo_lab.cluster import connect
+from ai4geo_lab.errors import ConfigError
 from ai4geo_lab.execution.lineage import product_item, write_catalog
 from ai4geo_lab.execution.manifest import MANIFEST_NAME, Manifest
 from ai4geo_lab.execution.step_run import check_writable, execute_step
@@ -35,6 +36,8 @@ def _grid(config: RunConfig) -> GroundGrid:
     g = config.grid
     if g.like is not None:
         return GroundGrid.like(g.like)
+    if g.bounds is None or g.crs is None or g.gsd is None:
+        raise ConfigError("the grid needs 'like: <raster>' or all of 'bounds', 'crs' and 'gsd'")
     return GroundGrid.from_bounds(g.bounds, g.crs, g.gsd)
 
 

@@ -236,7 +236,8 @@ def _draw(ax: Any, array: np.ndarray, cmap: str, vmin: float, vmax: float, legen
 
 
 def _legend_handles(legend: Legend) -> list[Patch]:
-    return [Patch(facecolor=np.asarray(rgb) / 255.0, edgecolor="0.3", label=name)
+    # matplotlib's stubs list tuples and strings as colours; an RGB array is one too
+    return [Patch(facecolor=np.asarray(rgb) / 255.0, edgecolor="0.3", label=name)  # type: ignore[arg-type]
             for name, rgb in legend.values()]
 
 
@@ -286,7 +287,7 @@ def side_by_side(
         image = _draw(ax, array, cmap, lo, hi, legend)
     if legend is not None:
         fig.legend(handles=_legend_handles(legend), loc="outside right upper", fontsize="small")
-    else:
+    elif image is not None:
         fig.colorbar(image, ax=axes, shrink=0.85)
     if suptitle:
         fig.suptitle(suptitle)

@@ -75,7 +75,7 @@ def _items(run_dir: Path) -> dict[str, Path]:
         raise InputNotFoundError(f"{run_dir} holds no run catalogue (stac/catalog.json)",
                                  "give the output folder of `ai4geo run` or of the demo (DIR/products)")
     catalog = pystac.Catalog.from_file(str(stac))
-    return {item.id: Path(item.get_self_href()) for item in catalog.get_items(recursive=True)}
+    return {item.id: Path(item.self_href) for item in catalog.get_items(recursive=True)}
 
 
 def stamp_item(item_path: Path, assessment: Assessment | None) -> None:

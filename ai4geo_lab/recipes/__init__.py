@@ -42,7 +42,7 @@ def _describe(path: Path) -> dict[str, Any]:
         heads = [ln for ln in lines if ln.startswith("#")]
         if heads:
             title = heads[0].lstrip("#").strip()
-        paragraph = []
+        paragraph: list[str] = []
         for ln in lines:
             if ln.startswith("#"):
                 continue

@@ -6,7 +6,7 @@ Pure functions of a random generator: no file I/O here.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 from affine import Affine
@@ -68,11 +68,11 @@ class Scene:
     landcover: np.ndarray
     buildings: list[Building]
     trees: list[Tree]
-    building_base: dict[int, float] = field(default_factory=dict)
-    building_ids: np.ndarray | None = None  # raster of building_id (0: none)
-    roads: Polygon | None = None
-    water: Polygon | None = None
-    soil: Polygon | None = None
+    building_base: dict[int, float]
+    building_ids: np.ndarray  # raster of building_id (0: none)
+    roads: Polygon
+    water: Polygon
+    soil: Polygon
 
 
 def make_grid(size_m: float, gsd: float) -> tuple[Affine, tuple[int, int]]:
@@ -267,8 +267,8 @@ def compose(transform: Affine, shape: tuple[int, int], dtm: np.ndarray, roads: P
     for t in trees:
         c0, r0 = (t.x - t.radius - transform.c) / transform.a, (t.y + t.radius - transform.f) / transform.e
         c1, r1 = (t.x + t.radius - transform.c) / transform.a, (t.y - t.radius - transform.f) / transform.e
-        win = (slice(max(0, int(r0)), max(0, min(shape[0], int(r1) + 2))),
-               slice(max(0, int(c0)), max(0, min(shape[1], int(c1) + 2))))
+        win: tuple[slice, slice] | None = (slice(max(0, int(r0)), max(0, min(shape[0], int(r1) + 2))),
+                                           slice(max(0, int(c0)), max(0, min(shape[1], int(c1) + 2))))
         r2 = ((x[win] - t.x) ** 2 + (y[win] - t.y) ** 2) / t.radius**2
         inside = r2 < 1
         if not inside.any():

@@ -76,12 +76,12 @@ def xyz_mosaics(chips: Sequence[Chip]) -> list[Chip]:
 
     tiles: dict[tuple[str, str, int], dict[tuple[int, int], Chip]] = {}
     out: list[Chip] = []
-    for c in chips:
-        key = _xyz(c)
-        if key is None or c.image.shape[1] != c.image.shape[2]:
-            out.append(c)
+    for chip in chips:
+        key = _xyz(chip)
+        if key is None or chip.image.shape[1] != chip.image.shape[2]:
+            out.append(chip)
         else:
-            tiles.setdefault((c.source, c.group, key[2]), {})[key[:2]] = c
+            tiles.setdefault((chip.source, chip.group, key[2]), {})[key[:2]] = chip
     for (source, group, _zoom), pos in sorted(tiles.items()):
         side = next(iter(pos.values())).image.shape[1]
         x0, y0 = min(x for x, _ in pos), min(y for _, y in pos)

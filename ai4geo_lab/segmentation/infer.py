@@ -6,7 +6,7 @@ No I/O and no Dask here: :mod:`ai4geo_lab.segmentation.prediction` reads tiles a
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -45,7 +45,7 @@ def scale_inputs(image: np.ndarray, limits: np.ndarray, ndsm: np.ndarray | None 
                                 "give (bands, rows, cols) with one (low, high) pair per band")
     lo, hi = limits[:, 0, None, None], limits[:, 1, None, None]
     x = np.clip((img - lo) / (hi - lo), -0.5, 1.5)
-    valid = np.isfinite(img).all(axis=0)
+    valid = np.asarray(np.isfinite(img).all(axis=0))
     if ndsm is not None:
         h = np.asarray(ndsm, dtype=np.float32)
         if h.shape != img.shape[1:]:
@@ -82,7 +82,7 @@ def _pad_to(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
     pr, pc = rows - x.shape[1], cols - x.shape[2]
     if pr <= 0 and pc <= 0:
         return x
-    mode = "reflect" if pr < x.shape[1] and pc < x.shape[2] else "edge"
+    mode: Literal["reflect", "edge"] = "reflect" if pr < x.shape[1] and pc < x.shape[2] else "edge"
     return np.pad(x, ((0, 0), (0, max(pr, 0)), (0, max(pc, 0))), mode=mode)
 
 
@@ -121,7 +121,7 @@ def _viewed(run: Callable[[np.ndarray], np.ndarray], views: int) -> Callable[[np
         return np.rot90(out[..., ::-1] if mirror else out, -k, axes=(2, 3))
 
     def averaged(x: np.ndarray) -> np.ndarray:
-        return sum(one(x, k, mirror) for k, mirror in VIEWS[:views]) / views
+        return np.asarray(sum(one(x, k, mirror) for k, mirror in VIEWS[:views])) / views
 
     return averaged
 

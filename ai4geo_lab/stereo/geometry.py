@@ -6,11 +6,13 @@ from typing import Protocol
 
 import numpy as np
 
+from ai4geo_lab.geo.rpc import ArrayLike
+
 
 class Projects(Protocol):
     """Anything projecting ground points to image (row, col): an RPC model or a sensor image."""
 
-    def project(self, lon: np.ndarray, lat: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+    def project(self, lon: ArrayLike, lat: ArrayLike, h: ArrayLike) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 #: Smallest height sensitivity (pixels of parallax per metre) for a pair to be usable (B/H ≈ 0.05 at 0.5 m/px).

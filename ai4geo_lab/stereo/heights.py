@@ -123,6 +123,7 @@ def derive_height_range(left: str | Path, right: str | Path, grid: GroundGrid) -
     precision = factor / parallax  # one (downsampled) pixel of parallax, in metres
     lo, hi = search_range(points.height, precision)
     floor, ceiling = max(SANE_HEIGHTS_M[0], dom_lo), min(SANE_HEIGHTS_M[1], dom_hi)
-    observed = tuple(float(v) for v in np.percentile(points.height, PERCENTILES))
+    p_lo, p_hi = (float(v) for v in np.percentile(points.height, PERCENTILES))
+    observed = (p_lo, p_hi)
     return HeightRange(float(np.clip(lo, floor, ceiling)), float(np.clip(hi, floor, ceiling)), len(points),
                        points.matched, observed, factor, float(precision))

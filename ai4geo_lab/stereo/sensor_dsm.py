@@ -205,13 +205,13 @@ def _mosaic(work: Path, jobs: list[TileJob], name: str, out: Path, shape_px: tup
 def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, engine: Literal["cars"] = "cars",
         roi: RoiSpec = None, client: Any = None, *, grid: tuple[str, Affine, tuple[int, int]] | None = None,
         params: CarsDsmParams | None = None, log: Callable[[str], None] = print, manifest: Manifest | None = None,
-        record_id: str = "dsm/cars", progress: bool = True, **options: Any) -> DsmResult:
+        record_id: str = "dsm/cars", progress: bool = True, **settings: Any) -> DsmResult:
     """A DSM from a stereo pair or a tri-stereo set of sensor images with RPC models.
 
     ``images``: paths (geometry found beside them or in their RPC tags), ``(image, geomodel)`` tuples or
     :class:`~ai4geo_lab.geo.sensor.SensorImage`. ``roi``: a polygon or ``(w, s, e, n)`` in degrees, GeoJSON, WKT
     or a vector file (default: the images' overlap). ``grid``: an explicit output grid ``(crs, transform, shape)``
-    instead of the UTM grid at ``resolution`` metres. ``params`` (or its fields as keyword ``options``, e.g.
+    instead of the UTM grid at ``resolution`` metres. ``params`` (or its fields as keyword ``settings``, e.g.
     ``tile_size_m=300``): the engine's settings, :class:`~ai4geo_lab.stereo.cars_engine.CarsDsmParams`. Heights
     are ellipsoidal (as in the RPC models) unless ``geoid``. Tiles of ``tile_size_m`` (plus ``margin_m``) run as
     Dask tasks on ``client`` (else one after the other), each with CARS's multiprocessing on ``workers``
@@ -229,7 +229,7 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
     if resolution <= 0:
         raise ConfigError(f"resolution must be positive, got {resolution}")
     try:
-        params = CarsDsmParams.model_validate({**(params.model_dump() if params is not None else {}), **options})
+        params = CarsDsmParams.model_validate({**(params.model_dump() if params is not None else {}), **settings})
     except ValidationError as exc:
         raise ConfigError(f"invalid CARS settings: {format_validation_error(exc)}") from exc
     tile_size_m, margin_m, min_completeness = params.tile_size_m, params.margin_m, params.min_completeness
@@ -257,7 +257,7 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
     c = area.centroid
     pairs = choose_pairs(sensors, (c.x, c.y, h_ref))
     if grid is None:
-        epsg = utm_epsg(c.x, c.y)
+        epsg: int | None = utm_epsg(c.x, c.y)
         crs = f"EPSG:{epsg}"
     else:
         crs, transform, shape_px = grid
@@ -287,8 +287,9 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
         height_margins_m = search_margins(sensors, pairs, (c.x, c.y, h_ref), widest)
     if min(height_margins_m) <= 0:
         raise ConfigError(f"height margins must be positive, got {height_margins_m}")
-    options = {"workers": params.workers, "max_ram_per_worker": params.max_ram_per_worker, "geoid": params.geoid,
-               "timeout_s": params.timeout_s, "height_margins": tuple(float(m) for m in height_margins_m)}
+    options: dict[str, Any] = {"workers": params.workers, "max_ram_per_worker": params.max_ram_per_worker,
+                               "geoid": params.geoid, "timeout_s": params.timeout_s,
+                               "height_margins": tuple(float(m) for m in height_margins_m)}
     names = [s.image.name for s in sensors]
     log(f"[dsm] CARS {cars_version}: {len(jobs)} tile(s) of ≤ {tile_px} px at {resolution:g} m, "
         f"{shape_px[1]}×{shape_px[0]} px, pairs {[(names[a], names[b]) for a, b in pairs]}, search "
@@ -305,11 +306,11 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
 
     ran = run_tiles(tasks, manifest, record_id, client, progress, retries=0, on_done=said)
     if ran.failures:
-        key, exc = ran.failures[0]
-        if not isinstance(exc, Ai4geoError):  # a worker lost, a bug: reported as the tile's failure
-            exc = ProcessingError(f"{type(exc).__name__}: {exc}")
-        raise type(exc)(f"{len(ran.failures)} of {len(jobs)} DSM tile(s) failed (first, {key}: {exc.message})",
-                        exc.hint or "finished tiles are kept; rerun to resume")
+        key, failure = ran.failures[0]
+        first = failure if isinstance(failure, Ai4geoError) else ProcessingError(  # a worker lost, a bug
+            f"{type(failure).__name__}: {failure}")
+        raise type(first)(f"{len(ran.failures)} of {len(jobs)} DSM tile(s) failed (first, {key}: {first.message})",
+                          first.hint or "finished tiles are kept; rerun to resume")
     records = manifest.step(record_id)["tiles"]
     infos = [records[j.key] for j in jobs]
     dsm_path, ortho_path = out / "dsm.tif", out / "ortho.tif"

@@ -13,7 +13,7 @@ from rasterio.windows import Window
 from ai4geo_lab.errors import ConfigError
 from ai4geo_lab.geo.raster import open_raster, read_window
 from ai4geo_lab.geo.sensor import read_rpc
-from ai4geo_lab.params import EngineParams
+from ai4geo_lab.params import EngineParams, EngineRun
 from ai4geo_lab.stereo.algo import plane_sweep_ncc
 from ai4geo_lab.stereo.cars_step import CarsDsmParams, run_cars_dsm
 from ai4geo_lab.stereo.heights import derive_height_range
@@ -129,4 +129,5 @@ class DsmParams(EngineParams):
 
 def run(ctx: StepContext, inputs: dict[str, Path], params: DsmParams) -> dict[str, Path]:
     """The ``dsm`` step: the chosen engine over the run's grid."""
-    return {"native": run_native, "cars": run_cars_dsm}[params.engine](ctx, inputs, params.settings)
+    engines: dict[str, EngineRun] = {"native": run_native, "cars": run_cars_dsm}
+    return engines[params.engine](ctx, inputs, params.settings)

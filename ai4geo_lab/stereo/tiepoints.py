@@ -85,7 +85,7 @@ def match_features(a: np.ndarray, b: np.ndarray, ratio: float = RATIO,
         import cv2
     except ImportError as exc:  # pragma: no cover - OpenCV is a core dependency
         raise MissingDependencyError("tie points need OpenCV", "pip install opencv-python-headless") from exc
-    sift = cv2.SIFT_create(nfeatures=max_features)
+    sift = cv2.SIFT_create(nfeatures=max_features)  # type: ignore[attr-defined]  # absent from OpenCV's stubs
     ka, da = sift.detectAndCompute(a, (a > 0).astype(np.uint8) * 255)
     kb, db = sift.detectAndCompute(b, (b > 0).astype(np.uint8) * 255)
     empty = np.zeros((0, 2))

@@ -41,7 +41,7 @@ def _block_percentile(raster: np.ndarray, cell: int, q: float) -> np.ndarray:
     rows, cols = raster.shape
     pr, pc = -rows % cell, -cols % cell
     padded = np.pad(raster, ((0, pr), (0, pc)), mode="edge")
-    blocks = padded.reshape(padded.shape[0] // cell, cell, padded.shape[1] // cell, cell).swapaxes(1, 2)
+    blocks: np.ndarray = padded.reshape(padded.shape[0] // cell, cell, padded.shape[1] // cell, cell).swapaxes(1, 2)
     blocks = blocks.reshape(blocks.shape[0], blocks.shape[1], cell * cell)
     if not np.isnan(blocks).any():  # the usual case, vectorised (nanpercentile loops over blocks in Python)
         return np.percentile(blocks, q, axis=-1).astype(np.float32)

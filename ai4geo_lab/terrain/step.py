@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ai4geo_lab.geo.raster import read_window
-from ai4geo_lab.params import EngineParams
+from ai4geo_lab.params import EngineParams, EngineRun
 from ai4geo_lab.terrain.algo import fill_nodata, morphological_dtm, ndsm
 from ai4geo_lab.terrain.bulldozer_step import BulldozerParams, run_bulldozer
 
@@ -66,4 +66,5 @@ class TerrainParams(EngineParams):
 
 def run(ctx: StepContext, inputs: dict[str, Path], params: TerrainParams) -> dict[str, Path]:
     """The ``terrain`` step: the chosen engine on the DSM's grid."""
-    return {"morphology": run_morphology, "bulldozer": run_bulldozer}[params.engine](ctx, inputs, params.settings)
+    engines: dict[str, EngineRun] = {"morphology": run_morphology, "bulldozer": run_bulldozer}
+    return engines[params.engine](ctx, inputs, params.settings)

@@ -3,29 +3,32 @@
 from __future__ import annotations
 
 import typing
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+M = TypeVar("M", bound=BaseModel)
 
-class ParamsForm:
+
+class ParamsForm(Generic[M]):
     """One input per field of ``model`` (with its description as tooltip); :meth:`params` validates them.
 
     Nested settings models (e.g. one per engine) get a titled section of their own. Validation errors are shown in
     the form and raised, with the same messages as the CLI and config files.
     """
 
-    def __init__(self, model: type[BaseModel], **values: Any) -> None:
+    def __init__(self, model: type[M], **values: Any) -> None:
         import ipywidgets as w
 
         self.model = model
         self.inputs: dict[str, Any] = {}
-        self.sections: dict[str, ParamsForm] = {}
+        self.sections: dict[str, ParamsForm[Any]] = {}
+        self.widget: Any = None
         rows: list[Any] = []
         for name, info in model.model_fields.items():
             label = name.replace("_", " ")
             if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
-                sub = ParamsForm(info.annotation, **(values.get(name) or {}))
+                sub: ParamsForm[Any] = ParamsForm(info.annotation, **(values.get(name) or {}))
                 self.sections[name] = sub
                 rows.append(w.VBox([w.HTML(f"<b>{label}</b> <i>{info.description or ''}</i>"), sub.widget],
                                    layout={"margin": "4px 0 4px 24px"}))
@@ -61,7 +64,7 @@ class ParamsForm:
                 raw[name] = values
         return raw
 
-    def params(self) -> BaseModel:
+    def params(self) -> M:
         """The validated parameters (empty text boxes are left to their defaults)."""
         try:
             out = self.model.model_validate(self.raw())

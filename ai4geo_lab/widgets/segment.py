@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ai4geo_lab.errors import Ai4geoError
+from ai4geo_lab.execution.tiles import DEFAULT_TILE_SIZE
 
 
 def model_choices(folder: str | Path | None = None) -> list[tuple[str, str]]:
@@ -64,7 +65,7 @@ class SegmentPanel:
         try:
             with self.progress:
                 self.result = run_step("segment", {"image": raster}, p, self.out.value.strip(), self.client,
-                                       progress=True, **({"tile_size": self.tile} if self.tile else {}))
+                                       tile_size=self.tile or DEFAULT_TILE_SIZE, progress=True)
         except Ai4geoError as exc:
             self.status.value = f"<b style='color:#b00'>{exc.message}</b>" + (f" — {exc.hint}" if exc.hint else "")
             return None

@@ -49,9 +49,9 @@ def _triangles(ring_ids: list[list[int]], verts: np.ndarray) -> list[tuple[int, 
     out = []
     for tri in shapely.get_parts(shapely.constrained_delaunay_triangles(poly)):
         c = np.asarray(tri.exterior.coords)[:3]
-        ids = [lookup.get((round(x, 6), round(y, 6))) for x, y in c]
-        if None not in ids:
-            out.append(tuple(ids))
+        v0, v1, v2 = (lookup.get((round(x, 6), round(y, 6))) for x, y in c)
+        if v0 is not None and v1 is not None and v2 is not None:
+            out.append((v0, v1, v2))
     return out
 
 

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 def _need(*tools: str) -> None:
     missing = [t for t in tools if shutil.which(t) is None and not Path(f"/usr/sbin/{t}").exists()]
     if missing:
-        msg = f"Slurm tools missing: {', '.join(missing)} (scripts/setup.sh installs slurm-wlm and munge as root)"
+        msg = f"Slurm tools missing: {', '.join(missing)} (scripts/setup.sh dev installs slurm-wlm and munge as root)"
         if os.environ.get("CI") == "true":
             pytest.fail(msg)
         pytest.skip(msg)
