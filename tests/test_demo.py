@@ -19,7 +19,7 @@ def test_demo_command_at_default_size(tmp_path):
                            "--dsm-engine", "native"],
                           capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "[dsm_1] stereo: done" in proc.stdout  # progress is shown step by step
+    assert "[dsm_1] dsm: done" in proc.stdout  # progress is shown step by step
     metrics = json.loads((out / "metrics.json").read_text())
     # every product has its number, and the simple methods do what they claim on this city
     assert metrics["dsm_date1.nmad_m"] < 0.5 and metrics["dsm_date1.completeness"] > 0.9

@@ -138,8 +138,8 @@ def test_interrupted_driver_resumes_with_unfinished_tiles_only(city, scheduler, 
     again = subprocess.run([sys.executable, "-m", "ai4geo_lab.cli", "run", str(config), "--cluster", address,
                             "--resume", "--quiet"], capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
-    assert "[dsm] stereo: done" in again.stdout
-    computed = int(again.stdout.split("[dsm] stereo: done")[1].split("(")[1].split(" tiles")[0])
+    assert "[dsm] dsm: done" in again.stdout
+    computed = int(again.stdout.split("[dsm] dsm: done")[1].split("(")[1].split(" tiles")[0])
     assert computed == N_TILES - done_before
     restarted = subprocess.run([sys.executable, "-m", "ai4geo_lab.cli", "run", str(config), "--cluster", address,
                                 "--restart", "--quiet"], capture_output=True, text=True, timeout=600)
