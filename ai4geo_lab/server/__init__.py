@@ -1,10 +1,10 @@
 """The Jupyter server extension: REST handlers under ``BASE_URL/ai4geo/`` for the Lab extension.
 
-The handlers (one module per resource: catalog, aois, clusters, recipes, steps, config; URLs in routes) only
-translate HTTP to the core API (:mod:`ai4geo_lab.catalog`, :mod:`ai4geo_lab.aoi`, :mod:`ai4geo_lab.cluster`,
-:mod:`ai4geo_lab.recipes`, :mod:`ai4geo_lab.pipeline`); every request body is a pydantic model. Configuration
-(``jupyter_server_config.py`` or the command line): ``c.Ai4geoLab.workspace``, ``c.Ai4geoLab.tile_url``,
-``c.Ai4geoLab.tile_attribution``, ``c.Ai4geoLab.recipes_dir``.
+The handlers (one module per resource: catalog, aois, clusters, recipes, steps, maps, config; URLs in routes)
+only translate HTTP to the core API (:mod:`ai4geo_lab.catalog`, :mod:`ai4geo_lab.aoi`, :mod:`ai4geo_lab.cluster`,
+:mod:`ai4geo_lab.recipes`, :mod:`ai4geo_lab.pipeline`, :mod:`ai4geo_lab.maps`); every request body is a pydantic
+model. Configuration (``jupyter_server_config.py`` or the command line): ``c.Ai4geoLab.workspace``,
+``c.Ai4geoLab.tile_url``, ``c.Ai4geoLab.tile_attribution``, ``c.Ai4geoLab.recipes_dir``.
 """
 
 from __future__ import annotations

@@ -12,6 +12,11 @@ const recipe = `<svg xmlns="http://www.w3.org/2000/svg" width="52" height="52" v
 <g fill="none" stroke="#3454d1" stroke-width="1.4"><rect x="4" y="3" width="16" height="18" rx="2"/>
 <path d="M8 8h8M8 12h8M8 16h5"/><circle cx="17" cy="17" r="3" fill="#17bebb" stroke="none"/></g></svg>`;
 
+const mapSvg = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
+<g class="jp-icon3" fill="none" stroke="#616161" stroke-width="1.6" stroke-linejoin="round">
+<path d="M3 6l6-2 6 2 6-2v14l-6 2-6-2-6 2z"/><path d="M9 4v14M15 6v14"/></g></svg>`;
+
+export const mapIcon = new LabIcon({ name: 'ai4geo:map', svgstr: mapSvg });
 export const searchIcon = new LabIcon({ name: 'ai4geo:search', svgstr: globe });
 export const clusterIcon = new LabIcon({ name: 'ai4geo:cluster', svgstr: nodes });
 export const recipeIcon = new LabIcon({ name: 'ai4geo:recipe', svgstr: recipe });

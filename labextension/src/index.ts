@@ -1,12 +1,14 @@
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget, showErrorMessage } from '@jupyterlab/apputils';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ILauncher } from '@jupyterlab/launcher';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IFrame } from '@jupyterlab/ui-components';
 import { api, describeError, post } from './api';
 import { ClusterPanel, ICluster, plotUrl } from './clusters';
-import { clusterIcon, recipeIcon, searchIcon } from './icons';
+import { clusterIcon, mapIcon, recipeIcon, searchIcon } from './icons';
 import { insertCode } from './insert';
+import { MapView } from './mapview';
 import { SearchPanel } from './search';
 
 const CATEGORY = 'AI4GEO recipes';
@@ -98,4 +100,73 @@ const recipes: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [search, clusters, recipes];
+const RASTER = /\.tiff?$/i;
+
+const maps: JupyterFrontEndPlugin<void> = {
+  id: 'ai4geo-lab:map',
+  description: 'The AI4GEO Map: rasters of the root folder as tile layers, with legends, opacity and values.',
+  autoStart: true,
+  optional: [ICommandPalette, ILauncher, IDefaultFileBrowser],
+  activate: (app: JupyterFrontEnd, palette: ICommandPalette | null, launcher: ILauncher | null,
+    browser: IDefaultFileBrowser | null) => {
+    let current: MainAreaWidget<MapView> | null = null;
+    const openMap = (): MainAreaWidget<MapView> => {
+      if (current && !current.isDisposed) {
+        app.shell.activateById(current.id);
+        return current;
+      }
+      const view = new MapView(() => api('config'));
+      const widget = new MainAreaWidget({ content: view });
+      widget.id = `ai4geo-map-${Date.now()}`;
+      widget.title.label = 'AI4GEO Map';
+      widget.title.icon = mapIcon;
+      widget.title.closable = true;
+      widget.addClass('ai4geo-map-document');
+      app.shell.add(widget, 'main');
+      app.shell.activateById(widget.id);
+      current = widget;
+      return widget;
+    };
+    app.commands.addCommand('ai4geo:open-map', {
+      label: 'AI4GEO Map',
+      caption: 'A map of the rasters of the root folder (right-click a GeoTIFF → Open on map)',
+      icon: mapIcon,
+      execute: () => {
+        openMap();
+      }
+    });
+    app.commands.addCommand('ai4geo:open-on-map', {
+      label: 'Open on map',
+      caption: 'Show the raster on the AI4GEO Map (coloured by product kind, with a legend)',
+      icon: mapIcon,
+      isVisible: () => {
+        const items = browser ? Array.from(browser.selectedItems()) : [];
+        return items.length === 0 || items.some(i => i.type !== 'directory' && RASTER.test(i.path));
+      },
+      execute: async args => {
+        const paths = args.path
+          ? [String(args.path)]
+          : Array.from(browser?.selectedItems() ?? [])
+              .filter(i => i.type !== 'directory' && RASTER.test(i.path))
+              .map(i => i.path);
+        if (paths.length === 0) {
+          await showErrorMessage('AI4GEO Map', 'Select a GeoTIFF (.tif, .tiff) in the file browser.');
+          return;
+        }
+        const widget = openMap();
+        for (const path of paths) {
+          await widget.content.addRaster(path);
+        }
+      }
+    });
+    app.contextMenu.addItem({
+      command: 'ai4geo:open-on-map',
+      selector: '.jp-DirListing-item[data-file-type="tiff"]',
+      rank: 3
+    });
+    palette?.addItem({ command: 'ai4geo:open-map', category: 'AI4GEO' });
+    launcher?.add({ command: 'ai4geo:open-map', category: 'AI4GEO', rank: 0 });
+  }
+};
+
+export default [search, clusters, recipes, maps];

@@ -7,6 +7,8 @@ export interface IMapConfig {
   tile_attribution: string;
 }
 
+const BASE_PANE = 'ai4geo-base';
+
 const STEPS = [30, 10, 5, 2, 1, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001, 0.0005, 0.0002, 0.0001];
 
 /** Lines of longitude and latitude at a spacing fit for the view, with their values: a map that needs nothing. */
@@ -59,6 +61,8 @@ export class BaseMap {
 
   constructor(node: HTMLElement, config: IMapConfig) {
     this.map = L.map(node, { center: [20, 0], zoom: 2, worldCopyJump: true, attributionControl: true });
+    // the offline base's outlines lie under every tile layer (rasters put on the map included)
+    this.map.createPane(BASE_PANE).style.zIndex = '150';
     L.control.scale({ position: 'bottomleft', imperial: false }).addTo(this.map);
     this.graticule = new Graticule(this.map);
     this.offline = L.layerGroup([this.graticule.layer]);
@@ -96,6 +100,7 @@ export class BaseMap {
     try {
       const outlines = await api('outlines');
       const layer = L.geoJSON(outlines, {
+        pane: BASE_PANE,
         interactive: false,
         pmIgnore: true,
         style: { color: '#6b7280', weight: 1, fillColor: '#e5e7eb', fillOpacity: 0.6 }

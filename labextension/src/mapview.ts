@@ -1,0 +1,321 @@
+import type * as Leaflet from 'leaflet';
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+import { Widget } from '@lumino/widgets';
+import { api, describeError } from './api';
+import { h } from './dom';
+import { L } from './leaflet';
+import { BaseMap, IMapConfig } from './map';
+
+/** What `raster/info` answers. */
+export interface IRasterInfo {
+  path: string;
+  bounds: [number, number, number, number];
+  crs: string;
+  width: number;
+  height: number;
+  count: number;
+  dtype: string;
+  kind: string;
+  range: [number | null, number | null];
+  stamp: string;
+  legend:
+    | { type: 'ramp'; unit: string; stops: { value: number; color: string }[] }
+    | { type: 'classes'; name: string; items: { value: number; label: string; color: string }[] }
+    | { type: 'image'; label: string };
+}
+
+interface IValue {
+  inside: boolean;
+  value: number | null;
+  values: (number | null)[] | null;
+  label: string | null;
+}
+
+interface IRasterLayer {
+  info: IRasterInfo;
+  tiles: Leaflet.TileLayer;
+  bounds: Leaflet.LatLngBounds;
+  node: HTMLElement;
+}
+
+const HOVER_MS = 150;
+
+function query(params: Record<string, string | number>): string {
+  return Object.entries(params)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
+    .join('&');
+}
+
+function formatNumber(v: number): string {
+  return Number.isInteger(v) ? String(v) : Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4);
+}
+
+/** The legend of a raster layer: a colour bar with its values, class swatches, or the bands shown. */
+function legendNode(info: IRasterInfo): HTMLElement {
+  const legend = info.legend;
+  if (legend.type === 'ramp') {
+    const stops = legend.stops;
+    const lo = stops[0].value;
+    const hi = stops[stops.length - 1].value;
+    const gradient = stops.map(s => `${s.color} ${((100 * (s.value - lo)) / (hi - lo || 1)).toFixed(1)}%`);
+    const unit = legend.unit ? ` ${legend.unit}` : '';
+    return h(
+      'div',
+      { class: 'ai4geo-legend ai4geo-legend-ramp' },
+      h('div', { class: 'ai4geo-legend-bar', style: `background: linear-gradient(to right, ${gradient.join(', ')})` }),
+      h(
+        'div',
+        { class: 'ai4geo-legend-ends' },
+        h('span', {}, `${formatNumber(lo)}${unit}`),
+        h('span', {}, `${formatNumber(hi)}${unit}`)
+      )
+    );
+  }
+  if (legend.type === 'classes') {
+    return h(
+      'ul',
+      { class: 'ai4geo-legend ai4geo-legend-classes' },
+      ...legend.items.map(item =>
+        h(
+          'li',
+          { dataset: { value: String(item.value) } },
+          h('span', { class: 'ai4geo-swatch', style: `background: ${item.color}` }),
+          h('span', {}, `${item.value} ${item.label}`)
+        )
+      )
+    );
+  }
+  return h('div', { class: 'ai4geo-legend ai4geo-legend-image' }, legend.label);
+}
+
+/**
+ * The map document: rasters of the server's root folder as tile layers (coloured by the server per product kind)
+ * over the configured base map or the offline one, with a layer list (legend, opacity, remove) and the value under
+ * the mouse.
+ */
+export class MapView extends Widget {
+  private base: BaseMap | null = null;
+  private layers: IRasterLayer[] = [];
+  private started = false;
+  private markReady: () => void = () => undefined;
+  private ready = new Promise<void>(resolve => (this.markReady = resolve));
+  private mapNode = h('div', { class: 'ai4geo-mapview-map' });
+  private list = h('div', { class: 'ai4geo-mapview-layers' });
+  private status = h('div', { class: 'ai4geo-status' });
+  private readout = h('div', { class: 'ai4geo-mapview-value', dataset: { state: 'none' } }, ' ');
+  private hoverTimer: number | null = null;
+  private hoverAt: Leaflet.LatLng | null = null;
+  private hoverSeq = 0;
+
+  constructor(private config: () => Promise<IMapConfig>) {
+    super();
+    this.addClass('ai4geo-mapview');
+    const side = h(
+      'div',
+      { class: 'ai4geo-mapview-side' },
+      h('h2', {}, 'Layers'),
+      this.list,
+      h('div', { class: 'ai4geo-mapview-hint' }, 'Right-click a GeoTIFF in the file browser → Open on map.'),
+      this.status
+    );
+    this.node.append(h('div', { class: 'ai4geo-mapview-main' }, this.mapNode, this.readout), side);
+    this.node.dataset.layers = '0';
+  }
+
+  private async start(): Promise<void> {
+    let config: IMapConfig = { tile_url: '', tile_attribution: '' };
+    try {
+      config = await this.config();
+    } catch (err) {
+      this.say(describeError(err), true);
+    }
+    this.base = new BaseMap(this.mapNode, config);
+    this.mapNode.dataset.base = this.base.mode;
+    this.base.onModeChange = (mode, reason) => {
+      this.mapNode.dataset.base = `${mode}: ${reason}`;
+    };
+    const map = this.base.map;
+    map.on('mousemove', e => this.hover((e as Leaflet.LeafletMouseEvent).latlng));
+    map.on('mouseout', () => {
+      this.hoverAt = null;
+      this.showValue(null, null);
+    });
+    this.node.dataset.ready = 'true';
+  }
+
+  /** Add the raster at `path` (relative to the server's root) as a layer on top, and zoom to it. */
+  async addRaster(path: string, kind = 'auto'): Promise<void> {
+    await this.ready;
+    const map = this.base!.map;
+    this.say(`opening ${path}…`);
+    let info: IRasterInfo;
+    try {
+      info = await api<IRasterInfo>(`raster/info?${query({ path, kind })}`);
+    } catch (err) {
+      this.say(`${path}: ${describeError(err)}`, true);
+      return;
+    }
+    const existing = this.layers.find(l => l.info.path === info.path);
+    if (existing) {
+      this.removeLayer(existing);
+    }
+    const [west, south, east, north] = info.bounds;
+    const bounds = L.latLngBounds([south, west], [north, east]);
+    const settings = ServerConnection.makeSettings();
+    const url =
+      URLExt.join(settings.baseUrl, 'ai4geo', 'tiles') +
+      '/{z}/{x}/{y}.png?' +
+      query({ path: info.path, kind: info.kind, v: info.stamp });
+    const tiles = L.tileLayer(url, {
+      bounds: bounds.pad(0.05),
+      maxZoom: 24,
+      opacity: 1,
+      className: 'ai4geo-raster-tiles',
+      pmIgnore: true
+    } as any);
+    const node = this.layerNode(info);
+    const layer: IRasterLayer = { info, tiles, bounds, node };
+    let loaded = 0;
+    tiles.on('tileload', () => {
+      loaded += 1;
+      node.dataset.tiles = String(loaded);
+      node.dataset.state = 'loaded';
+    });
+    tiles.on('tileerror', () => {
+      node.dataset.state = 'error';
+      this.say(`${info.path}: some tiles could not be loaded`, true);
+    });
+    tiles.addTo(map);
+    this.layers.push(layer);
+    this.list.prepend(node);
+    this.node.dataset.layers = String(this.layers.length);
+    map.invalidateSize();
+    map.fitBounds(bounds, { maxZoom: 22 });
+    this.say('');
+  }
+
+  private layerNode(info: IRasterInfo): HTMLElement {
+    const name = info.path.split('/').pop() ?? info.path;
+    const opacity = h('input', {
+      type: 'range',
+      min: '0',
+      max: '1',
+      step: '0.05',
+      value: '1',
+      class: 'ai4geo-opacity',
+      title: 'opacity'
+    });
+    const zoom = h('button', { class: 'jp-Button ai4geo-layer-zoom', title: 'zoom to the layer' }, 'Zoom');
+    const remove = h('button', { class: 'jp-Button ai4geo-layer-remove', title: 'remove the layer' }, 'Remove');
+    const node = h(
+      'div',
+      { class: 'ai4geo-mapview-layer', dataset: { path: info.path, kind: info.kind, state: 'adding' } },
+      h('div', { class: 'ai4geo-layer-title', title: info.path }, name),
+      h('div', { class: 'ai4geo-layer-meta' }, `${info.kind} · ${info.width}×${info.height} · ${info.crs}`),
+      legendNode(info),
+      h('label', { class: 'ai4geo-opacity-row' }, h('span', {}, 'Opacity'), opacity),
+      h('div', { class: 'ai4geo-row' }, zoom, remove)
+    );
+    opacity.oninput = () => this.find(info.path)?.tiles.setOpacity(Number(opacity.value));
+    zoom.onclick = () => {
+      const layer = this.find(info.path);
+      if (layer) {
+        this.base?.map.fitBounds(layer.bounds, { maxZoom: 22 });
+      }
+    };
+    remove.onclick = () => {
+      const layer = this.find(info.path);
+      if (layer) {
+        this.removeLayer(layer);
+      }
+    };
+    return node;
+  }
+
+  private find(path: string): IRasterLayer | undefined {
+    return this.layers.find(l => l.info.path === path);
+  }
+
+  private removeLayer(layer: IRasterLayer): void {
+    layer.tiles.remove();
+    layer.node.remove();
+    this.layers = this.layers.filter(l => l !== layer);
+    this.node.dataset.layers = String(this.layers.length);
+  }
+
+  /** Ask the server for the value under the mouse, at most every HOVER_MS, for the topmost layer there. */
+  private hover(at: Leaflet.LatLng): void {
+    this.hoverAt = at;
+    if (this.hoverTimer !== null) {
+      return;
+    }
+    this.hoverTimer = window.setTimeout(() => {
+      this.hoverTimer = null;
+      void this.lookUp();
+    }, HOVER_MS);
+  }
+
+  private async lookUp(): Promise<void> {
+    const at = this.hoverAt;
+    if (!at) {
+      return;
+    }
+    const layer = [...this.layers].reverse().find(l => l.bounds.contains(at));
+    if (!layer) {
+      this.showValue(null, null);
+      return;
+    }
+    const seq = ++this.hoverSeq;
+    try {
+      const lon = L.Util.wrapNum(at.lng, [-180, 180], true);
+      const v = await api<IValue>(
+        `raster/value?${query({ path: layer.info.path, kind: layer.info.kind, lon: lon.toFixed(8), lat: at.lat.toFixed(8) })}`
+      );
+      if (seq === this.hoverSeq && this.hoverAt) {
+        this.showValue(layer, v);
+      }
+    } catch {
+      // a failed look-up leaves the last value; the next move asks again
+    }
+  }
+
+  private showValue(layer: IRasterLayer | null, v: IValue | null): void {
+    if (!layer || !v || !v.inside) {
+      this.readout.textContent = ' ';
+      this.readout.dataset.state = 'none';
+      return;
+    }
+    const name = layer.info.path.split('/').pop();
+    let text: string;
+    if (v.value === null) {
+      text = 'nodata';
+    } else if (v.values && v.values.length > 1) {
+      text = v.values.map(x => (x === null ? '–' : formatNumber(x))).join(', ');
+    } else if (layer.info.kind === 'classes') {
+      text = `${v.value} ${v.label ?? ''}`;
+    } else {
+      text = `${formatNumber(v.value)}${v.label && layer.info.kind === 'height' ? ` ${v.label}` : ''}`;
+    }
+    this.readout.textContent = `${name}: ${text}`;
+    this.readout.dataset.state = v.value === null ? 'nodata' : 'value';
+    this.readout.dataset.value = v.value === null ? '' : String(v.value);
+  }
+
+  private say(text: string, error = false): void {
+    this.status.textContent = text;
+    this.status.classList.toggle('ai4geo-error', error);
+  }
+
+  protected onAfterShow(): void {
+    if (!this.started) {
+      this.started = true; // Leaflet needs the map's node on the page, with its size
+      void this.start().then(() => this.markReady());
+    }
+    this.base?.refresh();
+  }
+
+  protected onResize(): void {
+    this.base?.refresh();
+  }
+}
