@@ -77,9 +77,10 @@ class StepContext:
 
     def tiled_raster(self, name: str, tile_fn: TileFn, overlap: int, dtype: str, nodata: float | None,
                      band_names: list[str] | None = None, bytes_per_px: float = 64.0, compress: str = "DEFLATE",
-                     **kwargs: Any) -> Path:
+                     tags: dict[str, str] | None = None, **kwargs: Any) -> Path:
         """Map ``tile_fn`` over the tiles of the ground grid and mosaic the results into one COG (``compress``:
-        its GDAL compression; ZSTD writes dense float rasters 1.5–2× faster than DEFLATE, and smaller).
+        its GDAL compression; ZSTD writes dense float rasters 1.5–2× faster than DEFLATE, and smaller; ``tags``:
+        metadata written into it, e.g. the ``LEGEND`` of a class raster).
 
         Each tile's result is written atomically to ``OUT/<step>/tiles/<name>/<key>.tif`` and recorded in
         the manifest; tiles already recorded (and present) are not recomputed. Tiles shrink when one halo
@@ -105,4 +106,5 @@ class StepContext:
                 raise type(first)(f"{told} (first, {key}: {first.message})", first.hint or rerun) from first
             raise ProcessingError(f"{told} (first: {done.failure_text()})", rerun)
         return mosaic_cog([(tile_dir / f"{t.key}.tif", t.core) for t in grid], self.output_path(name, ".tif"),
-                          self.grid.shape, self.grid.transform, self.grid.crs, dtype, nodata, band_names, compress)
+                          self.grid.shape, self.grid.transform, self.grid.crs, dtype, nodata, band_names, compress,
+                          tags=tags)

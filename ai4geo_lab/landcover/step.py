@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ai4geo_lab.geo.raster import read_window
 from ai4geo_lab.landcover.algo import LandcoverRules, rule_based_landcover
+from ai4geo_lab.landcover.legend import SAMPLE_CITY
 
 if TYPE_CHECKING:
     from ai4geo_lab.execution.context import StepContext
@@ -38,7 +39,8 @@ def landcover_tile(tile: Tile, grid: GroundGrid, image: Path, ndsm: Path, params
 def run(ctx: StepContext, inputs: dict[str, Path], params: LandcoverParams) -> dict[str, Path]:
     """The land-cover raster, tile by tile."""
     out = ctx.tiled_raster("landcover", landcover_tile, overlap=params.majority + 2, dtype="uint8", nodata=0,
-                           image=inputs["image"], ndsm=inputs["ndsm"], params=params.model_dump())
+                           tags={"LEGEND": SAMPLE_CITY.name}, image=inputs["image"], ndsm=inputs["ndsm"],
+                           params=params.model_dump())
     return {"landcover": out}
 
 

@@ -29,6 +29,7 @@ from ai4geo_lab.change.classes import CHANGE_CLASSES
 from ai4geo_lab.errors import ConfigError, InputNotFoundError, OutputNotWritableError
 from ai4geo_lab.geo.raster import write_raster
 from ai4geo_lab.geo.vector import write_vector
+from ai4geo_lab.landcover.legend import SAMPLE_CITY
 from ai4geo_lab.sample.render import affine_view, ortho_reflectance, render_view
 from ai4geo_lab.sample.scene import CRS, Scene, evolve, make_scene
 from ai4geo_lab.sample.stac import write_catalog
@@ -132,7 +133,7 @@ def _write_date(root: Path, date: str, scene: Scene, rng: np.random.Generator, h
     t, crs = scene.transform, CRS
     write_raster(truth / "dsm.tif", scene.dsm, t, crs, nodata=-9999.0)
     write_raster(truth / "dtm.tif", scene.dtm, t, crs, nodata=-9999.0)
-    write_raster(truth / "landcover.tif", scene.landcover, t, crs, nodata=0)
+    write_raster(truth / "landcover.tif", scene.landcover, t, crs, nodata=0, tags={"LEGEND": SAMPLE_CITY.name})
     write_vector(_buildings_frame(scene), truth / "buildings.gpkg", layer="buildings")
     refl = ortho_reflectance(scene, rng)
     write_raster(img / "ortho.tif", np.round(refl * DN_SCALE).astype(np.uint16), t, crs, nodata=0,
