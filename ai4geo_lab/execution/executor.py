@@ -8,6 +8,7 @@ manifest, so a rerun computes only the tasks whose record or files are missing.
 
 from __future__ import annotations
 
+import json
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +49,11 @@ class TileRun:
 
 
 def prepare_record(manifest: Manifest, record_id: str, stamp: dict[str, Any]) -> None:
-    """Start ``record_id`` afresh when ``stamp`` (what its tiles depend on: tile size, options) has changed."""
+    """Start ``record_id`` afresh when ``stamp`` (what its tiles depend on: tile size, options) has changed.
+
+    The stamp is compared as the manifest stores it (JSON: tuples become lists), so a new process finds the tiles
+    of an earlier one."""
+    stamp = json.loads(json.dumps(stamp, default=str))
     record = manifest.step(record_id)
     if record.get("stamp") != stamp:
         record.clear()

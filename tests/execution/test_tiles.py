@@ -32,3 +32,24 @@ def test_default_tile_size_is_1000():
 def test_bad_grids_are_refused(kwargs):
     with pytest.raises(ConfigError):
         TileGrid(**kwargs)
+
+
+def test_a_new_process_finds_the_tiles_of_an_earlier_one(tmp_path):
+    """The record's stamp survives the manifest's JSON (tuples come back as lists): tiles are reused, not redone."""
+    from ai4geo_lab.execution.executor import TileTask, prepare_record, run_tiles
+    from ai4geo_lab.execution.manifest import Manifest
+
+    def task(key: str) -> TileTask:
+        path = tmp_path / f"{key}.txt"
+        return TileTask(key, lambda: (path.write_text(key), {"key": key})[1], (), (path,))
+
+    stamp = {"pairs": [(0, 1)], "margins": (10.0, 20.0)}
+    first = Manifest(tmp_path)
+    prepare_record(first, "dsm/cars", stamp)
+    assert len(run_tiles([task("a"), task("b")], first, "dsm/cars", progress=False).computed) == 2
+    again = Manifest(tmp_path)  # as a rerun in another process reads it
+    prepare_record(again, "dsm/cars", stamp)
+    rerun = run_tiles([task("a"), task("b")], again, "dsm/cars", progress=False)
+    assert rerun.reused == ["a", "b"] and not rerun.computed
+    prepare_record(again, "dsm/cars", {**stamp, "margins": (5.0, 20.0)})  # other options: start afresh
+    assert len(run_tiles([task("a")], again, "dsm/cars", progress=False).computed) == 1
