@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,8 @@ IGNORE = 255
 @dataclass
 class Chip:
     """One training or validation sample: raw bands (C, H, W), the building mask (0/1, :data:`IGNORE` where
-    unlabelled), its group and source."""
+    unlabelled), its group and source (the region: band limits are pooled per source), its pixel size in metres
+    and, when read from a georeferenced image, the affine ``transform`` and ``crs`` of its pixel grid."""
 
     image: np.ndarray
     mask: np.ndarray
@@ -37,6 +39,8 @@ class Chip:
     source: str
     name: str
     gsd_m: float | None = None
+    transform: Any = None
+    crs: Any = None
 
     def with_bands(self, bands: Sequence[int]) -> Chip:
         """The same chip with its bands picked (0-based, repeats allowed: ``[0, 0, 0]`` feeds a panchromatic
@@ -150,23 +154,35 @@ def read_chips(images: Sequence[str | Path], labels: str | Path, source: str, ba
                 raise InvalidInputError(f"no labels for {image.name} in {labels}",
                                         f"add {image.stem}.geojson (an empty collection if it has no building)")
             vec = read_vector(lab)
-        with open_raster(image) as src:
-            idx = list(bands) if bands else list(range(1, src.count + 1))
-            if max(idx) > src.count:
-                raise InvalidInputError(f"{image.name} has {src.count} bands, band {max(idx)} was asked for")
-            for row in range(0, src.height, chip_size):
-                for col in range(0, src.width, chip_size):
-                    win = Window(col, row, min(chip_size, src.width - col), min(chip_size, src.height - row))
-                    if win.width < chip_size // 2 or win.height < chip_size // 2:
-                        continue
-                    data = src.read(idx, window=win, masked=True).astype(np.float32).filled(np.nan)
-                    if np.isfinite(data).all(axis=0).mean() < min_valid:
-                        continue
-                    mask = _burn(vec, src.window_transform(win), (int(win.height), int(win.width)), src.crs)
-                    chips.append(Chip(data, mask, group(image), source, f"{image.stem}@{row},{col}",
-                                      gsd_metres(src.transform, src.crs)))
+        chips += image_chips(image, partial(_burn, vec), source, bands,
+                             chip_size, group, min_valid)
     if not chips:
         raise InvalidInputError(f"no usable chip in {len(images)} images of {source}")
+    return chips
+
+
+def image_chips(image: Path, mask_of: Callable[[Any, tuple[int, int], Any], np.ndarray], source: str,
+                bands: Sequence[int] | None = None, chip_size: int = 256,
+                group: Callable[[Path], str] = xyz_zoom_group, min_valid: float = 0.5) -> list[Chip]:
+    """Chips of one image, cut into windows of ``chip_size`` (see :func:`read_chips`); ``mask_of(transform,
+    (rows, cols), crs)`` gives each window's building mask on its pixel grid."""
+    chips: list[Chip] = []
+    with open_raster(image) as src:
+        idx = list(bands) if bands else list(range(1, src.count + 1))
+        if max(idx) > src.count:
+            raise InvalidInputError(f"{image.name} has {src.count} bands, band {max(idx)} was asked for")
+        for row in range(0, src.height, chip_size):
+            for col in range(0, src.width, chip_size):
+                win = Window(col, row, min(chip_size, src.width - col), min(chip_size, src.height - row))
+                if win.width < min(chip_size, src.width) // 2 or win.height < min(chip_size, src.height) // 2:
+                    continue  # a sliver at the right or bottom edge (an image smaller than a chip is one chip)
+                data = src.read(idx, window=win, masked=True).astype(np.float32).filled(np.nan)
+                if np.isfinite(data).all(axis=0).mean() < min_valid:
+                    continue
+                transform = src.window_transform(win)
+                mask = mask_of(transform, (int(win.height), int(win.width)), src.crs)
+                chips.append(Chip(data, mask, group(image), source, f"{image.stem}@{row},{col}",
+                                  gsd_metres(src.transform, src.crs), transform, src.crs))
     return chips
 
 
