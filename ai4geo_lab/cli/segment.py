@@ -1,4 +1,5 @@
-"""``ai4geo segment …``: thin faces over :mod:`ai4geo_lab.segmentation` (predict, train, the default model)."""
+"""``ai4geo segment …``: thin faces over :mod:`ai4geo_lab.segmentation` (predict, train, the default model,
+labelled datasets as STAC, evaluation)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Annotated
 import typer
 
 segment_app = typer.Typer(help="Building segmentation with U-Nets: predict over any raster, train, retrain the "
-                               "shipped model.", no_args_is_help=True)
+                               "shipped model, write labelled datasets as STAC, score models on them.",
+                          no_args_is_help=True)
 
 
 @segment_app.command("train")
@@ -71,3 +73,95 @@ def quantize_cmd(
         out = quantize_default_model(net, data, Path(work))
     typer.echo(json.dumps({"int8": str(out), "size_mb": round(out.stat().st_size / 1e6, 2),
                            "scores": net.meta["int8_scores"]}, indent=1))
+
+
+@segment_app.command("dataset")
+def dataset_cmd(
+    image: Annotated[Path, typer.Argument(help="a georeferenced raster (GeoTIFF)")],
+    labels: Annotated[Path, typer.Argument(help="building polygons (any vector format, any CRS)")],
+    out: Annotated[Path, typer.Option("--out", help="folder to write the STAC collection into")],
+    chip_size: Annotated[int, typer.Option("--chip-size", help="chip side (px)")] = 512,
+    region: Annotated[str | None, typer.Option(help="region name of the chips (default: the image's name)")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace a dataset already in --out")] = False,
+) -> None:
+    """Cut an image and its building polygons into a labelled dataset: GeoTIFF chips, GeoJSON labels per chip,
+    and a STAC collection whose label items (label extension) link to the chips."""
+    from ai4geo_lab.segmentation.stac_labels import write_label_dataset
+
+    path = write_label_dataset(image, labels, out, chip_size=chip_size, region=region, overwrite=overwrite)
+    n = sum(1 for p in path.parent.glob("*-labels/*.json"))
+    typer.echo(f"{n} labelled chips of {image.name} written to {path}")
+
+
+@segment_app.command("datasets")
+def datasets_cmd(
+    data: Annotated[Path | None, typer.Option("--data", help="the buildings data folder (default: "
+                                              "$AI4GEO_BUILDINGS_DATA or ../shared/data/buildings)")] = None,
+) -> None:
+    """The built-in datasets that `segment evaluate` takes by name, and whether their data is there."""
+    from ai4geo_lab.segmentation.datasets import list_datasets
+
+    for d in list_datasets(data):
+        typer.echo(f"{d['name']:20s} {'yes' if d['available'] else 'MISSING':8s} {d['description']}")
+
+
+def _json_safe(value: object) -> object:
+    """NaN (undefined ratios) as null, so the file is strict JSON."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+@segment_app.command("evaluate")
+def evaluate_cmd(
+    model: Annotated[str, typer.Argument(help="'default', a shipped model's name, or a model file")],
+    datasets: Annotated[list[str], typer.Argument(help="STAC label items, collections or catalogs, or built-in "
+                                                  "names (see `ai4geo segment datasets`): kampala-val, banepa, …")],
+    data: Annotated[Path | None, typer.Option("--data", help="the buildings data folder of the built-in names "
+                                              "(default: $AI4GEO_BUILDINGS_DATA or ../shared/data/buildings)")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the scores to this JSON file")] = None,
+    threshold: Annotated[float, typer.Option(help="probability above which a pixel is building")] = 0.5,
+    backend: Annotated[str, typer.Option(help="auto, torch, onnx or int8 (as predict)")] = "auto",
+    views: Annotated[int, typer.Option(help="flips/turns averaged: 1, 2, 4 or 8")] = 1,
+    limit: Annotated[int | None, typer.Option(help="score at most this many chips of each dataset")] = None,
+    chip_size: Annotated[int, typer.Option("--chip-size", help="larger STAC images are cut into chips of "
+                                           "this side (px)")] = 1024,
+    min_area_px: Annotated[int, typer.Option("--min-area-px", help="smaller objects are left out (both "
+                                             "sides)")] = 30,
+    min_iou: Annotated[float, typer.Option("--min-iou", help="IoU for an object match")] = 0.5,
+) -> None:
+    """Score a model on labelled datasets: pixel IoU, precision, recall, F1, and object precision, recall, F1
+    (one-to-one matches at --min-iou), per dataset and per region."""
+    from ai4geo_lab.errors import ConfigError, OutputNotWritableError
+    from ai4geo_lab.segmentation.datasets import load_dataset
+    from ai4geo_lab.segmentation.evaluation import evaluate_datasets, format_scores
+    from ai4geo_lab.segmentation.prediction import model_path
+    from ai4geo_lab.segmentation.unet import load_unet
+
+    if not 0 < threshold < 1:
+        raise ConfigError(f"threshold {threshold} is not between 0 and 1")
+    if views not in (1, 2, 4, 8):
+        raise ConfigError(f"views must be 1, 2, 4 or 8, got {views}")
+    if backend not in ("auto", "torch", "onnx", "int8"):
+        raise ConfigError(f"unknown backend {backend!r}", "use auto, torch, onnx or int8")
+    if limit is not None and limit < 1:
+        raise ConfigError(f"limit must be at least 1, got {limit}")
+    path = model_path(model)
+    net = load_unet(path)
+    chips = {str(d): load_dataset(d, data, limit=limit, chip_size=chip_size) for d in datasets}
+    rows = evaluate_datasets(net, chips, threshold=threshold, backend=backend, views=views,
+                             min_area_px=min_area_px, min_iou=min_iou)
+    typer.echo(format_scores(rows))
+    if json_out is not None:
+        report = {"model": str(path), "threshold": threshold, "backend": backend, "views": views,
+                  "min_area_px": min_area_px, "min_iou": min_iou, "rows": rows}
+        try:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(_json_safe(report), indent=1))
+        except OSError as exc:
+            raise OutputNotWritableError(f"cannot write {json_out}: {exc.strerror}") from exc
+        typer.echo(f"scores: {json_out}")

@@ -62,3 +62,73 @@ def sample_city_chips(work: str | Path, seeds: Sequence[int], size_m: float = 40
             chips += read_chips([city.image(date, "ortho")], city.truth(date, "buildings"), source="city",
                                 bands=[1, 2, 3], chip_size=chip_size, group=lambda _p: "city")
     return chips
+
+
+# ---- datasets by name or path: the loaders above and STAC label datasets behind one interface ----------------------
+
+#: Environment variable naming the buildings data folder (kampala/, atlanta/, banepa/).
+DATA_ENV = "AI4GEO_BUILDINGS_DATA"
+#: Banepa's label item, under the buildings data folder.
+BANEPA_ITEM = Path("banepa", "buildings-banepa-segmentation", "stac-item.json")
+
+#: The built-in datasets: name → (what it is, its path under the buildings data folder).
+BUILTIN_DATASETS: dict[str, tuple[str, Path]] = {
+    "kampala-train": ("Kampala (Uganda), OpenAerialMap RGB tiles at 3 zooms, OSM labels: train split",
+                      Path("kampala", "train")),
+    "kampala-val": ("Kampala val split, tile by tile", Path("kampala", "val")),
+    "kampala-val-joined": ("Kampala val split, touching tiles joined", Path("kampala", "val")),
+    "atlanta": ("Atlanta (USA), SpaceNet 0.5 m panchromatic, 150 px chips", Path("atlanta")),
+    "banepa": ("Banepa (Nepal), OpenAerialMap RGB 0.13 m, OSM labels, read from its STAC label item",
+               BANEPA_ITEM),
+    "sample-city": ("the package's synthetic sample city, seed 0 (made in a temporary folder)", Path(".")),
+}
+
+
+def default_data_root() -> Path:
+    """The buildings data folder: ``$AI4GEO_BUILDINGS_DATA``, else ``../shared/data/buildings`` from the working
+    folder or beside the project checkout."""
+    import os
+
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV]).expanduser()
+    candidates = [Path.cwd().parent / "shared" / "data" / "buildings",
+                  Path(__file__).resolve().parents[3] / "shared" / "data" / "buildings"]
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+def list_datasets(data: str | Path | None = None) -> list[dict[str, str | bool]]:
+    """The built-in datasets: name, description, path and whether it is there."""
+    root = Path(data) if data is not None else default_data_root()
+    return [{"name": name, "description": text, "path": str(root / rel), "available": (root / rel).exists()}
+            for name, (text, rel) in BUILTIN_DATASETS.items()]
+
+
+def load_dataset(dataset: str | Path, data: str | Path | None = None, limit: int | None = None,
+                 chip_size: int = 1024, work: str | Path | None = None) -> list[Chip]:
+    """The chips of a built-in dataset (a name of :data:`BUILTIN_DATASETS`, its files under the buildings data
+    folder ``data``) or of a STAC label item, collection or catalog at a path; at most ``limit`` chips."""
+    from ai4geo_lab.segmentation.stac_labels import read_label_dataset
+
+    name = str(dataset)
+    if name in BUILTIN_DATASETS:
+        root = Path(data) if data is not None else default_data_root()
+        if name != "sample-city":
+            _need(root / BUILTIN_DATASETS[name][1], f"dataset {name}")
+        if name.startswith("kampala-"):
+            split = name.split("-")[1]
+            chips = kampala_chips(root / "kampala", split, limit, mosaic=name.endswith("-joined"))
+        elif name == "atlanta":
+            chips = atlanta_chips(root / "atlanta")
+        elif name == "banepa":
+            chips = read_label_dataset(root / BANEPA_ITEM, region="banepa", chip_size=chip_size, limit=limit)
+        else:
+            import tempfile
+
+            chips = sample_city_chips(work or tempfile.mkdtemp(prefix="ai4geo-city-"), (0,))
+    elif Path(name).expanduser().exists():
+        chips = read_label_dataset(Path(name).expanduser(), chip_size=chip_size, limit=limit)
+    else:
+        raise InputNotFoundError(f"no dataset {name!r}: not a built-in name nor an existing path",
+                                 f"give a STAC label item, collection or catalog, or one of "
+                                 f"{', '.join(BUILTIN_DATASETS)}")
+    return chips[:limit] if limit is not None else chips

@@ -63,8 +63,14 @@ class SegmentParams(BaseModel):
 
 
 def model_path(name: str) -> Path:
-    """The model file ``name`` stands for ('default' is the shipped model)."""
-    return DEFAULT_MODEL if name in ("default", "") else Path(name).expanduser()
+    """The model file ``name`` stands for: 'default' is the shipped model, the name of a model shipped in the
+    package (``buildings_rgb``) is that one, anything else a path."""
+    if name in ("default", ""):
+        return DEFAULT_MODEL
+    shipped = DEFAULT_MODEL.parent / f"{name}.pt"
+    if "/" not in name and "\\" not in name and not Path(name).exists() and shipped.is_file():
+        return shipped
+    return Path(name).expanduser()
 
 
 def raster_limits(image: str | Path, bands: list[int]) -> np.ndarray:
