@@ -168,7 +168,8 @@ def _load_cached(path: str, _mtime: int, dev: str | None) -> UnetModel:
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise InvalidInputError(f"{path} is not a readable model file: {exc}",
+        reason = " ".join(str(exc).split())  # one line: torch's reasons run over several
+        raise InvalidInputError(f"{path} is not a readable model file: {reason[:300]}",
                                 "give a file saved by ai4geo_lab") from exc
     if not isinstance(blob, dict) or blob.get("format") != MODEL_FORMAT:
         raise InvalidInputError(f"{path} is not an ai4geo U-Net model (format {blob.get('format')!r})"
