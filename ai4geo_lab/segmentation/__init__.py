@@ -13,6 +13,9 @@ _EXPORTS = {
     "TrainParams": "training", "TrainResult": "training", "train": "training", "evaluate": "training",
     "predict": "prediction", "SegmentParams": "prediction",
     "predict_proba": "infer",
+    "read_label_dataset": "stac_labels", "write_label_dataset": "stac_labels",
+    "load_dataset": "datasets", "list_datasets": "datasets",
+    "evaluate_datasets": "evaluation",
 }
 
 __all__ = sorted(_EXPORTS)
