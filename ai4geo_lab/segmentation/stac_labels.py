@@ -64,13 +64,15 @@ def read_stac(path: str | Path) -> Any:
         raise InputNotFoundError(f"{path} does not exist", "give a STAC item, collection or catalog (JSON)")
     if path.is_dir():
         found = [path / n for n in STAC_NAMES if (path / n).is_file()] or sorted(path.glob("*.json"))
-        if len(found) != 1 and not (found and found[0].name in STAC_NAMES):
-            raise InvalidInputError(f"{path} holds no single STAC file ({len(found)} JSON files)",
-                                    "give the catalog.json, collection.json or item file itself")
+        if not found:
+            raise InvalidInputError(f"{path} holds no STAC file", "give a STAC item, collection or catalog file")
+        if len(found) > 1 and found[0].name not in STAC_NAMES:
+            raise InvalidInputError(f"{path} holds {len(found)} JSON files and no catalog.json or collection.json",
+                                    "give the item file itself")
         path = found[0]
     try:
         return pystac.read_file(str(path.resolve()))
-    except (OSError, ValueError, KeyError, TypeError, pystac.STACError) as exc:
+    except Exception as exc:  # JSON, STAC type and I/O errors of a user's file alike
         reason = " ".join(str(exc).split())[:200]
         raise InvalidInputError(f"{path} is not a STAC item, collection or catalog: {reason}",
                                 "give a STAC JSON file with the label extension") from exc
@@ -183,6 +185,15 @@ def building_filter(item: Any, frame: Any) -> Any:
     return frame
 
 
+def _read_labels(item: Any, path: Path) -> Any:
+    try:
+        return read_vector(path)
+    except InvalidInputError as exc:
+        tasks = ", ".join(item.properties.get("label:tasks") or []) or "not given"
+        raise InvalidInputError(f"label item {item.id}: {path.name} holds no vector features (label:tasks: {tasks})",
+                                "give an item whose labels are building polygons (GeoJSON…) or raster masks") from exc
+
+
 def _vector_labels(item: Any, labels: list[Path], images: list[Path]) -> dict[Path, Any]:
     """Each image's building polygons: per-image files (``<stem>.geojson``…) when the label folders have them,
     else every vector file of the labels, joined."""
@@ -200,9 +211,9 @@ def _vector_labels(item: Any, labels: list[Path], images: list[Path]) -> dict[Pa
             if img.stem not in by_stem:
                 raise InvalidInputError(f"label item {item.id}: no labels for {img.name}",
                                         f"add {img.stem}.geojson (an empty collection if it has no building)")
-            out[img] = building_filter(item, read_vector(by_stem[img.stem]))
+            out[img] = building_filter(item, _read_labels(item, by_stem[img.stem]))
         return out
-    frames = [read_vector(p) for p in files]
+    frames = [_read_labels(item, p) for p in files]
     crs = next((f.crs for f in frames if f.crs is not None), None)
     frames = [f.to_crs(crs) if f.crs is not None and crs is not None and f.crs != crs else f for f in frames]
     joined = building_filter(item, pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0])

@@ -149,6 +149,13 @@ def test_raster_labels_and_catalogs_of_mixed_items(tmp_path: Path) -> None:
         read_label_dataset(tmp_path / "plain" / "item.json")
 
 
+@pytest.mark.realdata
+def test_banepa_detection_item_is_refused_in_one_line() -> None:
+    item = shared_data("buildings", "banepa", "buildings-banepa-detection", "stac-item.json")
+    with pytest.raises(InvalidInputError, match=r"no vector features \(label:tasks: object-detection\)"):
+        read_label_dataset(item)
+
+
 def test_datasets_by_name_or_path(tmp_path: Path) -> None:
     with pytest.raises(InputNotFoundError, match="not a built-in name"):
         load_dataset(tmp_path / "nope.json")
@@ -241,6 +248,7 @@ def test_cli_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
         (["segment", "evaluate", "default", str(tmp_path / "nope.json")], "not a built-in name nor an existing path"),
         (["segment", "evaluate", "default", str(tmp_path / "plain.json")], "has no label extension"),
         (["segment", "evaluate", "default", str(tif)], "is not a STAC item"),
+        (["segment", "evaluate", "default", str(labels)], "is not a STAC item"),
         (["segment", "evaluate", str(tmp_path / "bad.pt"), str(tmp_path / "ds")], "not a readable model file"),
         (["segment", "evaluate", str(tmp_path / "no.pt"), str(tmp_path / "ds")], "no model file"),
         (["segment", "evaluate", "default", str(tmp_path / "ds"), "--views", "3"], "views must be"),
