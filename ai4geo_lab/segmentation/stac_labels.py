@@ -40,6 +40,7 @@ REGION_PROPERTY = "ai4geo:region"
 #: The property (and its value) of the building polygons that :func:`write_label_dataset` writes.
 CLASS_PROPERTY, BUILDING = "class", "building"
 IMAGE_SUFFIXES = (".tif", ".tiff")
+LABEL_SCHEMA = "https://stac-extensions.github.io/label/v1.0.1/schema.json"
 STAC_NAMES = ("catalog.json", "collection.json", "stac-item.json", "item.json")
 
 
@@ -327,7 +328,6 @@ def write_label_dataset(image: str | Path, vector: str | Path, out: str | Path, 
     """
     import pystac
     import rasterio
-    from pystac.extensions.label import LabelClasses, LabelCount, LabelExtension, LabelOverview, LabelType
     from rasterio.warp import transform_geom
     from rasterio.windows import Window
     from rasterio.windows import bounds as window_bounds
@@ -404,13 +404,14 @@ def write_label_dataset(image: str | Path, vector: str | Path, out: str | Path, 
                     media_type=pystac.MediaType.GEOJSON, roles=["labels"], title="building footprints"))
                 item.add_link(pystac.Link("source", source, media_type=pystac.MediaType.JSON,
                                           title="the labelled image chip"))
-                label = LabelExtension.ext(item, add_if_missing=True)
-                label.apply(label_description="building footprints", label_type=LabelType.VECTOR,
-                            label_properties=[CLASS_PROPERTY],
-                            label_classes=[LabelClasses.create(classes=[BUILDING], name=CLASS_PROPERTY)],
-                            label_tasks=["segmentation"],
-                            label_overviews=[LabelOverview.create(property_key=CLASS_PROPERTY, counts=[
-                                LabelCount.create(name=BUILDING, count=len(feats))])])
+                # the label extension's fields written as they are (pystac's helper for it is deprecated)
+                item.stac_extensions.append(LABEL_SCHEMA)
+                item.properties |= {
+                    "label:description": "building footprints", "label:type": "vector",
+                    "label:properties": [CLASS_PROPERTY], "label:tasks": ["segmentation"],
+                    "label:classes": [{"name": CLASS_PROPERTY, "classes": [BUILDING]}],
+                    "label:overviews": [{"property_key": CLASS_PROPERTY,
+                                         "counts": [{"name": BUILDING, "count": len(feats)}]}]}
                 collection.add_item(source)
                 collection.add_item(item)
                 n_items += 1

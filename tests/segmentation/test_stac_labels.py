@@ -232,6 +232,19 @@ def test_cli_dataset_then_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture
                  "--json", str(tmp_path / "s.json")]) == 0
     assert re.search(r"collection\.json\s+toy\s+4 \|", capsys.readouterr().out)
     assert json.loads((tmp_path / "s.json").read_text())["rows"][0]["chips"] == 4
+    # two regions in one catalog: a row for all, one per region
+    assert main(["segment", "dataset", str(tif), str(labels), "--out", str(tmp_path / "ds2"), "--chip-size", "128",
+                 "--region", "other"]) == 0
+    catalog = {"type": "Catalog", "stac_version": "1.1.0", "id": "both", "description": "two regions",
+               "links": [{"rel": "child", "href": "./ds/collection.json"},
+                         {"rel": "child", "href": "./ds2/collection.json"}]}
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+    capsys.readouterr()
+    assert main(["segment", "evaluate", "default", str(tmp_path), "--json", str(tmp_path / "s.json")]) == 0
+    rows = json.loads((tmp_path / "s.json").read_text())["rows"]
+    assert [(r["region"], r["chips"]) for r in rows] == [("all", 5), ("other", 1), ("toy", 4)]
+    assert rows[0]["pixels"]["tp"] == rows[1]["pixels"]["tp"] + rows[2]["pixels"]["tp"]
+    assert rows[0]["objects"]["n_ref"] == rows[1]["objects"]["n_ref"] + rows[2]["objects"]["n_ref"]
 
 
 def test_cli_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
