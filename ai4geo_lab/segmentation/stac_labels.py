@@ -41,6 +41,7 @@ REGION_PROPERTY = "ai4geo:region"
 CLASS_PROPERTY, BUILDING = "class", "building"
 IMAGE_SUFFIXES = (".tif", ".tiff")
 LABEL_SCHEMA = "https://stac-extensions.github.io/label/v1.0.1/schema.json"
+PROJECTION_SCHEMA = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
 STAC_NAMES = ("catalog.json", "collection.json", "stac-item.json", "item.json")
 
 
@@ -322,9 +323,11 @@ def write_label_dataset(image: str | Path, vector: str | Path, out: str | Path, 
     them as a STAC collection with the label extension; returns the path of ``collection.json``.
 
     Each chip has two items, each in its own folder: the image item (asset ``image``: the chip, a lossless
-    GeoTIFF) and the label item (``<id>-labels``: asset ``labels``, the polygons clipped to the chip in WGS84 GeoJSON
-    with property ``class`` = ``building``; a ``source`` link to the image item). Windows smaller than half a
-    chip, or with less than ``min_valid`` valid pixels, are left out.
+    GeoTIFF; its grid in the projection extension's fields) and the label item (``<id>-labels``: asset
+    ``labels``, the polygons clipped to the chip, WGS84 GeoJSON with property ``class`` = ``building``; a
+    ``source`` link to the image item). Windows smaller than half a chip, or with less than ``min_valid`` valid
+    pixels, are left out. Items are dated by the image's TIFF date tag, else by the time of writing; ``gsd`` is
+    the pixel size in metres, ``ai4geo:region`` the region.
     """
     import pystac
     import rasterio
@@ -394,6 +397,11 @@ def write_label_dataset(image: str | Path, vector: str | Path, out: str | Path, 
                 props = {REGION_PROPERTY: region, "gsd": gsd}
                 source = pystac.Item(id=item_id, geometry=footprint, bbox=bbox, datetime=when,
                                      properties=dict(props))
+                epsg = crs.to_epsg()
+                source.stac_extensions.append(PROJECTION_SCHEMA)
+                source.properties |= {"proj:shape": [int(win.height), int(win.width)],
+                                      "proj:transform": list(transform)[:6],
+                                      **({"proj:code": f"EPSG:{epsg}"} if epsg else {"proj:wkt2": crs.to_wkt()})}
                 source.add_asset("image", pystac.Asset(str((out / item_id / f"{item_id}.tif").resolve()),
                                                        media_type=pystac.MediaType.GEOTIFF, roles=["data"],
                                                        title="image chip"))

@@ -97,6 +97,9 @@ def test_written_dataset_reads_back_with_its_masks_and_georeferencing(tmp_path: 
     assert any("/label/" in e for e in meta["stac_extensions"])
     source = next(link for link in meta["links"] if link["rel"] == "source")
     assert not Path(source["href"]).is_absolute() and meta["assets"]["labels"]["href"].startswith("./")
+    image_item = json.loads((tmp_path / "ds" / "nowhere-0-96" / "nowhere-0-96.json").read_text())
+    assert image_item["properties"]["proj:code"] == CRS and image_item["properties"]["proj:shape"] == [96, 96]
+    assert image_item["properties"]["proj:transform"] == list(back[1].transform)[:6]
     with pytest.raises(OutputNotWritableError):
         write_label_dataset(tif, labels, tmp_path / "ds", chip_size=96)
     write_label_dataset(tif, labels, tmp_path / "ds", chip_size=200, overwrite=True)
