@@ -25,7 +25,7 @@ def demo_config(city: Any, out: Path, tile_size: int = 600, workers: int | None 
                 dsm_engine: str | None = None) -> dict[str, Any]:
     """The run configuration of the demo, as the mapping a YAML file would hold.
 
-    ``dsm_engine`` (default: the ``dsm`` step's): ``native``, the package's plane sweep (its search range comes
+    ``dsm_engine`` (default: the ``dsm`` step's): ``native``, the package's semi-global matching (its search range comes
     from a coarse terrain prior, the lowest and highest ground of the area as a global DEM would give, widened by
     :data:`MAX_BUILDING_HEIGHT_M`) with the morphological ``terrain`` engine; or ``cars``: CARS DSMs and
     bulldozer DTMs (slower).

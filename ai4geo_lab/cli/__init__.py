@@ -108,7 +108,7 @@ def demo_cmd(
     workers: Annotated[int | None, typer.Option(help="local Dask workers (default: cores)")] = None,
     cluster: Annotated[str | None, typer.Option(help="where to run (as for `ai4geo run`)")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
-    dsm_engine: Annotated[str | None, typer.Option("--dsm-engine", help="native (the package's plane sweep, fast; "
+    dsm_engine: Annotated[str | None, typer.Option("--dsm-engine", help="native (the package's own stereo, fast; "
                                                    "default) or cars (CARS DSMs and bulldozer DTMs)")] = None,
 ) -> None:
     """Make the sample city, run the whole chain on it and write metrics.json and report.html."""

@@ -31,20 +31,44 @@ def fit_tile_size(tile_size: int, overlap: int, bytes_per_px: float, worker_memo
     return max(minimum, min(tile_size, side))
 
 
-def _compute_tile(tile_fn: TileFn, tile: Tile, grid: GroundGrid, out_path: Path, dtype: str,
-                  nodata: float | None, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Run one tile and write its result atomically (runs on a Dask worker)."""
-    result = np.asarray(tile_fn(tile, grid, **kwargs))
-    core = (int(tile.core.height), int(tile.core.width))
-    if result.shape[-2:] != core:
-        raise ProcessingError(f"tile {tile.key} returned shape {result.shape[-2:]}, expected {core}")
-    write_raster(out_path, result.astype(dtype), grid.window_transform(tile.core), grid.crs, nodata, cog=False,
-                 compress="ZSTD")  # an intermediate read once by the mosaic: fast compression
+@dataclass(frozen=True)
+class RasterOut:
+    """One raster a tile function returns: its type, nodata, GDAL compression, metadata tags and band names."""
+
+    dtype: str
+    nodata: float | None
+    compress: str = "DEFLATE"
+    tags: dict[str, str] | None = None
+    band_names: list[str] | None = None
+
+
+def _valid_fraction(result: np.ndarray, nodata: float | None) -> float:
     if np.issubdtype(result.dtype, np.floating):
-        valid = float(np.isfinite(result).mean())
-    else:
-        valid = float((result != nodata).mean()) if nodata is not None else 1.0
-    return {"key": tile.key, "valid_fraction": round(valid, 4)}
+        return float(np.isfinite(result).mean())
+    return float((result != nodata).mean()) if nodata is not None else 1.0
+
+
+def _compute_tile(tile_fn: TileFn, tile: Tile, grid: GroundGrid, paths: dict[str, Path],
+                  outputs: dict[str, RasterOut], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Run one tile and write each of its results atomically (runs on a Dask worker).
+
+    With one output the tile function returns its array; with several, a mapping of output name to array.
+    """
+    returned = tile_fn(tile, grid, **kwargs)
+    results = returned if isinstance(returned, dict) else {next(iter(outputs)): returned}
+    if set(results) != set(outputs):
+        raise ProcessingError(f"tile {tile.key} returned {sorted(results)}, expected {sorted(outputs)}")
+    core = (int(tile.core.height), int(tile.core.width))
+    info: dict[str, Any] = {"key": tile.key}
+    for name, spec in outputs.items():
+        result = np.asarray(results[name])
+        if result.shape[-2:] != core:
+            raise ProcessingError(f"tile {tile.key} returned shape {result.shape[-2:]} for {name}, expected {core}")
+        write_raster(paths[name], result.astype(spec.dtype), grid.window_transform(tile.core), grid.crs,
+                     spec.nodata, cog=False, compress="ZSTD")  # an intermediate read once by the mosaic
+        key = "valid_fraction" if len(outputs) == 1 else f"valid_fraction_{name}"
+        info[key] = round(_valid_fraction(result, spec.nodata), 4)
+    return info
 
 
 @dataclass
@@ -86,25 +110,39 @@ class StepContext:
         the manifest; tiles already recorded (and present) are not recomputed. Tiles shrink when one halo
         window (``bytes_per_px`` of working memory per pixel) would take more than a quarter of a worker's memory.
         """
+        spec = RasterOut(dtype, nodata, compress, tags, band_names)
+        return self.tiled_rasters({name: spec}, tile_fn, overlap, bytes_per_px, **kwargs)[name]
+
+    def tiled_rasters(self, outputs: dict[str, RasterOut], tile_fn: TileFn, overlap: int,
+                      bytes_per_px: float = 64.0, **kwargs: Any) -> dict[str, Path]:
+        """:meth:`tiled_raster` for a tile function returning several rasters (a mapping name → array), each
+        mosaicked into its own COG; the tiles of all of them are computed, recorded and resumed together."""
+        first = next(iter(outputs))
         size = fit_tile_size(self.tile_size, overlap, bytes_per_px, self.worker_memory())
         if size < self.tile_size:
-            self.log(f"[{self.step_id}] {name}: tiles of {size} px to fit the workers' memory")
+            self.log(f"[{self.step_id}] {first}: tiles of {size} px to fit the workers' memory")
         grid = TileGrid(*self.grid.shape, tile_size=size, overlap=overlap)
-        tile_dir = self.root / self.step_id / "tiles" / name
-        tile_dir.mkdir(parents=True, exist_ok=True)
-        rec_id = f"{self.step_id}/{name}"
-        prepare_record(self.manifest, rec_id, {"tile_size": size})  # other tiles: start this raster afresh
-        tasks = [TileTask(t.key, _compute_tile, (tile_fn, t, self.grid, tile_dir / f"{t.key}.tif", dtype, nodata,
-                                                  kwargs), (tile_dir / f"{t.key}.tif",)) for t in grid]
+        dirs = {name: self.root / self.step_id / "tiles" / name for name in outputs}
+        for folder in dirs.values():
+            folder.mkdir(parents=True, exist_ok=True)
+        rec_id = f"{self.step_id}/{first}"
+        prepare_record(self.manifest, rec_id, {"tile_size": size, "outputs": sorted(outputs)} if len(outputs) > 1
+                       else {"tile_size": size})  # other tiles: start these rasters afresh
+        tasks = []
+        for t in grid:
+            paths = {name: dirs[name] / f"{t.key}.tif" for name in outputs}
+            tasks.append(TileTask(t.key, _compute_tile, (tile_fn, t, self.grid, paths, outputs, kwargs),
+                                  tuple(paths.values())))
         done = run_tiles(tasks, self.manifest, rec_id, self.client, self.progress,
-                         on_done=lambda info: self.tiles_computed.append(f"{name}/{info['key']}"))
+                         on_done=lambda info: self.tiles_computed.append(f"{first}/{info['key']}"))
         if done.failures:
-            key, first = done.failures[0]
+            key, failure = done.failures[0]
             told = f"{len(done.failures)} of {len(grid)} tiles of {rec_id} failed"
             rerun = "finished tiles are kept; fix the cause and run again to compute only the missing tiles"
-            if isinstance(first, Ai4geoError):  # a bad input, say: keep its type (status), message and advice
-                raise type(first)(f"{told} (first, {key}: {first.message})", first.hint or rerun) from first
+            if isinstance(failure, Ai4geoError):  # a bad input, say: keep its type (status), message and advice
+                raise type(failure)(f"{told} (first, {key}: {failure.message})", failure.hint or rerun) from failure
             raise ProcessingError(f"{told} (first: {done.failure_text()})", rerun)
-        return mosaic_cog([(tile_dir / f"{t.key}.tif", t.core) for t in grid], self.output_path(name, ".tif"),
-                          self.grid.shape, self.grid.transform, self.grid.crs, dtype, nodata, band_names, compress,
-                          tags=tags)
+        return {name: mosaic_cog([(dirs[name] / f"{t.key}.tif", t.core) for t in grid],
+                                 self.output_path(name, ".tif"), self.grid.shape, self.grid.transform, self.grid.crs,
+                                 spec.dtype, spec.nodata, spec.band_names, spec.compress, tags=spec.tags)
+                for name, spec in outputs.items()}

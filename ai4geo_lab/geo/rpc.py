@@ -48,7 +48,7 @@ class HeightSweep:
     """An RPC model pre-evaluated on fixed ground positions, projecting them fast at any height.
 
     For a fixed (lon, lat) every RPC polynomial is a cubic in height; ``project(h)`` then costs a few
-    multiply-adds per point. Used by plane-sweep stereo and by renderers.
+    multiply-adds per point. Used by the renderers of the sample city.
     """
 
     rpc: RPCModel

@@ -103,7 +103,7 @@ class RunConfig(BaseModel):
                 raise ConfigError(f"{where}: unknown input(s) {', '.join(extra)}",
                                   f"this step takes: {', '.join(spec.inputs + spec.optional_inputs)}")
             for role, ref in s.inputs.items():
-                self.resolve_ref(ref, produced, where=f"{where}, input '{role}'")
+                self.resolve_ref(ref, produced, where=f"{where}, input '{role}'", role=role)
             produced[s.id] = spec.outputs_of(parsed[s.id])
         for name, inp in self.inputs.items():
             if not inp.path.exists():
@@ -112,8 +112,12 @@ class RunConfig(BaseModel):
             raise InputNotFoundError(f"grid.like: {self.grid.like} does not exist", "check the path in the config")
         return parsed
 
-    def resolve_ref(self, ref: str, produced: dict[str, tuple[str, ...]], where: str) -> tuple[str, str | None]:
-        """Split an input reference into (source, output) and check that it exists earlier in the run."""
+    def resolve_ref(self, ref: str, produced: dict[str, tuple[str, ...]], where: str,
+                    role: str | None = None) -> tuple[str, str | None]:
+        """Split an input reference into (source, output) and check that it exists earlier in the run.
+
+        A bare step id names its only output, or, among several, the one named like the input ``role`` it feeds
+        (``dsm: dsm_1`` takes ``dsm_1.dsm``)."""
         if ref in self.inputs:
             return ref, None
         step_id, _, out = ref.partition(".")
@@ -122,6 +126,8 @@ class RunConfig(BaseModel):
                               f"run inputs: {', '.join(self.inputs) or 'none'}; earlier steps: "
                               f"{', '.join(produced) or 'none'}")
         outputs = produced[step_id]
+        if not out and role in outputs and len(outputs) > 1:
+            out = role
         if not out:
             if len(outputs) != 1:
                 raise ConfigError(f"{where}: step '{step_id}' has several outputs",

@@ -78,7 +78,7 @@ def _run(config: RunConfig, params: dict[str, Any], client: Any, progress: bool,
         inputs: dict[str, Path] = {}
         input_dates: list[dt.datetime] = []
         for role, ref in s.inputs.items():
-            src, out = config.resolve_ref(ref, produced, where=f"step '{s.id}'")
+            src, out = config.resolve_ref(ref, produced, where=f"step '{s.id}'", role=role)
             if out is None:
                 inputs[role] = config.inputs[src].path
                 if src in dates:

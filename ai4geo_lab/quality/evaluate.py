@@ -7,7 +7,7 @@ from typing import Any
 from ai4geo_lab.quality.run_report import Reference, RunReport, build_run_report
 
 METHODS = (
-    "DSM: plane-sweep NCC stereo on the rendered Pléiades-like pair. DTM: morphological opening on a robust coarse "
+    "DSM: semi-global matching of the rectified Pléiades-like pair. DTM: morphological opening on a robust coarse "
     "grid. Buildings: threshold on nDSM and NDVI, regularised polygons, LOD1 at the 90th percentile of nDSM, "
     "LOD2 roofs (flat, shed, gable, hip) fitted to the DSM. "
     "Land cover: rules on NDVI, brightness and height. Change: DSM difference between the two dates."

@@ -1,7 +1,8 @@
 """Stereo: DSMs from pairs of sensor images with RPC models.
 
 ``dsm(images, out, resolution=…, engine="cars", roi=None, client=None)`` runs CARS (the ``cars`` extra) over ROI
-tiles; the chain's ``stereo`` step is the built-in plane-sweep engine.
+tiles; the chain's ``dsm`` step runs it (``engine: cars``) or the package's own engine (``engine: native``:
+epipolar rectification, semi-global matching and triangulation, :mod:`ai4geo_lab.stereo.native`).
 """
 
 from ai4geo_lab.stereo.sensor_dsm import DsmResult, choose_pairs, dsm

@@ -16,7 +16,6 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import combinations
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,7 +34,6 @@ from ai4geo_lab.errors import (
     Ai4geoError,
     ConfigError,
     IncompleteProductError,
-    InvalidInputError,
     NoOverlapError,
     ProcessingError,
     format_validation_error,
@@ -48,7 +46,7 @@ from ai4geo_lab.geo.atomic import atomic_path, write_text_atomic
 from ai4geo_lab.geo.raster import open_raster
 from ai4geo_lab.geo.sensor import SensorImage, read_sensor
 from ai4geo_lab.stereo.cars_engine import CarsDsmParams, TileJob, check_cars, run_tile
-from ai4geo_lab.stereo.geometry import MIN_PARALLAX_PX_PER_M, height_sensitivity
+from ai4geo_lab.stereo.geometry import choose_pairs, height_sensitivity
 
 ImageSpec = str | Path | SensorImage | tuple[str | Path, str | Path]
 RoiSpec = Any
@@ -107,36 +105,6 @@ def search_margins(sensors: list[SensorImage], pairs: list[tuple[int, int]], whe
     span = fill * (tile_width_m / gsd) / max(parallax, 1e-6)  # heights the search may cover (m)
     scale = min(1.0, span / (CARS_LOWER_MARGIN_M + CARS_UPPER_MARGIN_M))
     return float(max(1, round(CARS_LOWER_MARGIN_M * scale))), float(max(2, round(CARS_UPPER_MARGIN_M * scale)))
-
-
-def choose_pairs(sensors: list[SensorImage], where: tuple[float, float, float]) -> list[tuple[int, int]]:
-    """Pairs to match: for two images the pair; for more, the most nadir image with each other image.
-
-    Pairs whose height sensitivity is below :data:`MIN_PARALLAX_PX_PER_M` are dropped (too small a base).
-    """
-    if len(sensors) < 2:
-        raise ConfigError(f"stereo needs at least two images, got {len(sensors)}", "give a pair or a tri-stereo set")
-    lon, lat, h = where
-
-    def lean(s: SensorImage) -> float:  # how far the image point moves per metre of height: off-nadir angle
-        (r0, c0), (r1, c1) = s.project(lon, lat, h - 50), s.project(lon, lat, h + 50)
-        return float(np.hypot(r1 - r0, c1 - c0))
-
-    if len(sensors) == 2:
-        candidates = [(0, 1)]
-    else:
-        ref = int(np.argmin([lean(s) for s in sensors]))
-        candidates = [(ref, i) for i in range(len(sensors)) if i != ref]
-    pairs = [p for p in candidates if height_sensitivity(sensors[p[0]], sensors[p[1]], lon, lat, h)
-             >= MIN_PARALLAX_PX_PER_M]
-    if not pairs:
-        best = max(combinations(range(len(sensors)), 2),
-                   key=lambda p: height_sensitivity(sensors[p[0]], sensors[p[1]], lon, lat, h))
-        if height_sensitivity(sensors[best[0]], sensors[best[1]], lon, lat, h) < MIN_PARALLAX_PX_PER_M:
-            raise InvalidInputError("the images see the ground from almost the same direction: no stereo base",
-                                    "give images taken from different angles (a stereo pair)")
-        pairs = [best]
-    return pairs
 
 
 def utm_epsg(lon: float, lat: float) -> int:
@@ -224,7 +192,7 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
     ``record_id``: a rerun with the same options computes only the missing tiles.
     """
     if engine != "cars":
-        raise ConfigError(f"unknown DSM engine '{engine}'", "engines: cars (the native plane sweep is the 'dsm' step's "
+        raise ConfigError(f"unknown DSM engine '{engine}'", "engines: cars (the native engine is the 'dsm' step's "
                           "default engine)")
     if resolution <= 0:
         raise ConfigError(f"resolution must be positive, got {resolution}")

@@ -60,8 +60,8 @@ def test_unknown_step(tmp_path, small_city):
 
 def test_invalid_parameter(tmp_path, small_city):
     steps = [{"id": "dsm", "step": "dsm", "inputs": {"left": "left", "right": "right"},
-              "params": {"native": {"hmin": 100, "hmax": 250, "window": 4}}}]
-    assert_user_error(ai4geo("run", str(config(tmp_path, small_city, steps=steps))), "window must be odd")
+              "params": {"native": {"hmin": 100, "hmax": 250, "block": 4}}}]
+    assert_user_error(ai4geo("run", str(config(tmp_path, small_city, steps=steps))), "block must be odd")
 
 
 def test_unknown_parameter_and_bad_reference(tmp_path, small_city):
@@ -93,15 +93,15 @@ def test_bad_sample_parameters(tmp_path):
 
 
 def test_failed_run_leaves_nothing_half_written(tmp_path, small_city):
-    # an image without RPC: every stereo tile fails
+    # an image without RPC: the step stops before any tile, and says why
     plain = write_raster(tmp_path / "plain.tif", np.ones((50, 50), np.uint16), Affine(1, 0, 0, 0, -1, 50),
                          "EPSG:32631")
     steps = [{"id": "dsm", "step": "dsm", "inputs": {"left": "left", "right": "right"},
-              "params": {"native": {"hmin": 100, "hmax": 250, "height_step": 1.0}}}]
+              "params": {"native": {"hmin": 100, "hmax": 250}}}]
     path = config(tmp_path, small_city, inputs={"left": str(plain), "right": str(small_city.image("date1", "pan_bwd"))},
                   tile_size=100, steps=steps)
     proc = ai4geo("run", str(path))
-    assert_user_error(proc, "tiles", "failed")
+    assert_user_error(proc, "plain.tif has no RPC model")
     out = tmp_path / "out"
     assert not list(out.rglob("*.part")) and not list(out.rglob("*.tif"))
 

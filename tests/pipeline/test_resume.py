@@ -56,7 +56,7 @@ def test_rerun_recomputes_only_the_missing_tile(small_city, dask_client, tmp_pat
     assert manifest["steps"]["dsm"]["status"] == "done"
 
     # a parameter change invalidates every tile of that step
-    changed = run(make_config(small_city, out, min_score=0.6), client=dask_client, progress=False,
+    changed = run(make_config(small_city, out, min_confidence=0.3), client=dask_client, progress=False,
                   log=lambda _: None)
     assert len(changed.tiles_computed["dsm"]) == n_tiles
 
@@ -67,10 +67,10 @@ def test_products_carry_stac_lineage(small_city, dask_client, tmp_path):
                  log=lambda _: None)
     catalog = pystac.Catalog.from_file(str(result.catalog))
     items = {i.id: i for i in catalog.get_items(recursive=True)}
-    assert set(items) == {"dsm-dsm", "terrain-dtm", "terrain-ndsm"}
+    assert set(items) == {"dsm-dsm", "dsm-confidence", "dsm-filled", "terrain-dtm", "terrain-ndsm"}
     dsm = items["dsm-dsm"]
     assert dsm.properties["ai4geo:step"] == "dsm"
-    assert dsm.properties["ai4geo:parameters"]["native"]["window"] == 5
+    assert dsm.properties["ai4geo:parameters"]["native"]["block"] == 7
     assert set(dsm.properties["ai4geo:inputs"]) == {"left", "right"}
     assert dsm.properties["processing:software"]["ai4geo-lab"]
     assert dsm.datetime.date().isoformat() == small_city.dates["date1"][:10]
