@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -90,6 +91,18 @@ class BaseHandler(APIHandler):
         if not isinstance(data, dict):
             raise InvalidInputError("the request body must be a JSON object")
         return model.model_validate(data)
+
+    @contextlib.contextmanager
+    def without_server_paths(self) -> Iterator[None]:
+        """Errors raised inside name files relative to the root folder: no server path reaches the browser."""
+        try:
+            yield
+        except Ai4geoError as exc:
+            root = str(self.root_dir)
+            exc.message = exc.message.replace(root + "/", "").replace(root, ".")
+            if exc.hint:
+                exc.hint = exc.hint.replace(root + "/", "").replace(root, ".")
+            raise
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a blocking core call in a worker thread (the server keeps answering meanwhile)."""

@@ -24,10 +24,11 @@ const search: JupyterFrontEndPlugin<void> = {
   description: 'Search panel: map, AOI, catalogue search, download, insert code.',
   autoStart: true,
   requires: [INotebookTracker],
-  optional: [ILayoutRestorer, ICommandPalette],
+  optional: [ILayoutRestorer, ICommandPalette, IDefaultFileBrowser],
   activate: (app: JupyterFrontEnd, tracker: INotebookTracker, restorer: ILayoutRestorer | null,
-    palette: ICommandPalette | null) => {
-    const panel = new SearchPanel(code => insertCode(app, tracker, code), () => api('config'));
+    palette: ICommandPalette | null, browser: IDefaultFileBrowser | null) => {
+    const panel = new SearchPanel(code => insertCode(app, tracker, code), () => api('config'),
+      () => browser?.model.path ?? '');
     panel.title.icon = searchIcon;
     app.shell.add(panel, 'left', { rank: 650 });
     restorer?.add(panel, 'ai4geo-search');

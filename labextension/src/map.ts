@@ -7,6 +7,25 @@ export interface IMapConfig {
   tile_attribution: string;
 }
 
+/** What `catalog/local` answers: the local catalogue's catalogues, by title, with their extents. */
+export interface ILocalCatalogue {
+  catalogs: { title: string; bbox: [number, number, number, number] | null; items: number; collections: string[] }[];
+  bbox: [number, number, number, number] | null;
+  items: number;
+}
+
+const catalogueListeners = new Set<() => void>();
+
+/** Tell every map that the local catalogue changed (a catalogue was added): they draw its extent again. */
+export function catalogueChanged(): void {
+  catalogueListeners.forEach(listener => listener());
+}
+
+const EXTENT_STYLE = {
+  color: '#7c3aed', weight: 2, dashArray: '6 4', fillColor: '#7c3aed', fillOpacity: 0.06, interactive: true,
+  className: 'ai4geo-catalogue-extent', pmIgnore: true
+};
+
 const BASE_PANE = 'ai4geo-base';
 
 const STEPS = [30, 10, 5, 2, 1, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001, 0.0005, 0.0002, 0.0001];
@@ -58,9 +77,15 @@ export class BaseMap {
   private graticule: Graticule;
   onModeChange: (mode: 'tiles' | 'offline', reason: string) => void = () => undefined;
   mode: 'tiles' | 'offline' = 'offline';
+  /** The local catalogue's extent (drawn on load, and again when a catalogue is added). */
+  readonly catalogue = L.featureGroup();
+  private catalogueBounds: Leaflet.LatLngBounds | null = null;
+  private zoomButton: HTMLAnchorElement | null = null;
+  private onCatalogueChanged = () => void this.showCatalogue();
 
   constructor(node: HTMLElement, config: IMapConfig) {
     this.map = L.map(node, { center: [20, 0], zoom: 2, worldCopyJump: true, attributionControl: true });
+    node.classList.add('ai4geo-basemap');
     // the offline base's outlines lie under every tile layer (rasters put on the map included)
     this.map.createPane(BASE_PANE).style.zIndex = '150';
     L.control.scale({ position: 'bottomleft', imperial: false }).addTo(this.map);
@@ -83,6 +108,89 @@ export class BaseMap {
     } else {
       this.useOffline('no tile URL is configured');
     }
+    this.catalogue.addTo(this.map);
+    this.addZoomToCatalogue();
+    catalogueListeners.add(this.onCatalogueChanged);
+    void this.showCatalogue();
+  }
+
+  /** A button under the zoom buttons: zoom to the local catalogue's extent. */
+  private addZoomToCatalogue(): void {
+    const ZoomTo = L.Control.extend({
+      onAdd: () => {
+        const bar = L.DomUtil.create('div', 'leaflet-bar ai4geo-zoom-catalogue');
+        const a = L.DomUtil.create('a', '', bar) as HTMLAnchorElement;
+        a.href = '#';
+        a.role = 'button';
+        a.title = 'Zoom to the local catalogue';
+        a.setAttribute('aria-label', 'Zoom to the local catalogue');
+        a.innerHTML =
+          '<svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"><path d="M2 6V2h4M10 2h4v4M14 10v4h-4' +
+          'M6 14H2v-4" fill="none" stroke="currentColor" stroke-width="1.7"/><rect x="5.5" y="5.5" width="5" ' +
+          'height="5" fill="currentColor"/></svg>';
+        L.DomEvent.disableClickPropagation(bar);
+        L.DomEvent.on(a, 'click', (e: Event) => {
+          L.DomEvent.preventDefault(e);
+          this.zoomToCatalogue();
+        });
+        this.zoomButton = a;
+        this.updateZoomButton();
+        return bar;
+      }
+    });
+    new ZoomTo({ position: 'topleft' }).addTo(this.map);
+  }
+
+  private updateZoomButton(): void {
+    if (this.zoomButton) {
+      const off = this.catalogueBounds === null;
+      this.zoomButton.classList.toggle('leaflet-disabled', off);
+      this.zoomButton.setAttribute('aria-disabled', String(off));
+      this.zoomButton.title = off ? 'The local catalogue is empty' : 'Zoom to the local catalogue';
+    }
+  }
+
+  /** Fit the view to the local catalogue's extent (nothing when it is empty). */
+  zoomToCatalogue(): boolean {
+    if (!this.catalogueBounds) {
+      return false;
+    }
+    this.map.fitBounds(this.catalogueBounds, { maxZoom: 17, padding: [20, 20] });
+    return true;
+  }
+
+  /** Draw the extent of every catalogue of the local catalogue (a box, and a dot that shows at world scale). */
+  async showCatalogue(): Promise<void> {
+    let found: ILocalCatalogue;
+    try {
+      found = await api<ILocalCatalogue>('catalog/local');
+    } catch {
+      return; // no extent to draw; searching still works
+    }
+    this.catalogue.clearLayers();
+    for (const c of found.catalogs) {
+      if (!c.bbox) {
+        continue;
+      }
+      const [west, south, east, north] = c.bbox;
+      const bounds = L.latLngBounds([south, west], [north, east]);
+      const text = `${c.title}: ${c.items} item${c.items === 1 ? '' : 's'} (${c.collections.join(', ')})`;
+      this.catalogue.addLayer(L.rectangle(bounds, EXTENT_STYLE as any).bindTooltip(text, { sticky: true }));
+      this.catalogue.addLayer(
+        L.circleMarker(bounds.getCenter(), {
+          radius: 5, color: '#7c3aed', weight: 2, fillOpacity: 0.6, className: 'ai4geo-catalogue-dot', pmIgnore: true
+        } as any).bindTooltip(text)
+      );
+    }
+    this.catalogueBounds = found.bbox
+      ? L.latLngBounds([found.bbox[1], found.bbox[0]], [found.bbox[3], found.bbox[2]])
+      : null;
+    this.map.getContainer().dataset.catalogue = String(found.catalogs.filter(c => c.bbox).length);
+    this.updateZoomButton();
+  }
+
+  dispose(): void {
+    catalogueListeners.delete(this.onCatalogueChanged);
   }
 
   private useOffline(reason: string): void {

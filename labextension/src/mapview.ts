@@ -318,4 +318,9 @@ export class MapView extends Widget {
   protected onResize(): void {
     this.base?.refresh();
   }
+
+  dispose(): void {
+    this.base?.dispose();
+    super.dispose();
+  }
 }
