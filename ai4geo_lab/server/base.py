@@ -109,7 +109,24 @@ class BaseHandler(APIHandler):
         return await asyncio.get_running_loop().run_in_executor(_EXECUTOR, functools.partial(fn, *args, **kwargs))
 
     def reply(self, data: Any, status: int = 200) -> None:
-        """Answer ``data`` as JSON."""
+        """Answer ``data`` as JSON (strict JSON, which browsers parse: NaN and infinities become null)."""
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(data, default=str))
+        try:
+            text = json.dumps(data, default=str, allow_nan=False)
+        except ValueError:
+            text = json.dumps(_finite(data), default=str, allow_nan=False)
+        self.finish(text)
+
+
+def _finite(data: Any) -> Any:
+    """``data`` with every non-finite float (NaN, ±inf: not JSON) replaced by None."""
+    import math
+
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(v) for v in data]
+    return data

@@ -30,7 +30,9 @@ const BASE_PANE = 'ai4geo-base';
 
 const STEPS = [30, 10, 5, 2, 1, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001, 0.0005, 0.0002, 0.0001];
 
-/** Lines of longitude and latitude at a spacing fit for the view, with their values: a map that needs nothing. */
+/** Lines of longitude and latitude at a spacing fit for the view, with their values: a map that needs nothing.
+ * Longitudes are written along the top edge and latitudes along the right edge, and a label that would fall under a
+ * control of the map (zoom, drawing tools, scale, attribution) is left out rather than drawn clipped beneath it. */
 class Graticule {
   readonly layer = L.layerGroup();
   constructor(private map: Leaflet.Map) {
@@ -45,24 +47,51 @@ class Graticule {
     const digits = Math.max(0, Math.ceil(-Math.log10(step)));
     const style = { color: '#8a94a6', weight: 1, opacity: 0.6, interactive: false, dashArray: '3 4', pmIgnore: true };
     const south = Math.max(-85, b.getSouth()), north = Math.min(85, b.getNorth());
+    const controls = this.controlBoxes();
+    const size = this.map.getSize();
     for (let x = Math.ceil(b.getWest() / step) * step; x <= b.getEast(); x += step) {
       this.layer.addLayer(L.polyline([[south, x], [north, x]], style));
-      this.layer.addLayer(this.label([north, x], `${x.toFixed(digits)}°`, 'ai4geo-grid-label-x'));
+      const text = `${x.toFixed(digits)}°`;
+      const at = this.map.latLngToContainerPoint([north, x]);
+      const box: Box = [at.x + 2, 0, at.x + 4 + textWidth(text), LABEL_HEIGHT + 2];
+      if (box[2] <= size.x && !controls.some(c => overlaps(c, box))) {
+        this.layer.addLayer(this.label([north, x], text, 'ai4geo-grid-label-x'));
+      }
     }
     for (let y = Math.ceil(south / step) * step; y <= north; y += step) {
       this.layer.addLayer(L.polyline([[y, b.getWest()], [y, b.getEast()]], style));
-      this.layer.addLayer(this.label([y, b.getWest()], `${y.toFixed(digits)}°`, 'ai4geo-grid-label-y'));
+      const text = `${y.toFixed(digits)}°`;
+      const at = this.map.latLngToContainerPoint([y, b.getEast()]);
+      const box: Box = [size.x - 4 - textWidth(text), at.y - LABEL_HEIGHT - 1, size.x, at.y];
+      if (box[1] >= 0 && !controls.some(c => overlaps(c, box))) {
+        this.layer.addLayer(this.label([y, b.getEast()], text, 'ai4geo-grid-label-y'));
+      }
     }
+  }
+
+  /** Where the map's controls are, in the map's pixels (with a small margin). */
+  private controlBoxes(): Box[] {
+    const container = this.map.getContainer();
+    const origin = container.getBoundingClientRect();
+    return Array.from(container.querySelectorAll<HTMLElement>('.leaflet-control')).map(el => {
+      const r = el.getBoundingClientRect();
+      return [r.left - origin.left - 3, r.top - origin.top - 3, r.right - origin.left + 3, r.bottom - origin.top + 3];
+    });
   }
 
   private label(at: Leaflet.LatLngExpression, text: string, cls: string): Leaflet.Marker {
     return L.marker(at, {
       interactive: false,
       pmIgnore: true,
-      icon: L.divIcon({ className: `ai4geo-grid-label ${cls}`, html: text, iconSize: [0, 0] })
+      icon: L.divIcon({ className: `ai4geo-grid-label ${cls}`, html: `<span>${text}</span>`, iconSize: [0, 0] })
     });
   }
 }
+
+type Box = [number, number, number, number]; // left, top, right, bottom
+const LABEL_HEIGHT = 12;
+const textWidth = (text: string) => 6.2 * text.length; // 10 px digits
+const overlaps = (a: Box, b: Box) => a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
 
 /**
  * A Leaflet map with the configured tiles, falling back by itself to an offline base (country outlines served by
@@ -110,6 +139,7 @@ export class BaseMap {
     }
     this.catalogue.addTo(this.map);
     this.addZoomToCatalogue();
+    this.graticule.draw(); // again, now that every control has its place
     catalogueListeners.add(this.onCatalogueChanged);
     void this.showCatalogue();
   }
