@@ -97,12 +97,31 @@ def _city(out: Path, seed: int, size_m: float, gsd: float) -> Any:
     return make_sample_city(root, seed=seed, size_m=size_m, gsd=gsd, overwrite=True)
 
 
+def register_city(city: Any, workspace: str | Path | None = None, log: Any = print) -> Path | None:
+    """Add the sample city's STAC catalogue to the workspace's local catalogue (as ``ai4geo catalog add`` does),
+    so that the Lab's search panel and ``search(..., provider="local")`` find it; returns the catalogue file.
+    A workspace that cannot be written is reported, not fatal: the demo itself does not need it."""
+    from ai4geo_lab.catalog import add_local_catalog
+    from ai4geo_lab.errors import Ai4geoError
+
+    try:
+        cat = add_local_catalog(city.root, workspace)
+    except (Ai4geoError, OSError) as exc:
+        log(f"the sample city was not added to the local catalogue: {exc}")
+        return None
+    log(f"the sample city's catalogue is in the local catalogue (search provider 'local'): {cat}")
+    return cat
+
+
 def run_demo(out: str | Path = "demo-out", seed: int = 0, size_m: float = 600.0, gsd: float = 0.5,
              workers: int | None = None, progress: bool = True, client: Any = None,
-             log: Any = print, cluster: Any = None, dsm_engine: str | None = None) -> dict[str, Any]:
+             log: Any = print, cluster: Any = None, dsm_engine: str | None = None,
+             workspace: str | Path | None = None, register: bool = True) -> dict[str, Any]:
     """Make the sample city, run the chain (DSMs by ``dsm_engine``: ``native`` or ``cars``, see
     :func:`demo_config`), compare every product with the truth.
 
+    Unless ``register`` is False, the sample city's STAC catalogue is added to the local catalogue of
+    ``workspace`` (default: ``$AI4GEO_WORKSPACE``, else ``~/ai4geo-workspace``), where the Lab's search finds it.
     Writes ``out/metrics.json`` and ``out/report.html`` and returns the metrics.
     """
     out = Path(out).resolve()
@@ -111,6 +130,8 @@ def run_demo(out: str | Path = "demo-out", seed: int = 0, size_m: float = 600.0,
     t0 = time.perf_counter()
     log(f"making the sample city (seed {seed}, {size_m:g} m, {gsd:g} m/px)")
     city = _city(out, seed, size_m, gsd)
+    if register:
+        register_city(city, workspace, log)
     times["sample_city"] = round(time.perf_counter() - t0, 2)
     mapping = demo_config(city, out, workers=workers, dsm_engine=dsm_engine)
     write_text_atomic(out / "demo.yaml", yaml.safe_dump(mapping, sort_keys=False))

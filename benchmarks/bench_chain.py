@@ -26,7 +26,7 @@ def main() -> None:
         for workers in sorted({1, args.workers}):
             t0 = time.perf_counter()
             metrics = run_demo(Path(tmp) / f"w{workers}", size_m=args.size_m, gsd=args.gsd, workers=workers,
-                               progress=False, log=lambda _: None)
+                               progress=False, log=lambda _: None, register=False)
             results[workers] = (time.perf_counter() - t0, metrics["wall_time_s"])
     print(f"sample city {args.size_m:g} m at {args.gsd:g} m/px ({area_km2:.3f} km²)")
     steps = [k for k in results[1][1] if k.startswith("step.")]

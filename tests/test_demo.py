@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -15,10 +16,15 @@ from ai4geo_lab.buildings.cityjson import validate_cityjson
 @pytest.mark.slow
 def test_demo_command_at_default_size(tmp_path):
     out = tmp_path / "demo"
+    ws = tmp_path / "ws"
     proc = subprocess.run([sys.executable, "-m", "ai4geo_lab.cli", "demo", "--out", str(out), "--workers", "2",
                            "--dsm-engine", "native"],
-                          capture_output=True, text=True, timeout=1500)
+                          capture_output=True, text=True, timeout=1500, env={**os.environ, "AI4GEO_WORKSPACE": str(ws)})
     assert proc.returncode == 0, proc.stderr[-2000:]
+    # the sample city is in the local catalogue, where the Lab's search panel finds it
+    from ai4geo_lab.catalog import local_catalogs
+
+    assert local_catalogs(ws) == [(out / "sample" / "catalog" / "catalog.json").resolve()]
     assert "[dsm_1] dsm: done" in proc.stdout  # progress is shown step by step
     metrics = json.loads((out / "metrics.json").read_text())
     # every product has its number, and the simple methods do what they claim on this city

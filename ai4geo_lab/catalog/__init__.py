@@ -36,7 +36,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "LOCAL", "SearchRequest", "SearchResults", "add_local_catalog", "build_request", "collections",
-    "eodag_config_dir", "inventory", "inventory_path", "local_catalogs", "providers", "queryables",
+    "eodag_config_dir", "inventory", "inventory_path", "local_catalogs", "local_extent", "providers", "queryables",
     "remove_local_catalog", "run_request", "search", "search_page",
 ]
 
@@ -128,3 +128,35 @@ def queryables(collection: str, provider: str | None = None,
         if key not in skip and key not in out:
             out[key] = value
     return out
+
+
+def local_extent(workspace: str | Path | None = None) -> dict[str, Any]:
+    """What a map shows of the local catalogue: ``{catalogs: [{title, bbox, items, collections}], bbox, items}``
+    (bounding boxes as ``[west, south, east, north]`` in EPSG:4326; ``bbox`` None when the catalogue is empty).
+    Catalogues are named by their title (or id), never by their path on disk."""
+    import json
+
+    from ai4geo_lab.catalog.local import LocalIndex
+    from ai4geo_lab.catalog.sources import local_catalogs
+
+    out: list[dict[str, Any]] = []
+    for path in local_catalogs(workspace):
+        if not path.exists():
+            continue  # moved or deleted since it was added: nothing to draw
+        index = LocalIndex.from_paths([path])
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            doc = {}
+        title = doc.get("title") or doc.get("id") or path.parent.name
+        bbox = None
+        if len(index.items):
+            import shapely
+
+            bbox = [float(v) for v in shapely.total_bounds(index.geometries)]
+        out.append({"title": str(title), "bbox": bbox, "items": len(index.items),
+                    "collections": index.collection_ids()})
+    boxes = [c["bbox"] for c in out if c["bbox"]]
+    total = [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+             max(b[3] for b in boxes)] if boxes else None
+    return {"catalogs": out, "bbox": total, "items": sum(c["items"] for c in out)}

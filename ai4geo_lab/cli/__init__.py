@@ -110,12 +110,15 @@ def demo_cmd(
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
     dsm_engine: Annotated[str | None, typer.Option("--dsm-engine", help="native (the package's own stereo, fast; "
                                                    "default) or cars (CARS DSMs and bulldozer DTMs)")] = None,
+    workspace: WorkspaceOpt = None,
+    register: Annotated[bool, typer.Option(help="add the sample city's catalogue to the workspace's local "
+                                           "catalogue (where the Lab's search panel finds it)")] = True,
 ) -> None:
     """Make the sample city, run the whole chain on it and write metrics.json and report.html."""
     from ai4geo_lab.demo import run_demo
 
     metrics = run_demo(out, seed=seed, size_m=size_m, gsd=gsd, workers=workers, progress=not quiet,
-                       cluster=cluster, dsm_engine=dsm_engine)
+                       cluster=cluster, dsm_engine=dsm_engine, workspace=workspace, register=register)
     typer.echo(json.dumps(metrics, indent=1))
     typer.echo(f"report: {Path(out) / 'report.html'}")
 

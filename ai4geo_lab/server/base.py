@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -91,12 +92,41 @@ class BaseHandler(APIHandler):
             raise InvalidInputError("the request body must be a JSON object")
         return model.model_validate(data)
 
+    @contextlib.contextmanager
+    def without_server_paths(self) -> Iterator[None]:
+        """Errors raised inside name files relative to the root folder: no server path reaches the browser."""
+        try:
+            yield
+        except Ai4geoError as exc:
+            root = str(self.root_dir)
+            exc.message = exc.message.replace(root + "/", "").replace(root, ".")
+            if exc.hint:
+                exc.hint = exc.hint.replace(root + "/", "").replace(root, ".")
+            raise
+
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a blocking core call in a worker thread (the server keeps answering meanwhile)."""
         return await asyncio.get_running_loop().run_in_executor(_EXECUTOR, functools.partial(fn, *args, **kwargs))
 
     def reply(self, data: Any, status: int = 200) -> None:
-        """Answer ``data`` as JSON."""
+        """Answer ``data`` as JSON (strict JSON, which browsers parse: NaN and infinities become null)."""
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(data, default=str))
+        try:
+            text = json.dumps(data, default=str, allow_nan=False)
+        except ValueError:
+            text = json.dumps(_finite(data), default=str, allow_nan=False)
+        self.finish(text)
+
+
+def _finite(data: Any) -> Any:
+    """``data`` with every non-finite float (NaN, ±inf: not JSON) replaced by None."""
+    import math
+
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(v) for v in data]
+    return data

@@ -230,6 +230,37 @@ class DownloadHandler(BaseHandler):
         self.reply(self.ai4geo["downloads"].get(job_id).status())
 
 
+class LocalCatalogBody(BaseModel):
+    """``{path}``: a static STAC catalogue (its ``catalog.json``, or the folder holding it) inside the root."""
+
+    path: str = Field(..., min_length=1, max_length=4096,
+                      description="a folder or catalog.json, relative to the folder JupyterLab was started in")
+
+
+class LocalCatalogHandler(BaseHandler):
+    """GET: the local catalogue's catalogues and extents (for the maps); POST {path}: add a catalogue of the
+    server's root folder to it (as ``ai4geo catalog add PATH`` does)."""
+
+    @tornado.web.authenticated
+    @json_errors
+    async def get(self) -> None:
+        from ai4geo_lab.catalog import local_extent
+
+        self.reply(await self.call(local_extent, self.workspace))
+
+    @tornado.web.authenticated
+    @json_errors
+    async def post(self) -> None:
+        from ai4geo_lab.catalog import add_local_catalog, local_extent
+        from ai4geo_lab.geo.paths import confine
+
+        body = self.parse(LocalCatalogBody)
+        path = confine(self.root_dir, body.path.strip())
+        with self.without_server_paths():
+            await self.call(add_local_catalog, path, self.workspace)
+            self.reply(await self.call(local_extent, self.workspace), 201)
+
+
 class InventoryHandler(BaseHandler):
     """GET: what has been downloaded (the workspace inventory)."""
 

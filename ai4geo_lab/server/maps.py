@@ -1,4 +1,5 @@
-"""Rasters of the root folder on a map: ``tiles/{z}/{x}/{y}.png``, ``raster/info`` and ``raster/value``.
+"""Products of the root folder on a map: ``tiles/{z}/{x}/{y}.png``, ``raster/info``, ``raster/value`` and
+``vector``.
 
 Each request names its file by ``path`` (relative to the server's root, kept inside it) and may give ``kind``
 (auto, height, classes, probability, mask, image) and ``legend`` (a built-in land-cover legend); the work is
@@ -83,3 +84,26 @@ class RasterValueHandler(_RasterHandler):
 
         path, kind, legend = self.raster()
         self.reply(await self.call(raster_value, path, self.number("lon"), self.number("lat"), kind, legend))
+
+
+class VectorHandler(_RasterHandler):
+    """GET ``vector?path=…``: a vector file (GeoPackage, GeoJSON, FlatGeobuf, Shapefile; any CRS) as GeoJSON in
+    EPSG:4326 with rounded coordinates, gzipped when the client accepts it."""
+
+    @tornado.web.authenticated
+    @json_errors
+    async def get(self) -> None:
+        from ai4geo_lab.geo.paths import confine
+        from ai4geo_lab.maps import vector_layer
+
+        path = confine(self.root_dir, self.arg("path"))
+        _, packed = await self.call(vector_layer, path)
+        self.set_header("Cache-Control", "private, no-cache")
+        self.set_header("Vary", "Accept-Encoding")
+        if "gzip" in self.request.headers.get("Accept-Encoding", ""):
+            self.set_header("Content-Encoding", "gzip")
+            self.finish(packed, set_content_type="application/geo+json")
+        else:
+            import gzip
+
+            self.finish(gzip.decompress(packed), set_content_type="application/geo+json")

@@ -15,6 +15,7 @@ from ai4geo_lab.server.catalog import (
     DownloadHandler,
     DownloadsHandler,
     InventoryHandler,
+    LocalCatalogHandler,
     ProvidersHandler,
     QueryablesHandler,
     QuicklookFileHandler,
@@ -23,7 +24,7 @@ from ai4geo_lab.server.catalog import (
 )
 from ai4geo_lab.server.clusters import ClusterHandler, ClustersHandler
 from ai4geo_lab.server.config import ConfigHandler, OutlinesHandler
-from ai4geo_lab.server.maps import RasterInfoHandler, RasterValueHandler, TileHandler
+from ai4geo_lab.server.maps import RasterInfoHandler, RasterValueHandler, TileHandler, VectorHandler
 from ai4geo_lab.server.recipes import RecipeHandler, RecipesHandler
 from ai4geo_lab.server.steps import StepHandler, StepsHandler
 
@@ -35,12 +36,13 @@ ROUTES: list[tuple[str, type]] = [
     ("queryables", QueryablesHandler), ("search", SearchHandler), ("code", CodeHandler),
     ("quicklooks", QuicklooksHandler), (f"quicklooks/{NAME}", QuicklookFileHandler),
     ("downloads", DownloadsHandler), (r"downloads/([A-Za-z0-9_-]+)", DownloadHandler),
+    ("catalog/local", LocalCatalogHandler),
     ("inventory", InventoryHandler), ("aois", AOIsHandler), (f"aois/{NAME}", AOIHandler),
     ("clusters", ClustersHandler), (r"clusters/([A-Za-z0-9_.-]+)", ClusterHandler),
     ("recipes", RecipesHandler), (f"recipes/{NAME}", RecipeHandler),
     ("steps", StepsHandler), (f"steps/{NAME}", StepHandler),
     (r"tiles/(\d{1,2})/(\d{1,10})/(\d{1,10})\.png", TileHandler), ("raster/info", RasterInfoHandler),
-    ("raster/value", RasterValueHandler),
+    ("raster/value", RasterValueHandler), ("vector", VectorHandler),
 ]
 
 

@@ -24,10 +24,15 @@ export async function api<T = any>(path: string, init: RequestInit = {}): Promis
   }
   const text = await resp.text();
   let data: any = null;
+  let readable = true;
   try {
     data = text ? JSON.parse(text) : null;
   } catch {
     data = null;
+    readable = false;
+  }
+  if (resp.ok && !readable) {
+    throw new ApiError('the server sent an answer that could not be read', 'see the Jupyter server log', resp.status);
   }
   if (!resp.ok) {
     const message = data?.error ?? data?.message ?? `HTTP ${resp.status} ${resp.statusText}`;

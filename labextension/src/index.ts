@@ -1,14 +1,18 @@
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget, showErrorMessage } from '@jupyterlab/apputils';
+import { ABCWidgetFactory, DocumentRegistry, DocumentWidget, TextModelFactory } from '@jupyterlab/docregistry';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ILauncher } from '@jupyterlab/launcher';
 import { INotebookTracker } from '@jupyterlab/notebook';
+import { Contents } from '@jupyterlab/services';
 import { IFrame } from '@jupyterlab/ui-components';
+import { Widget } from '@lumino/widgets';
 import { api, describeError, post } from './api';
 import { ClusterPanel, ICluster, plotUrl } from './clusters';
 import { clusterIcon, mapIcon, recipeIcon, searchIcon } from './icons';
 import { insertCode } from './insert';
-import { MapView } from './mapview';
+import { IMapConfig } from './map';
+import { MapView, RASTER_FILE, VECTOR_FILE } from './mapview';
 import { SearchPanel } from './search';
 
 const CATEGORY = 'AI4GEO recipes';
@@ -24,10 +28,11 @@ const search: JupyterFrontEndPlugin<void> = {
   description: 'Search panel: map, AOI, catalogue search, download, insert code.',
   autoStart: true,
   requires: [INotebookTracker],
-  optional: [ILayoutRestorer, ICommandPalette],
+  optional: [ILayoutRestorer, ICommandPalette, IDefaultFileBrowser],
   activate: (app: JupyterFrontEnd, tracker: INotebookTracker, restorer: ILayoutRestorer | null,
-    palette: ICommandPalette | null) => {
-    const panel = new SearchPanel(code => insertCode(app, tracker, code), () => api('config'));
+    palette: ICommandPalette | null, browser: IDefaultFileBrowser | null) => {
+    const panel = new SearchPanel(code => insertCode(app, tracker, code), () => api('config'),
+      () => browser?.model.path ?? '');
     panel.title.icon = searchIcon;
     app.shell.add(panel, 'left', { rank: 650 });
     restorer?.add(panel, 'ai4geo-search');
@@ -100,23 +105,76 @@ const recipes: JupyterFrontEndPlugin<void> = {
   }
 };
 
-const RASTER = /\.tiff?$/i;
+/** File types of the geodata the map opens (GeoTIFF is JupyterLab's own 'tiff'). */
+const GEO_FILE_TYPES: { name: string; displayName: string; extensions: string[]; mimeTypes: string[] }[] = [
+  { name: 'ai4geo-geopackage', displayName: 'GeoPackage', extensions: ['.gpkg'],
+    mimeTypes: ['application/geopackage+sqlite3'] },
+  { name: 'ai4geo-geojson', displayName: 'GeoJSON', extensions: ['.geojson'], mimeTypes: ['application/geo+json'] },
+  { name: 'ai4geo-flatgeobuf', displayName: 'FlatGeobuf', extensions: ['.fgb'],
+    mimeTypes: ['application/flatgeobuf'] },
+  { name: 'ai4geo-shapefile', displayName: 'Shapefile', extensions: ['.shp'], mimeTypes: ['application/x-shapefile'] }
+];
+const MAP_FILE_TYPES = ['tiff', ...GEO_FILE_TYPES.map(t => t.name)];
+const FACTORY = 'AI4GEO Map';
+const NO_CONTENT_MODEL = 'ai4geo-no-content';
+
+const isGeoFile = (path: string) => RASTER_FILE.test(path) || VECTOR_FILE.test(path);
+
+/** A model that never loads the file's bytes: the map asks the server for tiles or features instead. */
+class NoContentModelFactory extends TextModelFactory {
+  get name(): string {
+    return NO_CONTENT_MODEL;
+  }
+  get fileFormat(): Contents.FileFormat {
+    return null;
+  }
+}
+
+/** Double-click on a GeoTIFF or a vector file: a map document showing it (the file's bytes are not loaded). */
+class MapDocumentFactory extends ABCWidgetFactory<DocumentWidget<MapView>, DocumentRegistry.IModel> {
+  constructor(
+    options: DocumentRegistry.IWidgetFactoryOptions<DocumentWidget<MapView>>,
+    private config: () => Promise<IMapConfig>
+  ) {
+    super(options);
+  }
+
+  protected createNewWidget(context: DocumentRegistry.IContext<DocumentRegistry.IModel>): DocumentWidget<MapView> {
+    const view = new MapView(this.config);
+    const widget = new DocumentWidget({ content: view, context });
+    widget.addClass('ai4geo-map-document');
+    widget.title.icon = mapIcon;
+    void context.ready.then(() => view.addFile(context.localPath ?? context.path));
+    return widget;
+  }
+}
 
 const maps: JupyterFrontEndPlugin<void> = {
   id: 'ai4geo-lab:map',
-  description: 'The AI4GEO Map: rasters of the root folder as tile layers, with legends, opacity and values.',
+  description: 'The AI4GEO Map: rasters and vectors of the root folder as layers, with legends, opacity and values.',
   autoStart: true,
   optional: [ICommandPalette, ILauncher, IDefaultFileBrowser],
   activate: (app: JupyterFrontEnd, palette: ICommandPalette | null, launcher: ILauncher | null,
     browser: IDefaultFileBrowser | null) => {
-    let current: MainAreaWidget<MapView> | null = null;
-    const openMap = (): MainAreaWidget<MapView> => {
-      if (current && !current.isDisposed) {
-        app.shell.activateById(current.id);
-        return current;
+    const config = () => api<IMapConfig>('config');
+    // the map that "Open on map" adds to: the last one the user was in (a map tab or a map document)
+    let current: Widget | null = null;
+    const viewOf = (w: Widget | null): MapView | null =>
+      w && !w.isDisposed && (w instanceof MainAreaWidget || w instanceof DocumentWidget) &&
+      w.content instanceof MapView ? w.content : null;
+    app.shell.currentChanged?.connect((_shell, change) => {
+      if (viewOf(change.newValue)) {
+        current = change.newValue;
       }
-      const view = new MapView(() => api('config'));
-      const widget = new MainAreaWidget({ content: view });
+    });
+    const openMap = (): MapView => {
+      const view = viewOf(current);
+      if (view && current) {
+        app.shell.activateById(current.id);
+        return view;
+      }
+      const content = new MapView(config);
+      const widget = new MainAreaWidget({ content });
       widget.id = `ai4geo-map-${Date.now()}`;
       widget.title.label = 'AI4GEO Map';
       widget.title.icon = mapIcon;
@@ -125,11 +183,11 @@ const maps: JupyterFrontEndPlugin<void> = {
       app.shell.add(widget, 'main');
       app.shell.activateById(widget.id);
       current = widget;
-      return widget;
+      return content;
     };
     app.commands.addCommand('ai4geo:open-map', {
       label: 'AI4GEO Map',
-      caption: 'A map of the rasters of the root folder (right-click a GeoTIFF → Open on map)',
+      caption: 'A map of the geodata of the root folder (right-click a GeoTIFF or a vector file → Open on map)',
       icon: mapIcon,
       execute: () => {
         openMap();
@@ -137,33 +195,51 @@ const maps: JupyterFrontEndPlugin<void> = {
     });
     app.commands.addCommand('ai4geo:open-on-map', {
       label: 'Open on map',
-      caption: 'Show the raster on the AI4GEO Map (coloured by product kind, with a legend)',
+      caption: 'Show the file on the AI4GEO Map (rasters coloured by product kind with a legend; vectors in a colour)',
       icon: mapIcon,
       isVisible: () => {
         const items = browser ? Array.from(browser.selectedItems()) : [];
-        return items.length === 0 || items.some(i => i.type !== 'directory' && RASTER.test(i.path));
+        return items.length === 0 || items.some(i => i.type !== 'directory' && isGeoFile(i.path));
       },
       execute: async args => {
         const paths = args.path
           ? [String(args.path)]
           : Array.from(browser?.selectedItems() ?? [])
-              .filter(i => i.type !== 'directory' && RASTER.test(i.path))
+              .filter(i => i.type !== 'directory' && isGeoFile(i.path))
               .map(i => i.path);
         if (paths.length === 0) {
-          await showErrorMessage('AI4GEO Map', 'Select a GeoTIFF (.tif, .tiff) in the file browser.');
+          await showErrorMessage('AI4GEO Map', 'Select a GeoTIFF, GeoPackage, GeoJSON, FlatGeobuf or Shapefile.');
           return;
         }
-        const widget = openMap();
+        const view = openMap();
         for (const path of paths) {
-          await widget.content.addRaster(path);
+          await view.addFile(path);
         }
       }
     });
-    app.contextMenu.addItem({
-      command: 'ai4geo:open-on-map',
-      selector: '.jp-DirListing-item[data-file-type="tiff"]',
-      rank: 3
-    });
+    for (const type of MAP_FILE_TYPES) {
+      app.contextMenu.addItem({
+        command: 'ai4geo:open-on-map',
+        selector: `.jp-DirListing-item[data-file-type="${type}"]`,
+        rank: 3
+      });
+    }
+
+    // double-click: a map document, for vectors and for GeoTIFF (instead of the image viewer, which cannot)
+    for (const t of GEO_FILE_TYPES) {
+      app.docRegistry.addFileType({ ...t, contentType: 'file', fileFormat: null, icon: mapIcon });
+    }
+    app.docRegistry.addModelFactory(new NoContentModelFactory());
+    app.docRegistry.addWidgetFactory(
+      new MapDocumentFactory(
+        { name: FACTORY, label: 'AI4GEO Map', fileTypes: MAP_FILE_TYPES, defaultFor: MAP_FILE_TYPES,
+          modelName: NO_CONTENT_MODEL, readOnly: true },
+        config
+      )
+    );
+    // the image viewer may register itself after us: ours stays the default for GeoTIFF
+    void app.restored.then(() => app.docRegistry.setDefaultWidgetFactory('tiff', FACTORY));
+
     palette?.addItem({ command: 'ai4geo:open-map', category: 'AI4GEO' });
     launcher?.add({ command: 'ai4geo:open-map', category: 'AI4GEO', rank: 0 });
   }

@@ -7,11 +7,32 @@ export interface IMapConfig {
   tile_attribution: string;
 }
 
+/** What `catalog/local` answers: the local catalogue's catalogues, by title, with their extents. */
+export interface ILocalCatalogue {
+  catalogs: { title: string; bbox: [number, number, number, number] | null; items: number; collections: string[] }[];
+  bbox: [number, number, number, number] | null;
+  items: number;
+}
+
+const catalogueListeners = new Set<() => void>();
+
+/** Tell every map that the local catalogue changed (a catalogue was added): they draw its extent again. */
+export function catalogueChanged(): void {
+  catalogueListeners.forEach(listener => listener());
+}
+
+const EXTENT_STYLE = {
+  color: '#7c3aed', weight: 2, dashArray: '6 4', fillColor: '#7c3aed', fillOpacity: 0.06, interactive: true,
+  className: 'ai4geo-catalogue-extent', pmIgnore: true
+};
+
 const BASE_PANE = 'ai4geo-base';
 
 const STEPS = [30, 10, 5, 2, 1, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001, 0.0005, 0.0002, 0.0001];
 
-/** Lines of longitude and latitude at a spacing fit for the view, with their values: a map that needs nothing. */
+/** Lines of longitude and latitude at a spacing fit for the view, with their values: a map that needs nothing.
+ * Longitudes are written along the top edge and latitudes along the right edge, and a label that would fall under a
+ * control of the map (zoom, drawing tools, scale, attribution) is left out rather than drawn clipped beneath it. */
 class Graticule {
   readonly layer = L.layerGroup();
   constructor(private map: Leaflet.Map) {
@@ -26,24 +47,51 @@ class Graticule {
     const digits = Math.max(0, Math.ceil(-Math.log10(step)));
     const style = { color: '#8a94a6', weight: 1, opacity: 0.6, interactive: false, dashArray: '3 4', pmIgnore: true };
     const south = Math.max(-85, b.getSouth()), north = Math.min(85, b.getNorth());
+    const controls = this.controlBoxes();
+    const size = this.map.getSize();
     for (let x = Math.ceil(b.getWest() / step) * step; x <= b.getEast(); x += step) {
       this.layer.addLayer(L.polyline([[south, x], [north, x]], style));
-      this.layer.addLayer(this.label([north, x], `${x.toFixed(digits)}°`, 'ai4geo-grid-label-x'));
+      const text = `${x.toFixed(digits)}°`;
+      const at = this.map.latLngToContainerPoint([north, x]);
+      const box: Box = [at.x + 2, 0, at.x + 4 + textWidth(text), LABEL_HEIGHT + 2];
+      if (box[2] <= size.x && !controls.some(c => overlaps(c, box))) {
+        this.layer.addLayer(this.label([north, x], text, 'ai4geo-grid-label-x'));
+      }
     }
     for (let y = Math.ceil(south / step) * step; y <= north; y += step) {
       this.layer.addLayer(L.polyline([[y, b.getWest()], [y, b.getEast()]], style));
-      this.layer.addLayer(this.label([y, b.getWest()], `${y.toFixed(digits)}°`, 'ai4geo-grid-label-y'));
+      const text = `${y.toFixed(digits)}°`;
+      const at = this.map.latLngToContainerPoint([y, b.getEast()]);
+      const box: Box = [size.x - 4 - textWidth(text), at.y - LABEL_HEIGHT - 1, size.x, at.y];
+      if (box[1] >= 0 && !controls.some(c => overlaps(c, box))) {
+        this.layer.addLayer(this.label([y, b.getEast()], text, 'ai4geo-grid-label-y'));
+      }
     }
+  }
+
+  /** Where the map's controls are, in the map's pixels (with a small margin). */
+  private controlBoxes(): Box[] {
+    const container = this.map.getContainer();
+    const origin = container.getBoundingClientRect();
+    return Array.from(container.querySelectorAll<HTMLElement>('.leaflet-control')).map(el => {
+      const r = el.getBoundingClientRect();
+      return [r.left - origin.left - 3, r.top - origin.top - 3, r.right - origin.left + 3, r.bottom - origin.top + 3];
+    });
   }
 
   private label(at: Leaflet.LatLngExpression, text: string, cls: string): Leaflet.Marker {
     return L.marker(at, {
       interactive: false,
       pmIgnore: true,
-      icon: L.divIcon({ className: `ai4geo-grid-label ${cls}`, html: text, iconSize: [0, 0] })
+      icon: L.divIcon({ className: `ai4geo-grid-label ${cls}`, html: `<span>${text}</span>`, iconSize: [0, 0] })
     });
   }
 }
+
+type Box = [number, number, number, number]; // left, top, right, bottom
+const LABEL_HEIGHT = 12;
+const textWidth = (text: string) => 6.2 * text.length; // 10 px digits
+const overlaps = (a: Box, b: Box) => a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
 
 /**
  * A Leaflet map with the configured tiles, falling back by itself to an offline base (country outlines served by
@@ -58,9 +106,15 @@ export class BaseMap {
   private graticule: Graticule;
   onModeChange: (mode: 'tiles' | 'offline', reason: string) => void = () => undefined;
   mode: 'tiles' | 'offline' = 'offline';
+  /** The local catalogue's extent (drawn on load, and again when a catalogue is added). */
+  readonly catalogue = L.featureGroup();
+  private catalogueBounds: Leaflet.LatLngBounds | null = null;
+  private zoomButton: HTMLAnchorElement | null = null;
+  private onCatalogueChanged = () => void this.showCatalogue();
 
   constructor(node: HTMLElement, config: IMapConfig) {
     this.map = L.map(node, { center: [20, 0], zoom: 2, worldCopyJump: true, attributionControl: true });
+    node.classList.add('ai4geo-basemap');
     // the offline base's outlines lie under every tile layer (rasters put on the map included)
     this.map.createPane(BASE_PANE).style.zIndex = '150';
     L.control.scale({ position: 'bottomleft', imperial: false }).addTo(this.map);
@@ -83,6 +137,90 @@ export class BaseMap {
     } else {
       this.useOffline('no tile URL is configured');
     }
+    this.catalogue.addTo(this.map);
+    this.addZoomToCatalogue();
+    this.graticule.draw(); // again, now that every control has its place
+    catalogueListeners.add(this.onCatalogueChanged);
+    void this.showCatalogue();
+  }
+
+  /** A button under the zoom buttons: zoom to the local catalogue's extent. */
+  private addZoomToCatalogue(): void {
+    const ZoomTo = L.Control.extend({
+      onAdd: () => {
+        const bar = L.DomUtil.create('div', 'leaflet-bar ai4geo-zoom-catalogue');
+        const a = L.DomUtil.create('a', '', bar) as HTMLAnchorElement;
+        a.href = '#';
+        a.role = 'button';
+        a.title = 'Zoom to the local catalogue';
+        a.setAttribute('aria-label', 'Zoom to the local catalogue');
+        a.innerHTML =
+          '<svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"><path d="M2 6V2h4M10 2h4v4M14 10v4h-4' +
+          'M6 14H2v-4" fill="none" stroke="currentColor" stroke-width="1.7"/><rect x="5.5" y="5.5" width="5" ' +
+          'height="5" fill="currentColor"/></svg>';
+        L.DomEvent.disableClickPropagation(bar);
+        L.DomEvent.on(a, 'click', (e: Event) => {
+          L.DomEvent.preventDefault(e);
+          this.zoomToCatalogue();
+        });
+        this.zoomButton = a;
+        this.updateZoomButton();
+        return bar;
+      }
+    });
+    new ZoomTo({ position: 'topleft' }).addTo(this.map);
+  }
+
+  private updateZoomButton(): void {
+    if (this.zoomButton) {
+      const off = this.catalogueBounds === null;
+      this.zoomButton.classList.toggle('leaflet-disabled', off);
+      this.zoomButton.setAttribute('aria-disabled', String(off));
+      this.zoomButton.title = off ? 'The local catalogue is empty' : 'Zoom to the local catalogue';
+    }
+  }
+
+  /** Fit the view to the local catalogue's extent (nothing when it is empty). */
+  zoomToCatalogue(): boolean {
+    if (!this.catalogueBounds) {
+      return false;
+    }
+    this.map.fitBounds(this.catalogueBounds, { maxZoom: 17, padding: [20, 20] });
+    return true;
+  }
+
+  /** Draw the extent of every catalogue of the local catalogue (a box, and a dot that shows at world scale). */
+  async showCatalogue(): Promise<void> {
+    let found: ILocalCatalogue;
+    try {
+      found = await api<ILocalCatalogue>('catalog/local');
+    } catch {
+      return; // no extent to draw; searching still works
+    }
+    this.catalogue.clearLayers();
+    for (const c of found.catalogs) {
+      if (!c.bbox) {
+        continue;
+      }
+      const [west, south, east, north] = c.bbox;
+      const bounds = L.latLngBounds([south, west], [north, east]);
+      const text = `${c.title}: ${c.items} item${c.items === 1 ? '' : 's'} (${c.collections.join(', ')})`;
+      this.catalogue.addLayer(L.rectangle(bounds, EXTENT_STYLE as any).bindTooltip(text, { sticky: true }));
+      this.catalogue.addLayer(
+        L.circleMarker(bounds.getCenter(), {
+          radius: 5, color: '#7c3aed', weight: 2, fillOpacity: 0.6, className: 'ai4geo-catalogue-dot', pmIgnore: true
+        } as any).bindTooltip(text)
+      );
+    }
+    this.catalogueBounds = found.bbox
+      ? L.latLngBounds([found.bbox[1], found.bbox[0]], [found.bbox[3], found.bbox[2]])
+      : null;
+    this.map.getContainer().dataset.catalogue = String(found.catalogs.filter(c => c.bbox).length);
+    this.updateZoomButton();
+  }
+
+  dispose(): void {
+    catalogueListeners.delete(this.onCatalogueChanged);
   }
 
   private useOffline(reason: string): void {

@@ -32,12 +32,33 @@ interface IValue {
   label: string | null;
 }
 
-interface IRasterLayer {
-  info: IRasterInfo;
-  tiles: Leaflet.TileLayer;
+/** The summary `vector` sends with its features (the FeatureCollection's `ai4geo` member). */
+export interface IVectorInfo {
+  name: string;
+  count: number;
+  bounds: [number, number, number, number] | null;
+  crs: string;
+  geometry_types: string[];
+  columns: string[];
+}
+
+/** A layer of the map: a raster (tiles coloured by the server) or a vector file (features drawn on a canvas). */
+interface IMapLayer {
+  path: string;
+  type: 'raster' | 'vector';
+  info: IRasterInfo | null; // rasters only
+  layer: Leaflet.Layer;
   bounds: Leaflet.LatLngBounds;
   node: HTMLElement;
+  setOpacity: (value: number) => void;
 }
+
+/** File names the map opens: GeoTIFF rasters, and vectors. */
+export const RASTER_FILE = /\.tiff?$/i;
+export const VECTOR_FILE = /\.(gpkg|geojson|fgb|shp)$/i;
+
+/** One colour per vector layer, in the order they are opened (distinct on the light offline base and on rasters). */
+const VECTOR_COLOURS = ['#e6194b', '#1f77b4', '#ff7f0e', '#9b30d9', '#00a3a3', '#d62790', '#6b8e23', '#8c564b'];
 
 const HOVER_MS = 150;
 
@@ -89,6 +110,23 @@ function legendNode(info: IRasterInfo): HTMLElement {
   return h('div', { class: 'ai4geo-legend ai4geo-legend-image' }, legend.label);
 }
 
+/** A feature's attributes, for its pop-up (values as text: nothing of the file is read as HTML). */
+function propertiesNode(name: string, feature: any): HTMLElement {
+  const props = Object.entries(feature.properties ?? {});
+  return h(
+    'div',
+    { class: 'ai4geo-feature' },
+    h('div', { class: 'ai4geo-feature-title' }, `${name} · feature ${feature.id}`),
+    h(
+      'table',
+      {},
+      ...props.map(([k, v]) =>
+        h('tr', {}, h('th', {}, k), h('td', {}, v === null || v === undefined ? '–' : String(v)))
+      )
+    )
+  );
+}
+
 /**
  * The map document: rasters of the server's root folder as tile layers (coloured by the server per product kind)
  * over the configured base map or the offline one, with a layer list (legend, opacity, remove) and the value under
@@ -96,7 +134,9 @@ function legendNode(info: IRasterInfo): HTMLElement {
  */
 export class MapView extends Widget {
   private base: BaseMap | null = null;
-  private layers: IRasterLayer[] = [];
+  private layers: IMapLayer[] = [];
+  private opened = 0; // vector layers opened so far: their colours
+  private canvas: Leaflet.Canvas | null = null;
   private started = false;
   private markReady: () => void = () => undefined;
   private ready = new Promise<void>(resolve => (this.markReady = resolve));
@@ -116,7 +156,11 @@ export class MapView extends Widget {
       { class: 'ai4geo-mapview-side' },
       h('h2', {}, 'Layers'),
       this.list,
-      h('div', { class: 'ai4geo-mapview-hint' }, 'Right-click a GeoTIFF in the file browser → Open on map.'),
+      h(
+        'div',
+        { class: 'ai4geo-mapview-hint' },
+        'Right-click a GeoTIFF, GeoPackage, GeoJSON, FlatGeobuf or Shapefile in the file browser → Open on map.'
+      ),
       this.status
     );
     this.node.append(h('div', { class: 'ai4geo-mapview-main' }, this.mapNode, this.readout), side);
@@ -156,7 +200,7 @@ export class MapView extends Widget {
       this.say(`${path}: ${describeError(err)}`, true);
       return;
     }
-    const existing = this.layers.find(l => l.info.path === info.path);
+    const existing = this.find(info.path);
     if (existing) {
       this.removeLayer(existing);
     }
@@ -174,8 +218,16 @@ export class MapView extends Widget {
       className: 'ai4geo-raster-tiles',
       pmIgnore: true
     } as any);
-    const node = this.layerNode(info);
-    const layer: IRasterLayer = { info, tiles, bounds, node };
+    const node = this.layerNode(
+      info.path,
+      'raster',
+      `${info.kind} · ${info.width}×${info.height} · ${info.crs}`,
+      legendNode(info),
+      { kind: info.kind }
+    );
+    const layer: IMapLayer = {
+      path: info.path, type: 'raster', info, layer: tiles, bounds, node, setOpacity: v => tiles.setOpacity(v)
+    };
     let loaded = 0;
     tiles.on('tileload', () => {
       loaded += 1;
@@ -187,16 +239,96 @@ export class MapView extends Widget {
       this.say(`${info.path}: some tiles could not be loaded`, true);
     });
     tiles.addTo(map);
+    this.push(layer);
+  }
+
+  private push(layer: IMapLayer): void {
+    const map = this.base!.map;
     this.layers.push(layer);
-    this.list.prepend(node);
+    this.list.prepend(layer.node);
     this.node.dataset.layers = String(this.layers.length);
     map.invalidateSize();
-    map.fitBounds(bounds, { maxZoom: 22 });
+    map.fitBounds(layer.bounds, { maxZoom: 22 });
     this.say('');
   }
 
-  private layerNode(info: IRasterInfo): HTMLElement {
-    const name = info.path.split('/').pop() ?? info.path;
+  /** Add a file of the server's root: a GeoTIFF as a raster layer, a vector file as a vector layer. */
+  async addFile(path: string): Promise<void> {
+    if (VECTOR_FILE.test(path)) {
+      await this.addVector(path);
+    } else {
+      await this.addRaster(path);
+    }
+  }
+
+  /**
+   * Add the vector file at `path` (GeoPackage, GeoJSON, FlatGeobuf, Shapefile; relative to the server's root) on
+   * top, in a colour of its own, drawn on a canvas (thousands of buildings pan and zoom smoothly); a click on a
+   * feature shows its attributes.
+   */
+  async addVector(path: string): Promise<void> {
+    await this.ready;
+    const map = this.base!.map;
+    const name = path.split('/').pop() ?? path;
+    this.say(`opening ${name}…`);
+    let doc: any;
+    try {
+      doc = await api(`vector?${query({ path })}`);
+    } catch (err) {
+      const text = describeError(err);
+      this.say(text.startsWith(name) ? text : `${name}: ${text}`, true);
+      return;
+    }
+    const info = doc.ai4geo as IVectorInfo;
+    const clean = path.replace(/^\/+/, '');
+    const existing = this.find(clean);
+    if (existing) {
+      this.removeLayer(existing);
+    }
+    if (!info.bounds || info.count === 0) {
+      this.say(`${name}: the file has no features to draw`, true);
+      return;
+    }
+    const colour = VECTOR_COLOURS[this.opened++ % VECTOR_COLOURS.length];
+    const style = { color: colour, weight: 1.2, opacity: 1, fillColor: colour, fillOpacity: 0.45 };
+    this.canvas = this.canvas ?? L.canvas({ padding: 0.5, tolerance: 3 });
+    const renderer = this.canvas;
+    const features = L.geoJSON(doc, {
+      renderer,
+      style: () => style,
+      pointToLayer: (_f: any, at: Leaflet.LatLng) => L.circleMarker(at, { ...style, radius: 4, renderer } as any),
+      pmIgnore: true
+    } as any);
+    features.on('click', (e: any) => {
+      const feature = (e.propagatedFrom ?? e.layer)?.feature;
+      if (feature) {
+        L.popup({ maxWidth: 320 }).setLatLng(e.latlng).setContent(propertiesNode(name, feature)).openOn(map);
+      }
+    });
+    const [west, south, east, north] = info.bounds;
+    const bounds = L.latLngBounds([south, west], [north, east]);
+    const types = info.geometry_types.join(', ');
+    const node = this.layerNode(
+      clean,
+      'vector',
+      `${info.count.toLocaleString('en')} feature${info.count === 1 ? '' : 's'} · ${types} · from ${info.crs}`,
+      h('div', { class: 'ai4geo-legend ai4geo-legend-vector' },
+        h('span', { class: 'ai4geo-swatch', style: `background: ${colour}; opacity: 0.75` }), name),
+      { features: String(info.count), colour }
+    );
+    const layer: IMapLayer = {
+      path: clean, type: 'vector', info: null, layer: features, bounds, node,
+      setOpacity: v => features.setStyle({ opacity: v, fillOpacity: 0.45 * v })
+    };
+    features.addTo(map);
+    node.dataset.state = 'loaded';
+    this.push(layer);
+  }
+
+  private layerNode(
+    path: string, type: 'raster' | 'vector', meta: string, legend: HTMLElement, data: Record<string, string>
+  ): HTMLElement {
+    const name = path.split('/').pop() ?? path;
     const opacity = h('input', {
       type: 'range',
       min: '0',
@@ -210,22 +342,22 @@ export class MapView extends Widget {
     const remove = h('button', { class: 'jp-Button ai4geo-layer-remove', title: 'remove the layer' }, 'Remove');
     const node = h(
       'div',
-      { class: 'ai4geo-mapview-layer', dataset: { path: info.path, kind: info.kind, state: 'adding' } },
-      h('div', { class: 'ai4geo-layer-title', title: info.path }, name),
-      h('div', { class: 'ai4geo-layer-meta' }, `${info.kind} · ${info.width}×${info.height} · ${info.crs}`),
-      legendNode(info),
+      { class: 'ai4geo-mapview-layer', dataset: { path, type, state: 'adding', ...data } },
+      h('div', { class: 'ai4geo-layer-title', title: path }, name),
+      h('div', { class: 'ai4geo-layer-meta' }, meta),
+      legend,
       h('label', { class: 'ai4geo-opacity-row' }, h('span', {}, 'Opacity'), opacity),
       h('div', { class: 'ai4geo-row' }, zoom, remove)
     );
-    opacity.oninput = () => this.find(info.path)?.tiles.setOpacity(Number(opacity.value));
+    opacity.oninput = () => this.find(path)?.setOpacity(Number(opacity.value));
     zoom.onclick = () => {
-      const layer = this.find(info.path);
+      const layer = this.find(path);
       if (layer) {
         this.base?.map.fitBounds(layer.bounds, { maxZoom: 22 });
       }
     };
     remove.onclick = () => {
-      const layer = this.find(info.path);
+      const layer = this.find(path);
       if (layer) {
         this.removeLayer(layer);
       }
@@ -233,12 +365,12 @@ export class MapView extends Widget {
     return node;
   }
 
-  private find(path: string): IRasterLayer | undefined {
-    return this.layers.find(l => l.info.path === path);
+  private find(path: string): IMapLayer | undefined {
+    return this.layers.find(l => l.path === path);
   }
 
-  private removeLayer(layer: IRasterLayer): void {
-    layer.tiles.remove();
+  private removeLayer(layer: IMapLayer): void {
+    layer.layer.remove();
     layer.node.remove();
     this.layers = this.layers.filter(l => l !== layer);
     this.node.dataset.layers = String(this.layers.length);
@@ -261,8 +393,8 @@ export class MapView extends Widget {
     if (!at) {
       return;
     }
-    const layer = [...this.layers].reverse().find(l => l.bounds.contains(at));
-    if (!layer) {
+    const layer = [...this.layers].reverse().find(l => l.info && l.bounds.contains(at));
+    if (!layer || !layer.info) {
       this.showValue(null, null);
       return;
     }
@@ -280,8 +412,8 @@ export class MapView extends Widget {
     }
   }
 
-  private showValue(layer: IRasterLayer | null, v: IValue | null): void {
-    if (!layer || !v || !v.inside) {
+  private showValue(layer: IMapLayer | null, v: IValue | null): void {
+    if (!layer || !layer.info || !v || !v.inside) {
       this.readout.textContent = ' ';
       this.readout.dataset.state = 'none';
       return;
@@ -317,5 +449,10 @@ export class MapView extends Widget {
 
   protected onResize(): void {
     this.base?.refresh();
+  }
+
+  dispose(): void {
+    this.base?.dispose();
+    super.dispose();
   }
 }

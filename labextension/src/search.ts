@@ -1,9 +1,10 @@
 import type * as Leaflet from 'leaflet';
+import { InputDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 import { api, describeError, post } from './api';
 import { field, h } from './dom';
 import { L } from './leaflet';
-import { BaseMap, IMapConfig } from './map';
+import { BaseMap, catalogueChanged, IMapConfig } from './map';
 import type { SearchRequest } from '../schema/search_request';
 
 const AOI_STYLE = { color: '#3454d1', weight: 2, fillOpacity: 0.05 };
@@ -67,12 +68,32 @@ export class SearchPanel extends Widget {
   private downloadButton = h('button', { class: 'jp-Button ai4geo-download', disabled: true }, 'Download selected');
   private progress = h('progress', { class: 'ai4geo-progress', max: 1, value: 0, hidden: true });
   private progressText = h('div', { class: 'ai4geo-progress-text' });
+  private localCatalogs = 0;
+  private emptyError = h('div', { class: 'ai4geo-empty-error ai4geo-error', role: 'alert' });
+  private empty = h(
+    'div',
+    { class: 'ai4geo-empty-catalogue', hidden: true },
+    h('p', { class: 'ai4geo-empty-title' }, 'The local catalogue has no data yet.'),
+    h(
+      'p',
+      {},
+      'It searches STAC catalogues on this computer, with no network. Add a folder holding a catalog.json — ' +
+        'the sample city that `ai4geo demo` makes is in demo-out/sample.'
+    ),
+    h(
+      'button',
+      { class: 'jp-Button jp-mod-styled jp-mod-accept ai4geo-add-catalogue', onclick: () => void this.addCatalogue() },
+      'Add a catalogue folder…'
+    ),
+    this.emptyError
+  );
 
   private started = false;
 
   constructor(
     private insertCode: (code: string) => Promise<void>,
-    private config: () => Promise<IMapConfig>
+    private config: () => Promise<IMapConfig>,
+    private currentFolder: () => string = () => ''
   ) {
     super();
     this.id = 'ai4geo-search';
@@ -101,6 +122,7 @@ export class SearchPanel extends Widget {
       ),
       h('div', { class: 'ai4geo-row' }, field('Upload AOI file', this.fileInput, 'ai4geo-upload')),
       field('Provider', this.provider),
+      this.empty,
       field('Collection', this.collection),
       this.collectionList,
       h('div', { class: 'ai4geo-row' }, field('Start', this.start), field('End', this.end)),
@@ -280,7 +302,8 @@ export class SearchPanel extends Widget {
   // ---- form -----------------------------------------------------------------------------------------------
   private async refreshProviders(): Promise<void> {
     try {
-      const providers = await api<{ name: string; kind: string; offline: boolean }[]>('providers');
+      const providers = await api<{ name: string; kind: string; offline: boolean; catalogs?: number }[]>('providers');
+      this.localCatalogs = providers.find(p => p.name === 'local')?.catalogs ?? 0;
       this.provider.replaceChildren(
         h('option', { value: '' }, 'automatic'),
         ...providers.map(p => h('option', { value: p.name }, p.offline ? `${p.name} (offline)` : p.name))
@@ -294,8 +317,51 @@ export class SearchPanel extends Widget {
     }
   }
 
+  /** Ask for a folder of the Lab's root holding a STAC catalogue, and add it to the local catalogue. */
+  private async addCatalogue(): Promise<void> {
+    const answer = await InputDialog.getText({
+      title: 'Add a catalogue folder',
+      label: 'Folder holding a catalog.json, relative to the folder JupyterLab was started in:',
+      text: this.currentFolder(),
+      placeholder: 'e.g. demo-out/sample',
+      okLabel: 'Add'
+    });
+    if (!answer.button.accept || answer.value === null) {
+      return;
+    }
+    const path = answer.value.trim();
+    if (!path) {
+      this.emptyError.textContent = 'Give a folder, e.g. demo-out/sample.';
+      return;
+    }
+    try {
+      const found = await post<{ items: number; catalogs: { title: string }[] }>('catalog/local', { path });
+      this.emptyError.textContent = '';
+      const title = found.catalogs[found.catalogs.length - 1]?.title ?? path;
+      await this.refreshProviders();
+      this.say(`catalogue '${title}' added to the local catalogue (${found.items} items in all)`);
+      catalogueChanged(); // every map draws the new extent
+      if (this.base) {
+        await this.base.showCatalogue();
+        this.base.zoomToCatalogue();
+      }
+    } catch (err) {
+      this.emptyError.textContent = describeError(err);
+    }
+  }
+
   private async refreshCollections(): Promise<void> {
     const provider = this.provider.value;
+    const isEmpty = provider === 'local' && this.localCatalogs === 0;
+    this.empty.hidden = !isEmpty;
+    this.node.dataset.catalogue = isEmpty ? 'empty' : 'ready';
+    if (isEmpty) {
+      this.collectionList.replaceChildren();
+      this.collection.value = '';
+      this.extra.replaceChildren();
+      this.say('');
+      return;
+    }
     try {
       const found = await api<{ id: string; title: string }[]>(
         `collections${provider ? `?provider=${encodeURIComponent(provider)}` : ''}`

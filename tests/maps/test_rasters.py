@@ -128,3 +128,46 @@ def test_value_at_a_point(products):
     assert not out["inside"] and out["value"] is None
     with pytest.raises(InvalidInputError):
         raster_value(products["dsm"], 200.0, 0.0)
+
+
+def _mosaic(path, z: int):
+    """Every tile of the raster at zoom ``z``, put together, with the Web-Mercator bounds of its top-left tile."""
+    import morecantile
+
+    from ai4geo_lab.maps import raster_info, raster_tile
+
+    tms = morecantile.tms.get("WebMercatorQuad")
+    tiles = list(tms.tiles(*raster_info(path)["bounds"], [z]))
+    x0, y0 = min(t.x for t in tiles), min(t.y for t in tiles)
+    w, h = max(t.x for t in tiles) - x0 + 1, max(t.y for t in tiles) - y0 + 1
+    out = np.zeros((h * 256, w * 256, 4), np.uint8)
+    for t in tiles:
+        out[(t.y - y0) * 256:(t.y - y0 + 1) * 256, (t.x - x0) * 256:(t.x - x0 + 1) * 256] = _rgba(
+            raster_tile(path, z, t.x, t.y))
+    return out, tms.xy_bounds(x0, y0, z), tms
+
+
+@pytest.mark.parametrize("nodata", [-9999.0, float("nan")])
+def test_every_corner_of_a_full_raster_is_drawn(tmp_path, nodata):
+    """A DSM with no nodata pixel is drawn up to each of its corners, at every zoom a map shows it (no notch at
+    a tile edge or corner); the test DSM's own notch is its 20 m nodata corner, nothing more."""
+    need_rio_tiler()
+    from affine import Affine
+    from rasterio.warp import transform
+
+    from ai4geo_lab.geo.raster import write_raster
+    from tests.maps.conftest import ORIGIN, UTM
+
+    yy, xx = np.mgrid[0:300, 0:300]
+    path = write_raster(tmp_path / "dsm.tif", (100 + xx * 0.1 + yy * 0.05).astype(np.float32),
+                        Affine(1.0, 0, ORIGIN[0], 0, -1.0, ORIGIN[1]), UTM, nodata=nodata)
+    for z in (15, 16, 17, 18, 19):
+        picture, first, tms = _mosaic(path, z)
+        res = (first.right - first.left) / 256
+        for cx, cy, dx, dy in ((0, 0, 1, 1), (300, 0, -1, 1), (0, 300, 1, -1), (300, 300, -1, -1)):
+            for inset_m in (1.5, 4.0, 10.0):  # just inside each corner, along its diagonal
+                (lon,), (lat,) = transform(UTM, "EPSG:4326", [ORIGIN[0] + cx + dx * inset_m],
+                                           [ORIGIN[1] - cy - dy * inset_m])
+                mx, my = tms.xy(lon, lat)
+                col, row = int((mx - first.left) / res), int((first.top - my) / res)
+                assert picture[row, col, 3] == 255, (z, cx, cy, inset_m)

@@ -77,6 +77,23 @@ async def test_tiles_info_value(jp_fetch, rasters):
     assert v["value"] == pytest.approx(100 + 100 * 0.1 + 99 * 0.05, abs=1e-3)
 
 
+async def test_nan_nodata_answers_strict_json(jp_fetch, jp_root_dir):
+    """The chain's DSMs have NaN as nodata: their info must still be JSON a browser parses (no bare NaN)."""
+    from affine import Affine
+
+    from ai4geo_lab.geo.raster import write_raster
+
+    write_raster(jp_root_dir / "dsm.tif", np.full((50, 50), 120.0, np.float32),
+                 Affine(1.0, 0, 500_000.0, 0, -1.0, 4_800_000.0), "EPSG:32631", nodata=float("nan"))
+    body = (await _get(jp_fetch, "raster", "info", path="dsm.tif")).body.decode()
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} is not JSON")
+
+    info = json.loads(body, parse_constant=refuse)
+    assert info["nodata"] is None and info["kind"] == "height"
+
+
 async def test_bad_requests(jp_fetch, jp_root_dir, rasters, tmp_path):
     async def error(*parts, expect, **params):
         return json.loads((await _get(jp_fetch, *parts, expect=expect, **params)).body)
