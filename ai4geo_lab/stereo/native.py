@@ -157,15 +157,16 @@ def pair_surface(a: SensorImage, b: SensorImage, grid: GroundGrid, window: Windo
 
 
 def native_tile(tile: Tile, grid: GroundGrid, images: list[str], pairs: list[tuple[int, int]], hmin: float,
-                hmax: float, params: dict[str, Any]) -> dict[str, np.ndarray]:
-    """The surface, confidence and filled mask of one tile's core, from every pair (runs on a Dask worker)."""
+                hmax: float, params: dict[str, Any], weights: list[float] | None = None) -> dict[str, np.ndarray]:
+    """The surface, confidence and filled mask of one tile's core, from every pair (runs on a Dask worker);
+    several pairs are fused with ``weights`` (their squared height sensitivity)."""
     settings = NativeStereoParams.model_validate(params)
     sensors = [read_sensor(p) for p in images]
     surfaces = [pair_surface(sensors[i], sensors[j], grid, tile.halo, hmin, hmax, settings) for i, j in pairs]
     if len(surfaces) == 1:
         height, confidence, coarse = surfaces[0].height, surfaces[0].confidence, surfaces[0].coarse
     else:
-        height, _ = fuse([s.height for s in surfaces], settings.agreement_m)
+        height, _ = fuse([s.height for s in surfaces], settings.agreement_m, weights)
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # cells no pair saw
             confidence = np.nanmean(np.stack([np.where(np.isfinite(height), s.confidence, np.nan)

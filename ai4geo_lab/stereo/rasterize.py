@@ -51,20 +51,25 @@ def close_gaps(dsm: np.ndarray, min_neighbours: int = 5) -> np.ndarray:
     return out
 
 
-def fuse(heights: list[np.ndarray], tolerance_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """Several pairs' heights of one grid fused per cell: the median of the pairs that agree with it.
+def fuse(heights: list[np.ndarray], tolerance_m: float, weights: list[float] | None = None,
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """Several pairs' heights of one grid fused per cell: the weighted mean of the pairs within ``tolerance_m`` of
+    their median (weights: e.g. each pair's squared height sensitivity; default equal).
 
-    Returns the fused heights and the number of pairs within ``tolerance_m`` of the median (a cell seen by one pair
-    only counts 1; by two that disagree, 0, and is left empty).
+    Returns the fused heights and the number of pairs that agree (a cell seen by one pair only counts 1; by two
+    that disagree, 0, and is left empty).
     """
     stack = np.stack(heights).astype(np.float32)
+    w = np.ones(len(heights)) if weights is None else np.asarray(weights, np.float64)
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells
         median = np.nanmedian(stack, axis=0)
         agree = np.abs(stack - median) <= tolerance_m
         count = agree.sum(axis=0)
         seen = np.isfinite(stack).sum(axis=0)
-        fused = np.nanmedian(np.where(agree, stack, np.nan), axis=0).astype(np.float32)
+        wsum = np.tensordot(w, agree, axes=1)
+        fused = (np.tensordot(w, np.where(agree, stack, 0.0), axes=1) / wsum).astype(np.float32)
+    fused[count == 0] = np.nan
     fused[(seen >= 2) & (count < 2)] = np.nan
     count[(seen >= 2) & (count < 2)] = 0
     return fused, count.astype(np.uint8)

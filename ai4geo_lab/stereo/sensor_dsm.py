@@ -43,6 +43,7 @@ from ai4geo_lab.execution.lineage import product_item, write_catalog
 from ai4geo_lab.execution.manifest import Manifest
 from ai4geo_lab.execution.mosaic import mosaic_cog
 from ai4geo_lab.geo.atomic import atomic_path, write_text_atomic
+from ai4geo_lab.geo.grid import GroundGrid
 from ai4geo_lab.geo.raster import open_raster
 from ai4geo_lab.geo.sensor import SensorImage, read_sensor
 from ai4geo_lab.stereo.cars_engine import CarsDsmParams, TileJob, check_cars, run_tile
@@ -170,6 +171,49 @@ def _mosaic(work: Path, jobs: list[TileJob], name: str, out: Path, shape_px: tup
     return True
 
 
+def stereo_area(sensors: list[SensorImage], roi: RoiSpec = None) -> tuple[Polygon, Polygon | None, float]:
+    """The ground the images all see (at their models' mean height), inside ``roi`` if given (EPSG:4326);
+    the ROI as a polygon; and that mean height. Refuses images or a ROI without overlap."""
+    h_ref = float(np.mean([s.rpc.height_off for s in sensors]))
+    common = sensors[0].footprint(h_ref)
+    for s in sensors[1:]:
+        common = common.intersection(s.footprint(h_ref))
+    if common.is_empty or common.area == 0:
+        raise NoOverlapError("the images do not overlap on the ground",
+                             "give images of the same area (a stereo pair)")
+    area = common
+    roi_poly = _roi_polygon(roi)
+    if roi_poly is not None:
+        area = common.intersection(roi_poly)
+        if area.is_empty or area.area == 0:
+            raise NoOverlapError(f"the ROI {tuple(round(v, 5) for v in roi_poly.bounds)} is outside the images' "
+                                 f"overlap {tuple(round(v, 5) for v in common.bounds)}",
+                                 "give a ROI inside the area both images see")
+    return area, roi_poly, h_ref
+
+
+def snapped_grid(bounds: tuple[float, float, float, float], resolution: float) -> tuple[Affine, tuple[int, int]]:
+    """The transform and shape of a north-up grid covering ``bounds``, snapped outwards to ``resolution``."""
+    minx, miny, maxx, maxy = bounds
+    minx, miny = math.floor(minx / resolution) * resolution, math.floor(miny / resolution) * resolution
+    maxx, maxy = math.ceil(maxx / resolution) * resolution, math.ceil(maxy / resolution) * resolution
+    return (Affine(resolution, 0, minx, 0, -resolution, maxy),
+            (round((maxy - miny) / resolution), round((maxx - minx) / resolution)))
+
+
+def area_grid(images: Sequence[ImageSpec], roi: RoiSpec = None, resolution: float = 0.5) -> GroundGrid:
+    """The UTM ground grid at ``resolution`` m over the images' overlap (inside ``roi``): where a DSM is made."""
+    if resolution <= 0:
+        raise ConfigError(f"resolution must be positive, got {resolution}")
+    area, _, _ = stereo_area([_sensor(s) for s in images], roi)
+    c = area.centroid
+    crs = f"EPSG:{utm_epsg(c.x, c.y)}"
+    area_map = shapely.transform(area, Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform,
+                                 interleaved=False)
+    transform, shape = snapped_grid(area_map.bounds, resolution)
+    return GroundGrid(crs, transform, shape)
+
+
 def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, engine: Literal["cars"] = "cars",
         roi: RoiSpec = None, client: Any = None, *, grid: tuple[str, Affine, tuple[int, int]] | None = None,
         params: CarsDsmParams | None = None, log: Callable[[str], None] = print, manifest: Manifest | None = None,
@@ -207,21 +251,7 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     sensors = [_sensor(s) for s in images]
-    h_ref = float(np.mean([s.rpc.height_off for s in sensors]))
-    common = sensors[0].footprint(h_ref)
-    for s in sensors[1:]:
-        common = common.intersection(s.footprint(h_ref))
-    if common.is_empty or common.area == 0:
-        raise NoOverlapError("the images do not overlap on the ground",
-                             "give images of the same area (a stereo pair)")
-    area = common
-    roi_poly = _roi_polygon(roi)
-    if roi_poly is not None:
-        area = common.intersection(roi_poly)
-        if area.is_empty or area.area == 0:
-            raise NoOverlapError(f"the ROI {tuple(round(v, 5) for v in roi_poly.bounds)} is outside the images' "
-                                 f"overlap {tuple(round(v, 5) for v in common.bounds)}",
-                                 "give a ROI inside the area both images see")
+    area, roi_poly, h_ref = stereo_area(sensors, roi)
     c = area.centroid
     pairs = choose_pairs(sensors, (c.x, c.y, h_ref))
     if grid is None:
@@ -236,12 +266,8 @@ def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, e
     to_map = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     to_ll = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     area_map = shapely.transform(area, to_map.transform, interleaved=False)
-    if grid is None:  # the area's bounds snapped outwards to the resolution
-        minx, miny, maxx, maxy = area_map.bounds
-        minx, miny = math.floor(minx / resolution) * resolution, math.floor(miny / resolution) * resolution
-        maxx, maxy = math.ceil(maxx / resolution) * resolution, math.ceil(maxy / resolution) * resolution
-        transform = Affine(resolution, 0, minx, 0, -resolution, maxy)
-        shape_px = (round((maxy - miny) / resolution), round((maxx - minx) / resolution))
+    if grid is None:
+        transform, shape_px = snapped_grid(area_map.bounds, resolution)
     # where a DSM is expected: the overlap (inside the ROI), loosely at first (heights are not known yet)
     loose = rasterize([area_map.buffer(margin_m)], out_shape=shape_px, transform=transform, fill=0,
                       default_value=1, dtype="uint8").astype(bool)

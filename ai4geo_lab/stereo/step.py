@@ -3,6 +3,7 @@ by the native engine (epipolar rectification + semi-global matching, :mod:`~ai4g
 
 from __future__ import annotations
 
+from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -12,15 +13,25 @@ from rasterio.windows import Window
 
 from ai4geo_lab.errors import ConfigError
 from ai4geo_lab.execution.context import RasterOut
-from ai4geo_lab.geo.sensor import read_sensor
+from ai4geo_lab.geo.sensor import SensorImage, read_sensor
 from ai4geo_lab.params import EngineParams, EngineRun
 from ai4geo_lab.stereo.cars_step import CarsDsmParams, run_cars_dsm
-from ai4geo_lab.stereo.geometry import choose_pairs, height_sensitivity
+from ai4geo_lab.stereo.geometry import MIN_PARALLAX_PX_PER_M, choose_pairs, height_sensitivity
 from ai4geo_lab.stereo.heights import derive_height_range
 from ai4geo_lab.stereo.native import FILLED_LEGEND, HALO_PX, NativeStereoParams, bytes_per_px, image_paths, native_tile
 
 if TYPE_CHECKING:
     from ai4geo_lab.execution.context import StepContext
+
+
+def native_pairs(sensors: list[SensorImage], where: tuple[float, float, float]) -> list[tuple[int, int]]:
+    """Pairs the native engine matches: every pair of the set with a stereo base (:func:`choose_pairs` when none
+    has, to say so), the strongest first."""
+    found = [(i, j) for i, j in combinations(range(len(sensors)), 2)
+             if height_sensitivity(sensors[i], sensors[j], *where) >= MIN_PARALLAX_PX_PER_M]
+    if not found:
+        return choose_pairs(sensors, where)
+    return sorted(found, key=lambda p: -height_sensitivity(sensors[p[0]], sensors[p[1]], *where))
 
 
 def run_native(ctx: StepContext, inputs: dict[str, Path], params: NativeStereoParams) -> dict[str, Path]:
@@ -29,7 +40,8 @@ def run_native(ctx: StepContext, inputs: dict[str, Path], params: NativeStereoPa
     sensors = [read_sensor(p) for p in images]
     lon, lat = ctx.grid.window_lonlat(Window(ctx.grid.shape[1] // 2, ctx.grid.shape[0] // 2, 1, 1))
     h_ref = float(np.mean([s.rpc.height_off for s in sensors]))
-    pairs = choose_pairs(sensors, (float(lon.item()), float(lat.item()), h_ref))
+    where = (float(lon.item()), float(lat.item()), h_ref)
+    pairs = native_pairs(sensors, where)
     hmin, hmax = params.hmin, params.hmax
     if hmin is None or hmax is None:
         found = [derive_height_range(images[i], images[j], ctx.grid) for i, j in pairs]
@@ -40,9 +52,8 @@ def run_native(ctx: StepContext, inputs: dict[str, Path], params: NativeStereoPa
         if hmax <= hmin:
             raise ConfigError(f"the heights to search are empty: {hmin:.1f} to {hmax:.1f} m (one given, one from "
                               "tie points)", "give both native.hmin and native.hmax")
-    parallax = max(height_sensitivity(sensors[i], sensors[j], float(lon.item()), float(lat.item()), h_ref)
-                   for i, j in pairs)
-    disparities = (hmax - hmin) * parallax
+    sensitivity = [height_sensitivity(sensors[i], sensors[j], *where) for i, j in pairs]
+    disparities = (hmax - hmin) * max(sensitivity)
     names = [p.name for p in images]
     ctx.log(f"[{ctx.step_id}] matching {[(names[i], names[j]) for i, j in pairs]} over heights {hmin:.1f} to "
             f"{hmax:.1f} m (about {disparities:.0f} px of disparity)")
@@ -51,7 +62,7 @@ def run_native(ctx: StepContext, inputs: dict[str, Path], params: NativeStereoPa
                "dsm_filled": RasterOut("uint8", None, tags={"VALUES": FILLED_LEGEND})}
     made = ctx.tiled_rasters(outputs, native_tile, overlap=HALO_PX, bytes_per_px=bytes_per_px(disparities),
                              images=image_paths(images), pairs=pairs, hmin=hmin, hmax=hmax,
-                             params=params.model_dump())
+                             params=params.model_dump(), weights=[s * s for s in sensitivity])
     return {"dsm": made["dsm"], "confidence": made["dsm_confidence"], "filled": made["dsm_filled"]}
 
 
