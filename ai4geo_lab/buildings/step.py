@@ -73,6 +73,11 @@ def run_lod2(ctx: StepContext, inputs: dict[str, Path], params: Lod2Params) -> d
     buildings = buildings[buildings["height"] >= params.min_height].reset_index(drop=True)
     epsg = CRS.from_user_input(ctx.grid.crs).to_epsg()
     doc = buildings_cityjson(buildings, epsg)
+    if validate_cityjson(doc):  # a roof whose solid does not close: that building keeps its LOD1.2 block only
+        broken = [i for i in range(len(buildings)) if validate_cityjson(buildings_cityjson(buildings.iloc[[i]], epsg))]
+        buildings.loc[buildings.index[broken], "roof_planes"] = None
+        ctx.log(f"[{ctx.step_id}] {len(broken)} building(s) kept at LOD1.2 only: their LOD2 solid did not close")
+        doc = buildings_cityjson(buildings, epsg)
     problems = validate_cityjson(doc)
     if problems:
         raise ProcessingError(f"the LOD2 CityJSON is invalid: {problems[0]} ({len(problems)} problems)")

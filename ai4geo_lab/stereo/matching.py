@@ -89,16 +89,56 @@ def _half(image: np.ndarray) -> np.ndarray:
     return small
 
 
+def occluded(disp: np.ndarray, candidate: np.ndarray, where: np.ndarray, margin: float = 1.0) -> np.ndarray:
+    """Of the pixels ``where``, those whose ``candidate`` disparity sends them to a right-image pixel that a matched
+    pixel (``disp``) already shows with a disparity higher by more than ``margin``: hidden behind it."""
+    rows, cols = disp.shape
+    claimed = np.full((rows, cols), -np.inf)
+    r, c = np.nonzero(np.isfinite(disp))
+    xr = np.rint(c - disp[r, c]).astype(np.int64)
+    ok = (xr >= 0) & (xr < cols)
+    np.maximum.at(claimed, (r[ok], xr[ok]), disp[r[ok], c[ok]])
+    out = np.zeros((rows, cols), bool)
+    r, c = np.nonzero(where)
+    xr = np.rint(c - candidate[r, c]).astype(np.int64)
+    ok = (xr >= 0) & (xr < cols)
+    out[r[ok], c[ok]] = claimed[r[ok], xr[ok]] > candidate[r[ok], c[ok]] + margin
+    return out
+
+
+def row_background(disp: np.ndarray) -> np.ndarray:
+    """Per pixel, the lower of the nearest valid disparities to its left and right on its row (NaN if none): what
+    an occluded pixel most likely shows, the background."""
+    rows, cols = disp.shape
+    valid = np.isfinite(disp)
+    idx = np.broadcast_to(np.arange(cols), (rows, cols))
+    left_i = np.maximum.accumulate(np.where(valid, idx, -1), axis=1)  # nearest valid at or before each column
+    rev = np.maximum.accumulate(np.where(valid[:, ::-1], idx, -1), axis=1)[:, ::-1]
+    right_i = np.where(rev >= 0, cols - 1 - rev, cols)  # nearest valid at or after each column
+    r = np.broadcast_to(np.arange(rows)[:, None], (rows, cols))
+    from_left = np.where(left_i >= 0, disp[r, np.clip(left_i, 0, None)], np.nan)
+    from_right = np.where(right_i < cols, disp[r, np.clip(right_i, None, cols - 1)], np.nan)
+    with np.errstate(invalid="ignore"):
+        return np.fmin(from_left, from_right)
+
+
+#: Level of pixels filled from their row's background (:func:`row_background`).
+OCCLUSION_FILL = 254
+
+
 def multiscale_disparity(left: np.ndarray, right: np.ndarray, dmin: float, dmax: float, levels: int = 1,
-                         **options: Any) -> tuple[np.ndarray, np.ndarray]:
+                         fill_occlusions: bool = True, **options: Any) -> tuple[np.ndarray, np.ndarray]:
     """:func:`sgm_disparity`, then the pixels it rejected taken from matching at half, quarter… resolution.
 
     Coarser matching sees past the small disagreements that make full-resolution matching reject a pixel (a
     repetitive facade, a little texture); occlusions stay unmatched at every level. Returns the disparities and
-    the level each pixel was matched at (0: full resolution, 1: half…, 255: none).
+    the level each pixel was matched at (0: full resolution, 1: half…, 255: none). Pixels a coarse match would put
+    behind a matched one are occlusions: with ``fill_occlusions`` they take their row's background disparity
+    (level :data:`OCCLUSION_FILL`).
     """
     disp = sgm_disparity(left, right, dmin, dmax, **options)
     level = np.where(np.isfinite(disp), 0, 255).astype(np.uint8)
+    occlusions = np.zeros(disp.shape, bool)
     small_l, small_r, factor = left, right, 1
     for lev in range(1, levels + 1):
         small_l, small_r, factor = _half(small_l), _half(small_r), factor * 2
@@ -108,8 +148,16 @@ def multiscale_disparity(left: np.ndarray, right: np.ndarray, dmin: float, dmax:
         up = cv2.resize(np.nan_to_num(coarse, nan=-1e6), (left.shape[1], left.shape[0]),
                         interpolation=cv2.INTER_NEAREST)
         take = ~np.isfinite(disp) & (left > 0) & (up > -1e5)
+        hidden = occluded(disp, up, take)
+        occlusions |= hidden
+        take &= ~hidden
         disp[take] = up[take]
         level[take] = lev
+    if fill_occlusions and occlusions.any():
+        background = row_background(disp)
+        fill = occlusions & ~np.isfinite(disp) & np.isfinite(background)
+        disp[fill] = background[fill]
+        level[fill] = OCCLUSION_FILL
     return disp, level
 
 

@@ -27,6 +27,7 @@ from ai4geo_lab.geo.raster import read_window
 from ai4geo_lab.geo.sensor import SensorImage, read_sensor
 from ai4geo_lab.stereo.epipolar import Rectification, rectify
 from ai4geo_lab.stereo.matching import (
+    OCCLUSION_FILL,
     match_confidence,
     multiscale_disparity,
     nan_median,
@@ -62,15 +63,21 @@ class NativeStereoParams(BaseModel):
     uniqueness: int = Field(default=5, ge=0, le=50, description="% by which the best match must beat the next")
     min_confidence: float = Field(default=0.0, ge=-1, le=1, description="matches whose correlation is lower are "
                                   "dropped")
-    fill_holes_m2: float = Field(default=4.0, ge=0, description="holes up to this area inside the surface are "
+    fill_holes_m2: float = Field(default=100.0, ge=0, description="holes up to this area inside the surface are "
                                  "interpolated (and marked in dsm_filled)")
     agreement_m: float = Field(default=2.0, gt=0, description="several pairs: heights within this of the median "
                                "agree")
     refine: bool = Field(default=True, description="refine disparities to a fraction of a pixel by correlation "
                          "(else SGM's own interpolation)")
     median: int = Field(default=5, ge=0, le=7, description="median filter of the disparities (px, 0: none)")
+    coarse_confidence: float = Field(default=0.7, ge=-1, le=1, description="pixels matched at a coarser resolution "
+                                     "are kept where their correlation at full resolution reaches this")
+    outlier_m: float = Field(default=3.0, ge=0, description="cells this far (m) from the median of their 7 × 7 "
+                             "neighbourhood are dropped (0: keep all)")
     zoom: float = Field(default=1.0, ge=1, le=4, description="images resampled this many times finer before "
                         "matching (finer sub-pixel disparities for pairs with a small stereo base)")
+    fill_occlusions: bool = Field(default=False, description="pixels hidden from one view take the background "
+                                  "height beside them (marked interpolated)")
     coarse_levels: int = Field(default=1, ge=0, le=3, description="pixels left unmatched are matched again at "
                                "half (1), quarter (2)… resolution")
 
@@ -92,6 +99,7 @@ class PairSurface:
     height: np.ndarray
     confidence: np.ndarray
     coarse: np.ndarray
+    guessed: np.ndarray
     rectification: Rectification | None
 
 
@@ -124,7 +132,7 @@ def pair_surface(a: SensorImage, b: SensorImage, grid: GroundGrid, window: Windo
     """Heights of the ground-grid ``window`` from the pair ``a``/``b`` (NaN where nothing was matched)."""
     shape = (int(window.height), int(window.width))
     nan = np.full(shape, np.nan, np.float32)
-    empty = PairSurface(nan, nan, np.zeros(shape, bool), None)
+    empty = PairSurface(nan, nan, np.zeros(shape, bool), np.zeros(shape, bool), None)
     t = grid.window_transform(window)
     centre = (t.c + t.a * shape[1] / 2, t.f + t.e * shape[0] / 2)
     half_w, half_h = abs(t.a) * shape[1] / 2, abs(t.e) * shape[0] / 2
@@ -139,21 +147,29 @@ def pair_surface(a: SensorImage, b: SensorImage, grid: GroundGrid, window: Windo
         return empty
     left8, right8 = to_uint8_pair(views[0], views[1])
     dmin, dmax = rect.disparity_range(hmin, hmax)
-    disp, level = multiscale_disparity(left8, right8, dmin, dmax, levels=params.coarse_levels, block=params.block,
+    disp, level = multiscale_disparity(left8, right8, dmin, dmax, levels=params.coarse_levels,
+                                       fill_occlusions=params.fill_occlusions, block=params.block,
                                        smooth=params.smoothness, uniqueness=params.uniqueness)
     if params.refine:
         disp = refine_subpixel(views[0], views[1], disp, window=params.block)
     if params.median > 1:
         disp = nan_median(disp, params.median)
     conf = match_confidence(views[0], views[1], disp, window=params.block)
-    keep = np.isfinite(disp) & (conf >= params.min_confidence)
+    keep = np.isfinite(disp) & ((level == OCCLUSION_FILL) | (conf >= params.min_confidence) & (
+        (level == 0) | (conf >= params.coarse_confidence)))
     v, x = np.nonzero(keep)
     px, py, h = rect.ground(x.astype(np.float64), v.astype(np.float64), disp[v, x].astype(np.float64))
     col = (px + half_w) / abs(t.a)
     row = (half_h - py) / abs(t.e)
-    coarse = (level[v, x] > 0).astype(np.float64)
-    (height, confidence, coarse_share), _ = bin_points(col, row, [h, conf[v, x].astype(np.float64), coarse], shape)
-    return PairSurface(height, confidence, coarse_share > 0.5, rect)
+    coarse = ((level[v, x] > 0) & (level[v, x] != OCCLUSION_FILL)).astype(np.float64)
+    guessed = (level[v, x] == OCCLUSION_FILL).astype(np.float64)
+    (height, confidence, coarse_share, guessed_share), _ = bin_points(
+        col, row, [h, conf[v, x].astype(np.float64), coarse, guessed], shape)
+    if params.outlier_m > 0:  # cells far from their neighbourhood's median: blunders beside occlusions
+        far = np.abs(height - nan_median(height, 7)) > params.outlier_m
+        height[far] = np.nan
+    confidence[guessed_share > 0.5] = np.nan
+    return PairSurface(height, confidence, coarse_share > 0.5, guessed_share > 0.5, rect)
 
 
 def native_tile(tile: Tile, grid: GroundGrid, images: list[str], pairs: list[tuple[int, int]], hmin: float,
@@ -165,6 +181,7 @@ def native_tile(tile: Tile, grid: GroundGrid, images: list[str], pairs: list[tup
     surfaces = [pair_surface(sensors[i], sensors[j], grid, tile.halo, hmin, hmax, settings) for i, j in pairs]
     if len(surfaces) == 1:
         height, confidence, coarse = surfaces[0].height, surfaces[0].confidence, surfaces[0].coarse
+        guessed = surfaces[0].guessed
     else:
         height, _ = fuse([s.height for s in surfaces], settings.agreement_m, weights)
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
@@ -172,9 +189,11 @@ def native_tile(tile: Tile, grid: GroundGrid, images: list[str], pairs: list[tup
             confidence = np.nanmean(np.stack([np.where(np.isfinite(height), s.confidence, np.nan)
                                               for s in surfaces]), axis=0).astype(np.float32)
         coarse = np.all([s.coarse | ~np.isfinite(s.height) for s in surfaces], axis=0)
+        guessed = np.all([s.guessed | ~np.isfinite(s.height) for s in surfaces], axis=0)
     height = close_gaps(height)
     cell = abs(grid.transform.a * grid.transform.e)
     height, filled = fill_small_holes(height, int(settings.fill_holes_m2 / cell))
+    filled |= guessed & np.isfinite(height)
     mask = np.select([filled, ~np.isfinite(height), coarse], [FILLED, EMPTY, COARSE], MEASURED).astype(np.uint8)
     confidence = np.where(np.isfinite(height) & ~filled, np.clip(confidence, 0, 1), np.nan).astype(np.float32)
     core = tile.core_in_halo

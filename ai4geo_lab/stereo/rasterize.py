@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import warnings
 
-import cv2
 import numpy as np
-from scipy.ndimage import label, uniform_filter
+from scipy.ndimage import distance_transform_edt, label, uniform_filter
 
 
 def bin_points(col: np.ndarray, row: np.ndarray, values: list[np.ndarray], shape: tuple[int, int],
@@ -76,7 +75,7 @@ def fuse(heights: list[np.ndarray], tolerance_m: float, weights: list[float] | N
 
 
 def fill_small_holes(dsm: np.ndarray, max_hole_px: int) -> tuple[np.ndarray, np.ndarray]:
-    """Holes of at most ``max_hole_px`` cells inside the surface filled by interpolation from their edges.
+    """Holes of at most ``max_hole_px`` cells inside the surface filled by smooth interpolation from their edges.
 
     Holes touching the grid's border are left (what lies beyond is not known). Returns the filled surface and the
     mask of filled cells.
@@ -94,10 +93,12 @@ def fill_small_holes(dsm: np.ndarray, max_hole_px: int) -> tuple[np.ndarray, np.
     filled_mask = small[labels]
     if not filled_mask.any():
         return dsm, filled_mask
-    lo = float(np.nanmin(dsm))
-    span = max(float(np.nanmax(dsm)) - lo, 1e-3)
-    base = np.where(holes, 0, (dsm - lo) / span).astype(np.float32)
-    painted = cv2.inpaint(base, filled_mask.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+    # from the nearest edge value, relaxed towards the mean of the edges (values stay within the edges' range)
+    nearest = distance_transform_edt(holes, return_distances=False, return_indices=True)
+    base = dsm[tuple(nearest)].astype(np.float64)
+    for _ in range(int(np.sqrt(max_hole_px)) * 2 + 2):
+        smooth = uniform_filter(base, 3, mode="nearest")
+        base[filled_mask] = smooth[filled_mask]
     out = dsm.copy()
-    out[filled_mask] = painted[filled_mask] * span + lo
+    out[filled_mask] = base[filled_mask]
     return out, filled_mask
