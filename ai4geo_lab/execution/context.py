@@ -84,6 +84,8 @@ class StepContext:
     progress: bool = True
     log: Callable[[str], None] = print
     tiles_computed: list[str] = field(default_factory=list)
+    #: Figures the step measured on its outputs (output name → statistics), written into their STAC items.
+    statistics: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def output_path(self, name: str, suffix: str) -> Path:
         """Where the step writes its product ``name`` (``OUT/<step_id>/<name><suffix>``)."""

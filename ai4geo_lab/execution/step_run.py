@@ -33,6 +33,12 @@ class StepOutcome:
     wall_time_s: float
     tiles_computed: list[str] = field(default_factory=list)
     skipped: bool = False
+    statistics: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def properties(self, output: str) -> dict[str, Any] | None:
+        """STAC properties of one output: the statistics the step measured on it, if any."""
+        stats = self.statistics.get(output)
+        return {"ai4geo:statistics": stats} if stats else None
 
 
 def check_writable(folder: Path) -> None:
@@ -68,7 +74,7 @@ def execute_step(step: str, step_id: str, body: StepBody, inputs: dict[str, Path
     if rec.get("fingerprint") == fp and rec.get("status") == "done" and outputs_ok and tiles_ok:
         log(f"[{step_id}] {step}: up to date, skipped")
         return StepOutcome({k: Path(v) for k, v in rec["outputs"].items()}, rec.get("wall_time_s", 0.0),
-                           skipped=True)
+                           skipped=True, statistics=rec.get("statistics", {}))
     rec = manifest.reset_step(step_id, fp)
     ctx = StepContext(step_id, root, grid, manifest, tile_size, client, progress, log)
     log(f"[{step_id}] {step}: running")
@@ -86,11 +92,11 @@ def execute_step(step: str, step_id: str, body: StepBody, inputs: dict[str, Path
                               "finished tiles are kept; rerun to resume") from exc
     elapsed = round(time.perf_counter() - t0, 2)
     rec.update({"status": "done", "outputs": {k: str(v) for k, v in outputs.items()}, "wall_time_s": elapsed,
-                "finished": dt.datetime.now(dt.UTC).isoformat()})
+                "finished": dt.datetime.now(dt.UTC).isoformat(), "statistics": ctx.statistics})
     manifest.save()
     log(f"[{step_id}] {step}: done in {elapsed:.1f} s"
         + (f" ({len(ctx.tiles_computed)} tiles computed)" if ctx.tiles_computed else ""))
-    return StepOutcome(outputs, elapsed, ctx.tiles_computed)
+    return StepOutcome(outputs, elapsed, ctx.tiles_computed, statistics=ctx.statistics)
 
 
 def run_single(step: str, body: StepBody, inputs: dict[str, Path], params: BaseModel, out: Path,
@@ -108,7 +114,7 @@ def run_single(step: str, body: StepBody, inputs: dict[str, Path], params: BaseM
     when = when or dt.datetime.now(dt.UTC)
     epsg = CRS.from_user_input(grid.crs).to_epsg()
     dump = params.model_dump(mode="json")
-    items = [product_item(f"{step}-{name}", path, grid.footprint_wgs84(), when, step, dump, inputs, epsg)
-             for name, path in done.outputs.items()]
+    items = [product_item(f"{step}-{name}", path, grid.footprint_wgs84(), when, step, dump, inputs, epsg,
+                          properties=done.properties(name)) for name, path in done.outputs.items()]
     write_catalog(out, items, f"ai4geo_lab {step} products")
     return done.outputs

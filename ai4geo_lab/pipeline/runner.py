@@ -103,6 +103,6 @@ def _run(config: RunConfig, params: dict[str, Any], client: Any, progress: bool,
             result.products[key] = path
             dates[key] = when
             items.append(product_item(key.replace(".", "-"), path, grid.footprint_wgs84(), when, s.step,
-                                      p_dump, inputs, epsg))
+                                      p_dump, inputs, epsg, properties=done.properties(name)))
     result.catalog = write_catalog(root, items, "ai4geo_lab run products")
     return result

@@ -209,3 +209,28 @@ def bytes_per_px(disparities: float) -> float:
 def image_paths(images: list[Path]) -> list[str]:
     """The images as strings (what tile tasks carry)."""
     return [str(Path(p)) for p in images]
+
+
+def surface_statistics(dsm: Path, confidence: Path, filled: Path, max_side: int = 2048) -> dict[str, Any]:
+    """Shares of the grid matched, matched coarsely, interpolated and empty, the heights' range and the mean
+    confidence, read at most ``max_side`` pixels a side (the products' overviews)."""
+    import rasterio
+
+    def read(path: Path) -> np.ndarray:
+        with rasterio.open(path) as src:
+            scale = max(1.0, max(src.height, src.width) / max_side)
+            shape = (max(1, round(src.height / scale)), max(1, round(src.width / scale)))
+            return src.read(1, out_shape=shape, resampling=rasterio.enums.Resampling.nearest)
+
+    mask, heights, conf = read(filled), read(dsm), read(confidence)
+    n = mask.size
+    stats: dict[str, Any] = {name: round(float((mask == value).sum()) / n, 4) for name, value in
+                             (("matched", MEASURED), ("matched_coarse", COARSE), ("interpolated", FILLED),
+                              ("empty", EMPTY))}
+    stats["valid"] = round(1.0 - stats["empty"], 4)
+    if np.isfinite(heights).any():
+        lo, hi = np.nanpercentile(heights, [1, 99])
+        stats["height_p01_m"], stats["height_p99_m"] = round(float(lo), 2), round(float(hi), 2)
+    if np.isfinite(conf).any():
+        stats["mean_confidence"] = round(float(np.nanmean(conf)), 3)
+    return stats

@@ -18,7 +18,15 @@ from ai4geo_lab.params import EngineParams, EngineRun
 from ai4geo_lab.stereo.cars_step import CarsDsmParams, run_cars_dsm
 from ai4geo_lab.stereo.geometry import MIN_PARALLAX_PX_PER_M, choose_pairs, height_sensitivity
 from ai4geo_lab.stereo.heights import derive_height_range
-from ai4geo_lab.stereo.native import FILLED_LEGEND, HALO_PX, NativeStereoParams, bytes_per_px, image_paths, native_tile
+from ai4geo_lab.stereo.native import (
+    FILLED_LEGEND,
+    HALO_PX,
+    NativeStereoParams,
+    bytes_per_px,
+    image_paths,
+    native_tile,
+    surface_statistics,
+)
 
 if TYPE_CHECKING:
     from ai4geo_lab.execution.context import StepContext
@@ -63,6 +71,12 @@ def run_native(ctx: StepContext, inputs: dict[str, Path], params: NativeStereoPa
     made = ctx.tiled_rasters(outputs, native_tile, overlap=HALO_PX, bytes_per_px=bytes_per_px(disparities),
                              images=image_paths(images), pairs=pairs, hmin=hmin, hmax=hmax,
                              params=params.model_dump(), weights=[s * s for s in sensitivity])
+    stats = surface_statistics(made["dsm"], made["dsm_confidence"], made["dsm_filled"])
+    ctx.statistics["dsm"] = {**stats, "engine": "native", "pairs": [[names[i], names[j]] for i, j in pairs],
+                             "heights_searched_m": [round(hmin, 2), round(hmax, 2)],
+                             "disparities_px": round(disparities, 1)}
+    ctx.log(f"[{ctx.step_id}] {stats['valid']:.1%} of the grid has a height: {stats['matched']:.1%} matched, "
+            f"{stats['matched_coarse']:.1%} matched at half resolution, {stats['interpolated']:.1%} interpolated")
     return {"dsm": made["dsm"], "confidence": made["dsm_confidence"], "filled": made["dsm_filled"]}
 
 

@@ -3,6 +3,8 @@ disparities, fusion of several pairs, a rendered tri-stereo scene through the ``
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -164,6 +166,10 @@ def test_tri_stereo_set_through_the_dsm_step(tri_scene, tmp_path):
         conf, _ = read_window(products["confidence"])
         assert np.nanmedian(conf) > 0.8 and np.isnan(conf[mask == EMPTY]).all()
     assert errors["tri"] <= errors["pair"] * 1.2  # fusing three views is no worse than the best pair
+    item = json.loads((tmp_path / "tri" / "stac" / "dsm-dsm" / "dsm-dsm.json").read_text())
+    stats = item["properties"]["ai4geo:statistics"]
+    assert len(stats["pairs"]) == 3 and stats["valid"] > 0.9 and stats["mean_confidence"] > 0.8
+    assert stats["matched"] + stats["matched_coarse"] + stats["interpolated"] + stats["empty"] == pytest.approx(1, abs=1e-3)
 
 
 def test_a_pair_without_stereo_base_is_refused(tri_scene, tmp_path):
