@@ -1,13 +1,15 @@
-"""The project's DSM step against the plain ``cars`` command line, on the same pair, ROI and configuration.
+"""The native DSM engine against CARS, side by side in one run, on the same Pléiades pairs, ROI, grid and cores.
 
-    python benchmarks/bench_dsm.py [--site kahramanmaras|gizeh] [--roi-m 400] [--workers 2]
+    python benchmarks/bench_dsm.py [--sites kahramanmaras-pre,kahramanmaras-post,gizeh] [--roi-m 400]
+                                   [--workers 2] [--resolution 0.5] [--keep DIR] [--no-whole]
 
-1. ``ai4geo_lab.stereo.dsm`` (one tile: sensor reading and validation, CARS in a subprocess, output checks,
-   COG + ortho mosaic, STAC) runs in a child process;
-2. the CARS configuration it wrote for its tile is given, with another output folder, to ``cars`` itself.
-Both are timed (wall clock) and their peak memory is the largest sum of RSS over the process tree (sampled every
-0.2 s). Printed: times, peak memory, the overhead of the project step, the DSM difference between the two
-(on the project's grid), and km² of DSM per core-hour.
+Each engine runs as a user runs it, ``ai4geo dsm IMG1 IMG2 --engine native|cars --roi … --resolution …`` in a
+child process (fixed costs included: start-up, tie points, the local Dask cluster or CARS's processes), on
+``--workers`` cores. Timed by wall clock; peak memory is the largest sum of RSS over the process tree (sampled
+every 0.2 s). Printed per site: time, km² of DSM per core-hour, peak memory, the share of the grid with a height,
+and the native DSM minus the CARS DSM on the cells both have: median, NMAD and the share off by more than 5 m
+(after removing the median). Then the native engine over the whole overlap of the Kahramanmaraş pre-event pair.
+Data: Pléiades © CNES (Kahramanmaraş: Etalab Open Licence 2.0; see ../shared/data/pleiades).
 """
 
 from __future__ import annotations
@@ -27,12 +29,15 @@ import numpy as np
 import psutil
 import rasterio
 from rasterio.warp import Resampling, reproject
-from shapely.geometry import box
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "pleiades"
-SITES = {"kahramanmaras": ("kahramanmaras", "pre_event_img1.tif", "pre_event_img2.tif"),
+SITES = {"kahramanmaras-pre": ("kahramanmaras", "pre_event_img1.tif", "pre_event_img2.tif"),
+         "kahramanmaras-post": ("kahramanmaras", "post_event_img1.tif", "post_event_img2.tif"),
          "gizeh": ("gizeh", "img1.tif", "img2.tif")}
+#: The issue's targets: native − CARS NMAD (m) per site, share off by > 5 m, completeness loss (points), speed-up.
+NMAD_TARGET = {"kahramanmaras-pre": 0.5, "kahramanmaras-post": 0.5, "gizeh": 1.0}
+BLUNDER_TARGET, COMPLETENESS_SLACK, SPEEDUP_TARGET = 0.02, 0.02, 10.0
 
 
 def tree_rss(proc: psutil.Process) -> int:
@@ -47,12 +52,13 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def measured(cmd: list[str], log: Path, cwd: Path, env: dict | None = None) -> tuple[float, float, int]:
-    """Run ``cmd``; (wall seconds, peak tree RSS in MB, exit code)."""
+def measured(cmd: list[str], log: Path) -> tuple[float, float, int]:
+    """Run ``cmd`` (its output in ``log``, its JSON answer in ``log`` with suffix .json); (wall seconds, peak tree
+    RSS in MB, exit code)."""
     peak = 0
     t0 = time.perf_counter()
-    with open(log, "w") as fh:
-        child = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=cwd, env=env)
+    with open(log, "w") as fh, open(log.with_suffix(".json"), "w") as answer:
+        child = subprocess.Popen(cmd, stdout=answer, stderr=fh)
         proc = psutil.Process(child.pid)
         stop = threading.Event()
 
@@ -70,85 +76,124 @@ def measured(cmd: list[str], log: Path, cwd: Path, env: dict | None = None) -> t
     return time.perf_counter() - t0, peak / 1e6, code
 
 
+def read_dsm(path: Path, like: Path | None = None) -> tuple[np.ndarray, float]:
+    """A DSM as float32 with NaN nodata (on the grid of ``like`` if given), and its pixel size."""
+    with rasterio.open(path) as src:
+        data = src.read(1).astype(np.float32)
+        if src.nodata is not None and not np.isnan(src.nodata):
+            data[data == src.nodata] = np.nan
+        if like is None:
+            return data, abs(src.transform.a)
+        with rasterio.open(like) as ref:
+            out = np.full((ref.height, ref.width), np.nan, np.float32)
+            reproject(data, out, src_transform=src.transform, src_crs=src.crs, dst_transform=ref.transform,
+                      dst_crs=ref.crs, src_nodata=np.nan, dst_nodata=np.nan, resampling=Resampling.bilinear)
+            return out, abs(ref.transform.a)
+
+
+def ai4geo(*args: str) -> list[str]:
+    return [str(Path(sys.executable).with_name("ai4geo")), *args]
+
+
+def run_site(site: str, args: argparse.Namespace, work: Path) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from ai4geo_lab.geo.sensor import centre_box
+
+    folder, a, b = SITES[site]
+    images = [str(DATA / folder / a), str(DATA / folder / b)]
+    roi = ",".join(f"{v:.7f}" for v in centre_box(images, args.roi_m, args.roi_m))
+    common = ["--roi", roi, "--resolution", str(args.resolution)]
+    out: dict = {"site": site}
+    for engine in ("native", "cars"):
+        dest = work / site / engine
+        shutil.rmtree(dest, ignore_errors=True)
+        extra = (["--cluster", f"local:{args.workers}", "--tile-size", str(args.tile_size)] if engine == "native"
+                 else ["--workers", str(args.workers)])
+        seconds, peak, code = measured(ai4geo("dsm", *images, "--out", str(dest), "--engine", engine, *common,
+                                              *extra), work / site / f"{engine}.log")
+        if code != 0:
+            sys.exit(f"{site}: the {engine} engine failed (exit {code}); see {work / site / f'{engine}.log'}")
+        summary = json.loads((work / site / f"{engine}.json").read_text())
+        out[engine] = {"seconds": seconds, "peak_mb": peak, "dsm": Path(summary["dsm"])}
+    native, res = read_dsm(out["native"]["dsm"])
+    cars, _ = read_dsm(out["cars"]["dsm"], like=out["native"]["dsm"])
+    with rasterio.open(out["native"]["dsm"].with_name("dsm_filled.tif")) as src:
+        filled = src.read(1)
+    both = np.isfinite(native) & np.isfinite(cars)
+    diff = (native - cars)[both]
+    med = float(np.median(diff))
+    out.update(median=med, nmad=1.4826 * float(np.median(np.abs(diff - med))),
+               blunders=float(np.mean(np.abs(diff - med) > 5.0)),
+               blunders_matched=float(np.mean(np.abs((native - cars)[both & (filled <= 1)] - med) > 5.0)))
+    for engine, dsm in (("native", native), ("cars", cars)):
+        valid = np.isfinite(dsm)
+        km2 = float(valid.sum()) * res * res / 1e6
+        out[engine].update(valid=float(valid.mean()), km2=km2,
+                           km2_per_core_hour=km2 / (out[engine]["seconds"] / 3600 * args.workers))
+    out["native"]["matched"] = float((filled <= 1).mean())
+    return out
+
+
+def whole_overlap(args: argparse.Namespace, work: Path) -> tuple[float, float, dict]:
+    folder, a, b = SITES["kahramanmaras-pre"]
+    dest = work / "whole"
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    seconds, peak, code = measured(ai4geo("dsm", str(DATA / folder / a), str(DATA / folder / b), "--out",
+                                          str(dest / "native"), "--engine", "native", "--resolution",
+                                          str(args.resolution), "--cluster", f"local:{args.workers}",
+                                          "--tile-size", str(args.tile_size)), dest / "native.log")
+    if code != 0:
+        sys.exit(f"the whole overlap failed (exit {code}); see {dest / 'native.log'}")
+    summary = json.loads((dest / "native.json").read_text())
+    return seconds, peak, summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--site", choices=sorted(SITES), default="kahramanmaras")
+    parser.add_argument("--sites", default=",".join(SITES), help="comma-separated: " + ", ".join(SITES))
     parser.add_argument("--roi-m", type=float, default=400.0, help="side of the square ROI (m)")
-    parser.add_argument("--workers", type=int, default=2, help="CARS processes")
+    parser.add_argument("--resolution", type=float, default=0.5, help="DSM pixel size (m)")
+    parser.add_argument("--workers", type=int, default=2, help="cores for each engine")
+    parser.add_argument("--tile-size", type=int, default=512, help="native engine tile side (px)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the outputs in this folder")
+    parser.add_argument("--no-whole", action="store_true", help="skip the whole Kahramanmaraş overlap")
     args = parser.parse_args()
-
-    sys.path.insert(0, str(ROOT))
-    from ai4geo_lab.geo.sensor import overlap, read_sensor
-
-    folder, a, b = SITES[args.site]
-    images = [DATA / folder / a, DATA / folder / b]
-    sensors = [read_sensor(p) for p in images]
-    c = overlap(sensors).centroid
-    half_lat = args.roi_m / 2 / 111_320
-    half_lon = half_lat / np.cos(np.radians(c.y))
-    roi = tuple(float(v) for v in (c.x - half_lon, c.y - half_lat, c.x + half_lon, c.y + half_lat))
+    if not DATA.is_dir():
+        sys.exit(f"the Pléiades pairs are not at {DATA} (../shared/data beside the project)")
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-dsm-"))
-    work.mkdir(parents=True, exist_ok=True)
-    env = {**__import__("os").environ, "PYTHONPATH": str(ROOT)}
-
-    # 1. the project's step (one tile covering the ROI)
-    ours = work / "project"
-    shutil.rmtree(ours, ignore_errors=True)
-    code = (f"from ai4geo_lab.stereo import dsm; dsm({[str(p) for p in images]!r}, {str(ours)!r}, roi={roi!r}, "
-            f"tile_size_m=1e6, workers={args.workers})")
-    t_ours, mem_ours, rc = measured([sys.executable, "-c", code], work / "project.log", work, env)
-    if rc != 0:
-        sys.exit(f"the project's DSM step failed (exit {rc}); see {work / 'project.log'}")
-    summary = json.loads((ours / "dsm.json").read_text())
-    tile_conf = json.loads((ours / "tiles" / "r000_c000" / "cars.json").read_text())
-
-    # 2. plain CARS on the same configuration
-    plain = work / "plain"
-    shutil.rmtree(plain, ignore_errors=True)
-    tile_conf["output"]["directory"] = str(plain / "out")
-    plain.mkdir(parents=True)
-    (plain / "cars.json").write_text(json.dumps(tile_conf, indent=1))
-    cars_bin = str(Path(sys.executable).with_name("cars"))
-    t_plain, mem_plain, rc_plain = measured([cars_bin, "--logtype", "plain", str(plain / "cars.json")],
-                                            work / "plain.log", plain)
-    plain_dsm = plain / "out" / "dsm" / "dsm.tif"
-
-    with rasterio.open(ours / "dsm.tif") as src:
-        d_ours = src.read(1)
-        grid = (src.transform, src.crs, src.shape)
-    valid_ours = np.isfinite(d_ours)
-    res = abs(grid[0].a)
-    area_km2 = valid_ours.sum() * res * res / 1e6
-    print(f"site {args.site}, ROI {args.roi_m:g} m × {args.roi_m:g} m, CARS workers {args.workers}, grid "
-          f"{grid[2][1]}×{grid[2][0]} px at {res:g} m, DSM valid {valid_ours.mean():.1%} "
-          f"({area_km2:.4f} km²), completeness in the overlap {summary['completeness']:.1%}")
-    print(f"project dsm step : {t_ours:7.1f} s   peak {mem_ours:7.0f} MB   (CARS inside: "
-          f"{summary['tiles'][0]['seconds']:.1f} s)")
-    if rc_plain != 0 or not plain_dsm.is_file():
-        print(f"plain cars CLI   : {t_plain:7.1f} s   peak {mem_plain:7.0f} MB   FAILED (exit {rc_plain}, DSM "
-              f"{'present' if plain_dsm.is_file() else 'absent'}); see {work / 'plain.log'}")
-        return
-    print(f"plain cars CLI   : {t_plain:7.1f} s   peak {mem_plain:7.0f} MB")
-    print(f"overhead         : {100 * (t_ours - t_plain) / t_plain:+6.1f} % time, "
-          f"{100 * (mem_ours - mem_plain) / mem_plain:+6.1f} % peak memory")
-    with rasterio.open(plain_dsm) as src:
-        d_plain = np.full(grid[2], np.nan, np.float32)
-        data = src.read(1).astype(np.float32)
-        if src.nodata is not None:
-            data[data == src.nodata] = np.nan
-        reproject(data, d_plain, src_transform=src.transform, src_crs=src.crs, dst_transform=grid[0],
-                  dst_crs=grid[1], src_nodata=np.nan, dst_nodata=np.nan, resampling=Resampling.bilinear)
-    both = valid_ours & np.isfinite(d_plain)
-    diff = (d_ours - d_plain)[both]
-    print(f"DSM difference   : {both.sum()} px compared, median {np.median(diff):+.3f} m, "
-          f"mean |Δ| {np.mean(np.abs(diff)):.3f} m, 99th pct |Δ| {np.percentile(np.abs(diff), 99):.3f} m, "
-          f"valid here only {np.sum(valid_ours & ~np.isfinite(d_plain))} px, "
-          f"there only {np.sum(~valid_ours & np.isfinite(d_plain))} px")
-    cores = args.workers
-    print(f"throughput       : project {area_km2 / (t_ours / 3600 * cores):.3f} km²/core-hour, plain CARS "
-          f"{area_km2 / (t_plain / 3600 * cores):.3f} km²/core-hour ({cores} cores; ROI footprint "
-          f"{box(*roi).area * 111.32**2 * np.cos(np.radians(c.y)):.3f} km²)")
+    sites = [s.strip() for s in args.sites.split(",") if s.strip()]
+    rows = []
+    for site in sites:
+        (work / site).mkdir(parents=True, exist_ok=True)
+        rows.append(run_site(site, args, work))
+        r = rows[-1]
+        print(f"{site}: native {r['native']['seconds']:.1f} s, CARS {r['cars']['seconds']:.1f} s", flush=True)
+    print(f"\nROI {args.roi_m:g} m × {args.roi_m:g} m at the centre of each pair's overlap, {args.resolution:g} m "
+          f"grid, {args.workers} cores per engine (native: local Dask cluster, tiles of {args.tile_size} px; CARS 1.3: "
+          "its multiprocessing)")
+    head = (f"{'site':19} {'engine':7} {'time s':>7} {'×faster':>7} {'km²/core-h':>10} {'peak MB':>8} "
+            f"{'valid %':>7} {'matched %':>9} | {'native−CARS: median':>19} {'NMAD m':>7} {'>5 m %':>7} {'targets':>8}")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        n, c = r["native"], r["cars"]
+        speedup = c["seconds"] / n["seconds"]
+        ok = (r["nmad"] <= NMAD_TARGET[r["site"]] and r["blunders"] <= BLUNDER_TARGET
+              and n["valid"] >= c["valid"] - COMPLETENESS_SLACK and speedup >= SPEEDUP_TARGET)
+        print(f"{r['site']:19} {'native':7} {n['seconds']:7.1f} {speedup:7.1f} {n['km2_per_core_hour']:10.2f} "
+              f"{n['peak_mb']:8.0f} {100 * n['valid']:7.1f} {100 * n['matched']:9.1f} | {r['median']:+19.2f} "
+              f"{r['nmad']:7.3f} {100 * r['blunders']:7.2f} {'met' if ok else 'NOT met':>8}")
+        print(f"{'':19} {'cars':7} {c['seconds']:7.1f} {1.0:7.1f} {c['km2_per_core_hour']:10.2f} "
+              f"{c['peak_mb']:8.0f} {100 * c['valid']:7.1f} {'':>9} | (>5 m among matched cells only: "
+              f"{100 * r['blunders_matched']:.2f} %)")
+    print(f"targets: NMAD ≤ {NMAD_TARGET} m, > 5 m ≤ {100 * BLUNDER_TARGET:g} %, valid ≥ CARS − "
+          f"{100 * COMPLETENESS_SLACK:g} points, ≥ {SPEEDUP_TARGET:g}× faster")
+    if not args.no_whole:
+        seconds, peak, summary = whole_overlap(args, work)
+        print(f"\nwhole Kahramanmaraş pre-event overlap, native engine: {seconds:.1f} s (target < 60 s), "
+              f"{summary['area_km2']:.3f} km² with a height ({100 * summary['valid_fraction']:.1f} % of the grid), "
+              f"peak {peak:.0f} MB")
     print(f"outputs in {work}")
 
 

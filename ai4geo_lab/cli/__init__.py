@@ -91,12 +91,21 @@ def run_cmd(
     resume: Annotated[bool, typer.Option("--resume/--restart",
                                          help="skip finished steps and tiles (default), or start over")] = True,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="output folder (default: the configuration's)")] = None,
 ) -> None:
-    """Run a chain configuration; finished steps and tiles are not recomputed."""
-    from ai4geo_lab.pipeline import run
+    """Run a chain configuration; finished steps and tiles are not recomputed. Prints the time of each step."""
+    from ai4geo_lab.pipeline import load_config, run
 
-    result = run(config, progress=not quiet, cluster=cluster, restart=not resume)
-    typer.echo(f"{len(result.products)} products in {result.root} (STAC: {result.catalog})")
+    run_config = load_config(config)
+    if out is not None:
+        run_config.output = out.resolve()
+    result = run(run_config, progress=not quiet, cluster=cluster, restart=not resume)
+    width = max(len(s) for s in result.wall_time_s) if result.wall_time_s else 4
+    for step_id, seconds in result.wall_time_s.items():
+        note = " (up to date)" if step_id in result.skipped else ""
+        typer.echo(f"  {step_id:<{width}}  {seconds:7.1f} s{note}")
+    typer.echo(f"{len(result.products)} products in {result.root} (STAC: {result.catalog})"
+               + (f"; report: {result.report}" if result.report else ""))
 
 
 @app.command("demo")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +25,27 @@ class InputConfig(BaseModel):
 
 
 class GridConfig(BaseModel):
-    """The ground grid of the products: like an existing raster, or bounds + crs + gsd."""
+    """The ground grid of the products: like an existing raster; or bounds + crs + gsd; or the ground that sensor
+    images (run inputs) all see, inside an optional ``roi`` (west, south, east, north in degrees), at ``gsd`` m
+    on its UTM zone."""
 
     model_config = ConfigDict(extra="forbid")
     like: Path | None = None
     bounds: tuple[float, float, float, float] | None = None
     crs: str | None = None
     gsd: float | None = Field(default=None, gt=0)
+    overlap: list[str] | None = Field(default=None, min_length=1)
+    roi: tuple[float, float, float, float] | None = None
 
     @model_validator(mode="after")
     def _one_way(self) -> GridConfig:
-        if self.like is None and (self.bounds is None or self.crs is None or self.gsd is None):
-            raise ValueError("give either 'like: <raster>' or all of 'bounds', 'crs' and 'gsd'")
+        ways = [self.like is not None, self.bounds is not None or self.crs is not None, self.overlap is not None]
+        if sum(ways) != 1 or (ways[1] and (self.bounds is None or self.crs is None or self.gsd is None)) or (
+                ways[2] and self.gsd is None):
+            raise ValueError("give one of 'like: <raster>', all of 'bounds', 'crs' and 'gsd', or 'overlap: "
+                             "[<sensor image inputs>]' and 'gsd'")
+        if self.roi is not None and not ways[2]:
+            raise ValueError("'roi' goes with 'overlap'")
         return self
 
 
@@ -50,7 +60,8 @@ class StepConfig(BaseModel):
 
 
 class RunConfig(BaseModel):
-    """A whole run. Relative paths are relative to the configuration file's folder."""
+    """A whole run. Relative paths are relative to the configuration file's folder; ``${VAR}`` in a path is the
+    environment variable ``VAR`` (e.g. where a team keeps its data)."""
 
     model_config = ConfigDict(extra="forbid")
     output: Path
@@ -59,6 +70,8 @@ class RunConfig(BaseModel):
     steps: list[StepConfig] = Field(min_length=1)
     tile_size: int = Field(default=DEFAULT_TILE_SIZE, ge=64, le=10000)
     cluster: ClusterConfig = ClusterConfig()
+    report: bool = Field(default=False, description="write OUT/report.html (the products and their quality) "
+                         "at the end")
 
     @field_validator("inputs", mode="before")
     @classmethod
@@ -70,6 +83,11 @@ class RunConfig(BaseModel):
     def resolve(self, base: Path) -> RunConfig:
         """A copy with relative paths made absolute against ``base``."""
         def absolute(p: Path) -> Path:
+            text = os.path.expandvars(str(p))
+            if "$" in text:
+                raise ConfigError(f"the path {p} names an environment variable that is not set",
+                                  "set it (e.g. AI4GEO_DATA=/path/to/data) or write the path in full")
+            p = Path(text)
             return p if p.is_absolute() else (base / p).resolve()
 
         data = self.model_copy(deep=True)
@@ -108,6 +126,10 @@ class RunConfig(BaseModel):
         for name, inp in self.inputs.items():
             if not inp.path.exists():
                 raise InputNotFoundError(f"input '{name}': {inp.path} does not exist", "check the path in the config")
+        unknown = [n for n in self.grid.overlap or [] if n not in self.inputs]
+        if unknown:
+            raise ConfigError(f"grid.overlap: {', '.join(unknown)} not among the run inputs",
+                              f"run inputs: {', '.join(self.inputs) or 'none'}")
         if self.grid.like is not None and not self.grid.like.exists():
             raise InputNotFoundError(f"grid.like: {self.grid.like} does not exist", "check the path in the config")
         return parsed

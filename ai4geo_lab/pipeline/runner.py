@@ -30,12 +30,17 @@ class RunResult:
     tiles_computed: dict[str, list[str]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     catalog: Path | None = None
+    report: Path | None = None
 
 
 def _grid(config: RunConfig) -> GroundGrid:
     g = config.grid
     if g.like is not None:
         return GroundGrid.like(g.like)
+    if g.overlap is not None and g.gsd is not None:
+        from ai4geo_lab.stereo.sensor_dsm import area_grid
+
+        return area_grid([config.inputs[n].path for n in g.overlap], g.roi, g.gsd)
     if g.bounds is None or g.crs is None or g.gsd is None:
         raise ConfigError("the grid needs 'like: <raster>' or all of 'bounds', 'crs' and 'gsd'")
     return GroundGrid.from_bounds(g.bounds, g.crs, g.gsd)
@@ -105,4 +110,9 @@ def _run(config: RunConfig, params: dict[str, Any], client: Any, progress: bool,
             items.append(product_item(key.replace(".", "-"), path, grid.footprint_wgs84(), when, s.step,
                                       p_dump, inputs, epsg, properties=done.properties(name)))
     result.catalog = write_catalog(root, items, "ai4geo_lab run products")
+    if config.report:
+        from ai4geo_lab.quality.run_report import build_run_report
+
+        result.report = build_run_report(root, []).save(root / "report.html")
+        log(f"report: {result.report}")
     return result
