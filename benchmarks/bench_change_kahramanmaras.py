@@ -1,14 +1,16 @@
 """Kahramanmaraş before and after the February 2023 earthquake: DSMs from both Pléiades pairs, buildings that
 lost height.
 
-Runs the project's CARS DSM step on the pre-event and the post-event pair over the same ROI (centre of the
-pre-event overlap), bulldozer DTMs and nDSMs, aligns the post-event DSM vertically on stable ground (both nDSMs
+Runs the ``dsm`` step (the native engine by default, or CARS with ``--engine cars``) on the pre-event and the
+post-event pair over the same ROI and grid (centre of the pre-event overlap), the ``terrain`` step's DTMs and nDSMs
+(morphology; bulldozer with CARS), aligns the post-event DSM vertically on stable ground (both nDSMs
 below 1 m; the horizontal Nuth & Kääb offset is printed), then ``building_change`` with first-date buildings
 from the pre-event nDSM. Prints the wall times, the alignment, counts per change class and the buildings
 flagged demolished or lowered (collapsed or partly collapsed) with heights and volumes; writes them to
-``WORK/buildings.gpkg`` and a map to ``WORK/collapsed.png``. Finished CARS tiles in WORK are reused.
+``WORK/buildings.gpkg`` and a map to ``WORK/collapsed.png``. Finished tiles in WORK are reused.
 
 Usage: python benchmarks/bench_change_kahramanmaras.py [--work /tmp/kahramanmaras-change] [--roi-m 200 100]
+       [--engine native|cars]
 """
 
 from __future__ import annotations
@@ -20,22 +22,28 @@ from pathlib import Path
 import numpy as np
 
 from ai4geo_lab.change.step import BuildingChangeParams, building_change
+from ai4geo_lab.geo.grid import GroundGrid
 from ai4geo_lab.geo.raster import open_raster, read_window, write_raster
 from ai4geo_lab.geo.resample import read_on_grid
 from ai4geo_lab.geo.sensor import centre_box
+from ai4geo_lab.pipeline import run_step
 from ai4geo_lab.quality.coregistration import nuth_kaab
-from ai4geo_lab.stereo import dsm
-from ai4geo_lab.terrain import dtm, ndsm
+from ai4geo_lab.stereo.sensor_dsm import area_grid
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pleiades" / "kahramanmaras"
 
 
-def surfaces(images: list[Path], out: Path, roi: tuple[float, ...], client: object) -> tuple[Path, Path, float]:
-    """DSM and nDSM of one pair over ``roi``, and the seconds they took."""
+def surfaces(images: list[Path], out: Path, grid: GroundGrid, client: object, engine: str,
+             ) -> tuple[Path, Path, float]:
+    """DSM and nDSM of one pair on ``grid``, and the seconds they took."""
     t0 = time.perf_counter()
-    res = dsm(images, out, roi=roi, client=client, tile_size_m=100.0, margin_m=30.0, workers=2)
-    ground = dtm(res.dsm, out=out / "dtm.tif")
-    return res.dsm, ndsm(res.dsm, ground, out=out / "ndsm.tif"), time.perf_counter() - t0
+    made = run_step("dsm", {"left": images[0], "right": images[1]},
+                    {"engine": engine} | ({"cars": {"tile_size_m": 100.0, "margin_m": 30.0}} if engine == "cars"
+                                          else {}), out, client, grid=grid, tile_size=256, progress=False,
+                    log=lambda _: None)
+    terrain = run_step("terrain", {"dsm": made["dsm"]}, {"engine": "bulldozer" if engine == "cars" else "morphology"},
+                       out, client, grid=grid, tile_size=256, progress=False, log=lambda _: None)
+    return made["dsm"], terrain["ndsm"], time.perf_counter() - t0
 
 
 def collapse_map(pre_ndsm: Path, post_ndsm: Path, frame: object, out: Path) -> None:
@@ -44,8 +52,6 @@ def collapse_map(pre_ndsm: Path, post_ndsm: Path, frame: object, out: Path) -> N
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from ai4geo_lab.geo.grid import GroundGrid
 
     grid = GroundGrid.like(pre_ndsm)
     t = grid.transform
@@ -72,20 +78,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--work", type=Path, default=Path("/tmp/kahramanmaras-change"))
     ap.add_argument("--roi-m", type=float, nargs=2, default=(200.0, 100.0), metavar=("WIDTH", "HEIGHT"))
+    ap.add_argument("--engine", choices=("native", "cars"), default="native")
     args = ap.parse_args()
     from distributed import Client, LocalCluster
 
     pre_images = [DATA / "pre_event_img1.tif", DATA / "pre_event_img2.tif"]
     post_images = [DATA / "post_event_img1.tif", DATA / "post_event_img2.tif"]
     roi = centre_box(pre_images, *args.roi_m)
+    grid = area_grid(pre_images, roi, 0.5)
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
-        pre_dsm, pre_ndsm, t_pre = surfaces(pre_images, args.work / "pre", roi, client)
-        post_dsm, post_ndsm, t_post = surfaces(post_images, args.work / "post", roi, client)
-    print(f"pre-event DSM + DTM: {t_pre:.0f} s; post-event: {t_post:.0f} s (ROI {args.roi_m[0]:g} × "
-          f"{args.roi_m[1]:g} m)")
+        pre_dsm, pre_ndsm, t_pre = surfaces(pre_images, args.work / "pre", grid, client, args.engine)
+        post_dsm, post_ndsm, t_post = surfaces(post_images, args.work / "post", grid, client, args.engine)
+    print(f"{args.engine} engine: pre-event DSM + DTM: {t_pre:.1f} s; post-event: {t_post:.1f} s (ROI "
+          f"{args.roi_m[0]:g} × {args.roi_m[1]:g} m)")
     with open_raster(pre_dsm) as src:
-        from ai4geo_lab.geo.grid import GroundGrid
-
         grid, gsd = GroundGrid.like(pre_dsm), abs(src.transform.a)
     d1, d2 = read_window(pre_dsm)[0], read_on_grid(post_dsm, grid)
     n1, n2 = read_window(pre_ndsm)[0], read_on_grid(post_ndsm, grid)

@@ -18,21 +18,17 @@ SMALL = {"01_sample_city_chain": {"SIZE_M": 200.0, "GSD": 1.0, "SEED": 5, "TILE_
 
 @pytest.mark.notebooks
 @pytest.mark.slow
-@pytest.mark.timeout(3600)  # 06_pleiades_dsm_dtm runs CARS
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
 def test_notebook_runs(notebook: Path, tmp_path: Path, request: pytest.FixtureRequest):
     import papermill
 
     params = {"OUT": str(tmp_path / "out"), **SMALL.get(notebook.stem, {})}
     products = tmp_path / "out"
-    if notebook.stem == "06_pleiades_dsm_dtm":  # real Pléiades data, the session's two-tile CARS ROI
-        from tests.conftest import KAHRAMANMARAS_TILES, shared_data
+    if notebook.stem == "06_pleiades_dsm_dtm":  # real Pléiades data, 200 m × 200 m with the native engine
+        from tests.conftest import shared_data
 
-        result, roi = request.getfixturevalue("kahramanmaras_dsm")
-        products = result.dsm.parent.parent  # the recipe finds the tiles finished and reuses them
-        params |= {"DATA": str(shared_data("pleiades", "kahramanmaras")), "ROI": list(roi), "OUT": str(products),
-                   "TILE_SIZE_M": KAHRAMANMARAS_TILES["tile_size_m"], "MARGIN_M": KAHRAMANMARAS_TILES["margin_m"],
-                   "WORKERS": KAHRAMANMARAS_TILES["workers"]}
+        params |= {"DATA": str(shared_data("pleiades", "kahramanmaras")), "ROI_M": 200.0, "TILE_SIZE": 256}
     if notebook.stem == "08_building_segmentation":  # real chips, a short schedule
         from tests.conftest import shared_data
 
@@ -52,11 +48,12 @@ def test_notebook_runs(notebook: Path, tmp_path: Path, request: pytest.FixtureRe
         outputs = [o for c in cells for o in c.get("outputs", [])]
         assert any("roof_type_accuracy" in "".join(o.get("data", {}).get("text/plain", "")) for o in outputs)
     if notebook.stem == "06_pleiades_dsm_dtm":
-        products = products / "dsm"
-        assert (products / "dsm.tif").is_file() and (products / "dsm_ndsm.tif").is_file()
+        products = products / "dsm" / "dsm"
+        assert (products / "dsm.tif").is_file() and (products / "dsm_confidence.tif").is_file()
+        assert (tmp_path / "out" / "terrain" / "terrain" / "ndsm.tif").is_file()
         shown = json.dumps([o.get("data", {}) for c in cells for o in c.get("outputs", [])])
         assert "application/vnd.jupyter.widget-view+json" in shown  # the map was displayed
-        assert (products.parent / "buildings" / "lod1" / "buildings.city.json").is_file()
+        assert (tmp_path / "out" / "buildings" / "lod1" / "buildings.city.json").is_file()
         assert any("buildings," in "".join(o.get("text", "")) for c in cells for o in c.get("outputs", []))
     if notebook.stem == "07_landcover_change":
         text = "".join("".join(o.get("data", {}).get("text/plain", "")) + "".join(o.get("text", ""))
