@@ -19,7 +19,7 @@ from ai4geo_lab.geo.grid import GroundGrid
 from ai4geo_lab.geo.raster import write_raster
 
 #: A tile function: reads what it needs for ``tile`` (halo window) and returns the core-window array.
-TileFn = Callable[..., np.ndarray]
+TileFn = Callable[..., np.ndarray | dict[str, np.ndarray]]
 
 
 def fit_tile_size(tile_size: int, overlap: int, bytes_per_px: float, worker_memory: float | None,

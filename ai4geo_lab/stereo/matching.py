@@ -48,7 +48,7 @@ def sgm_disparity(left: np.ndarray, right: np.ndarray, dmin: float, dmax: float,
     lpad = cv2.copyMakeBorder(left, 0, 0, pad, 0, cv2.BORDER_CONSTANT, value=0)
     rpad = cv2.copyMakeBorder(right, 0, 0, pad, 0, cv2.BORDER_CONSTANT, value=0)
     area = block * block
-    matcher = cv2.StereoSGBM_create(
+    matcher = cv2.StereoSGBM.create(
         minDisparity=min_d, numDisparities=num, blockSize=block, P1=int(smooth[0] * area),
         P2=int(smooth[1] * area), disp12MaxDiff=lr_max_diff, uniquenessRatio=uniqueness,
         speckleWindowSize=speckle[0], speckleRange=speckle[1], preFilterCap=31, mode=cv2.STEREO_SGBM_MODE_HH)
