@@ -114,12 +114,13 @@ def proba_tile(tile: Tile, grid: GroundGrid, image: Path, model: str, bands: lis
 
 def mask_tile(tile: Tile, grid: GroundGrid, probability: Path, ndsm: Path | None, threshold: float,
               min_height: float | None, min_area_px: int) -> np.ndarray:
-    """Building mask (0/1) of one tile's core from the probability (and the nDSM gate)."""
+    """Building mask (0/1) of one tile's core from the probability and the nDSM gate (cells without a height, a
+    DSM's occlusions say, are not vetoed)."""
     prob, _ = read_window(probability, tile.halo)
     with np.errstate(invalid="ignore"):
         mask = prob >= threshold
         if ndsm is not None and min_height is not None:
-            mask &= read_window(ndsm, tile.halo)[0] >= min_height
+            mask &= ~(read_window(ndsm, tile.halo)[0] < min_height)
     return remove_small_components(mask, min_area_px).astype(np.uint8)[tile.core_in_halo]
 
 

@@ -48,6 +48,8 @@ MEASURED, COARSE, FILLED, EMPTY = 0, 1, 2, 3
 FILLED_LEGEND = "0 matched, 1 matched at a coarser resolution, 2 interpolated, 3 no data"
 #: Halo (ground px) around each tile: context for matching and for filling holes at the tile's edge.
 HALO_PX = 32
+#: The correlation window of sub-pixel refinement is wider than the matching window by this much on each side.
+
 
 
 class NativeStereoParams(BaseModel):
