@@ -1,14 +1,16 @@
-"""The native DSM engine against CARS, side by side in one run, on the same Pléiades pairs, ROI, grid and cores.
+"""The native DSM engine against CARS, side by side in one run, on the same Pléiades pairs, ROI and grid.
 
     python benchmarks/bench_dsm.py [--sites kahramanmaras-pre,kahramanmaras-post,gizeh] [--roi-m 400]
-                                   [--workers 2] [--resolution 0.5] [--keep DIR] [--no-whole]
+                                   [--workers 2] [--native-cluster synchronous|local:N] [--resolution 0.5]
+                                   [--keep DIR] [--no-whole]
 
 Each engine runs as a user runs it, ``ai4geo dsm IMG1 IMG2 --engine native|cars --roi … --resolution …`` in a
-child process (fixed costs included: start-up, tie points, the local Dask cluster or CARS's processes), on
-``--workers`` cores. Timed by wall clock; peak memory is the largest sum of RSS over the process tree (sampled
-every 0.2 s). Printed per site: time, km² of DSM per core-hour, peak memory, the share of the grid with a height,
-and the native DSM minus the CARS DSM on the cells both have: median, NMAD and the share off by more than 5 m
-(after removing the median). Then the native engine over the whole overlap of the Kahramanmaraş pre-event pair.
+child process (fixed costs included: start-up, tie points, a local Dask cluster or CARS's processes): CARS on
+``--workers`` processes, the native engine where ``--native-cluster`` says (default: in process, one core). Timed
+by wall clock; peak memory is the largest sum of RSS over the process tree (sampled every 0.2 s). Printed per
+site: time, km² of DSM per core-hour, peak memory, the share of the grid with a height, and the native DSM minus
+the CARS DSM on the cells both have: median, NMAD and the share off by more than 5 m (after removing the median).
+Then the native engine over the whole overlap of the Kahramanmaraş pre-event pair.
 Data: Pléiades © CNES (Kahramanmaraş: Etalab Open Licence 2.0; see ../shared/data/pleiades).
 """
 
@@ -91,6 +93,13 @@ def read_dsm(path: Path, like: Path | None = None) -> tuple[np.ndarray, float]:
             return out, abs(ref.transform.a)
 
 
+def native_cores(cluster: str, workers: int) -> int:
+    """Cores the native engine uses with ``--cluster``: one in process, N on ``local:N``."""
+    if cluster == "synchronous":
+        return 1
+    return int(cluster.split(":", 1)[1]) if cluster.startswith("local:") else workers
+
+
 def ai4geo(*args: str) -> list[str]:
     return [str(Path(sys.executable).with_name("ai4geo")), *args]
 
@@ -107,7 +116,7 @@ def run_site(site: str, args: argparse.Namespace, work: Path) -> dict:
     for engine in ("native", "cars"):
         dest = work / site / engine
         shutil.rmtree(dest, ignore_errors=True)
-        extra = (["--cluster", f"local:{args.workers}", "--tile-size", str(args.tile_size)] if engine == "native"
+        extra = (["--cluster", args.native_cluster, "--tile-size", str(args.tile_size)] if engine == "native"
                  else ["--workers", str(args.workers)])
         seconds, peak, code = measured(ai4geo("dsm", *images, "--out", str(dest), "--engine", engine, *common,
                                               *extra), work / site / f"{engine}.log")
@@ -128,8 +137,9 @@ def run_site(site: str, args: argparse.Namespace, work: Path) -> dict:
     for engine, dsm in (("native", native), ("cars", cars)):
         valid = np.isfinite(dsm)
         km2 = float(valid.sum()) * res * res / 1e6
-        out[engine].update(valid=float(valid.mean()), km2=km2,
-                           km2_per_core_hour=km2 / (out[engine]["seconds"] / 3600 * args.workers))
+        cores = args.workers if engine == "cars" else native_cores(args.native_cluster, args.workers)
+        out[engine].update(valid=float(valid.mean()), km2=km2, cores=cores,
+                           km2_per_core_hour=km2 / (out[engine]["seconds"] / 3600 * cores))
     out["native"]["matched"] = float((filled <= 1).mean())
     return out
 
@@ -141,7 +151,7 @@ def whole_overlap(args: argparse.Namespace, work: Path) -> tuple[float, float, d
     dest.mkdir(parents=True)
     seconds, peak, code = measured(ai4geo("dsm", str(DATA / folder / a), str(DATA / folder / b), "--out",
                                           str(dest / "native"), "--engine", "native", "--resolution",
-                                          str(args.resolution), "--cluster", f"local:{args.workers}",
+                                          str(args.resolution), "--cluster", args.native_cluster,
                                           "--tile-size", str(args.tile_size)), dest / "native.log")
     if code != 0:
         sys.exit(f"the whole overlap failed (exit {code}); see {dest / 'native.log'}")
@@ -156,6 +166,9 @@ def main() -> None:
     parser.add_argument("--resolution", type=float, default=0.5, help="DSM pixel size (m)")
     parser.add_argument("--workers", type=int, default=2, help="cores for each engine")
     parser.add_argument("--tile-size", type=int, default=512, help="native engine tile side (px)")
+    parser.add_argument("--native-cluster", default="synchronous",
+                        help="where the native engine's tiles run: synchronous (one core, no start-up; the default "
+                             "for ROIs of a few hundred metres) or local:N")
     parser.add_argument("--keep", type=Path, default=None, help="keep the outputs in this folder")
     parser.add_argument("--no-whole", action="store_true", help="skip the whole Kahramanmaraş overlap")
     args = parser.parse_args()
@@ -170,8 +183,8 @@ def main() -> None:
         r = rows[-1]
         print(f"{site}: native {r['native']['seconds']:.1f} s, CARS {r['cars']['seconds']:.1f} s", flush=True)
     print(f"\nROI {args.roi_m:g} m × {args.roi_m:g} m at the centre of each pair's overlap, {args.resolution:g} m "
-          f"grid, {args.workers} cores per engine (native: local Dask cluster, tiles of {args.tile_size} px; CARS 1.3: "
-          "its multiprocessing)")
+          f"grid; native: --cluster {args.native_cluster} ({native_cores(args.native_cluster, args.workers)} core(s)), "
+          f"tiles of {args.tile_size} px; CARS 1.3: {args.workers} processes")
     head = (f"{'site':19} {'engine':7} {'time s':>7} {'×faster':>7} {'km²/core-h':>10} {'peak MB':>8} "
             f"{'valid %':>7} {'matched %':>9} | {'native−CARS: median':>19} {'NMAD m':>7} {'>5 m %':>7} {'targets':>8}")
     print(head)
