@@ -9,7 +9,7 @@ base, when an image does not see the grid, or when too few tie points are found.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 #: Image windows are downsampled (by an integer factor) until their longer side is at most this.
 MAX_SIDE_PX = 1200
+#: How far above the tie points around a tile its search reaches, beyond the usual margin (m).
+LOCAL_TALL_M = 100.0
 #: Fewest tie points inside the grid from which a search range is derived.
 MIN_TIE_POINTS = 20
 #: Heights (m) no search range leaves: from below any land (ellipsoidal) to above Everest.
@@ -47,6 +49,8 @@ class HeightRange:
     observed: tuple[float, float]
     factor: int
     precision_m: float
+    #: The tie points inside the grid: (x, y) in the grid's CRS and height, ``(n, 3)``.
+    points_xyh: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)), repr=False, compare=False)
 
     def describe(self) -> str:
         """One line for the run's log."""
@@ -76,6 +80,23 @@ def _window(sensor: SensorImage, lon: np.ndarray, lat: np.ndarray, heights: tupl
     if r1 - r0 < 2 * margin or c1 - c0 < 2 * margin:
         return None
     return Window(c0, r0, c1 - c0, r1 - r0)
+
+
+def local_height_range(points_xyh: np.ndarray, bounds: tuple[float, float, float, float], hmin: float,
+                       hmax: float, precision_m: float, min_points: int = 12,
+                       tall_m: float = LOCAL_TALL_M) -> tuple[float, float]:
+    """The heights to search over one part of the grid (``bounds`` in the grid's CRS), from the tie points in and
+    around it (the part widened by half its size) and ``tall_m`` more above them (a tower the tie points missed),
+    within the whole grid's ``hmin``–``hmax``; the whole range when fewer than ``min_points`` are near. Searches
+    stay small where the relief is large."""
+    minx, miny, maxx, maxy = bounds
+    gx, gy = 0.5 * (maxx - minx), 0.5 * (maxy - miny)
+    x, y, h = points_xyh[:, 0], points_xyh[:, 1], points_xyh[:, 2]
+    near = (x >= minx - gx) & (x <= maxx + gx) & (y >= miny - gy) & (y <= maxy + gy)
+    if near.sum() < min_points:
+        return hmin, hmax
+    lo, hi = search_range(h[near], precision_m)
+    return max(hmin, lo), min(hmax, hi + tall_m)
 
 
 def derive_height_range(left: str | Path, right: str | Path, grid: GroundGrid) -> HeightRange:
@@ -125,5 +146,6 @@ def derive_height_range(left: str | Path, right: str | Path, grid: GroundGrid) -
     floor, ceiling = max(SANE_HEIGHTS_M[0], dom_lo), min(SANE_HEIGHTS_M[1], dom_hi)
     p_lo, p_hi = (float(v) for v in np.percentile(points.height, PERCENTILES))
     observed = (p_lo, p_hi)
+    xyh = np.column_stack([x[inside], y[inside], points.height]).astype(np.float64)
     return HeightRange(float(np.clip(lo, floor, ceiling)), float(np.clip(hi, floor, ceiling)), len(points),
-                       points.matched, observed, factor, float(precision))
+                       points.matched, observed, factor, float(precision), xyh)

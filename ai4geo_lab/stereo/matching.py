@@ -16,17 +16,17 @@ STRETCH_PERCENTILES = (0.5, 99.5)
 
 
 def to_uint8_pair(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Both images stretched with one linear map (their joint percentiles) to 1–255; NaN becomes 0."""
-    both = np.concatenate([left[np.isfinite(left)], right[np.isfinite(right)]])
-    if both.size == 0:
-        zero = np.zeros(left.shape, np.uint8)
-        return zero, np.zeros(right.shape, np.uint8)
-    lo, hi = np.percentile(both, STRETCH_PERCENTILES)
-    scale = 254.0 / max(float(hi - lo), 1e-6)
+    """Each image stretched linearly from its own percentiles to 1–255 (so that two dates, or two gains, look
+    alike); NaN becomes 0."""
 
     def stretch(image: np.ndarray) -> np.ndarray:
-        out = np.clip((np.nan_to_num(image, nan=lo) - lo) * scale + 1, 1, 255).astype(np.uint8)
-        out[~np.isfinite(image)] = 0
+        valid = np.isfinite(image)
+        out = np.zeros(image.shape, np.uint8)
+        if not valid.any():
+            return out
+        lo, hi = np.percentile(image[valid], STRETCH_PERCENTILES)
+        scale = 254.0 / max(float(hi - lo), 1e-6)
+        out[valid] = np.clip((image[valid] - lo) * scale + 1, 1, 255).astype(np.uint8)
         return out
 
     return stretch(left), stretch(right)

@@ -26,6 +26,7 @@ from ai4geo_lab.errors import ProcessingError
 from ai4geo_lab.geo.raster import read_window
 from ai4geo_lab.geo.sensor import SensorImage, read_sensor
 from ai4geo_lab.stereo.epipolar import Rectification, rectify
+from ai4geo_lab.stereo.heights import local_height_range
 from ai4geo_lab.stereo.matching import (
     OCCLUSION_FILL,
     match_confidence,
@@ -175,11 +176,18 @@ def pair_surface(a: SensorImage, b: SensorImage, grid: GroundGrid, window: Windo
 
 
 def native_tile(tile: Tile, grid: GroundGrid, images: list[str], pairs: list[tuple[int, int]], hmin: float,
-                hmax: float, params: dict[str, Any], weights: list[float] | None = None) -> dict[str, np.ndarray]:
+                hmax: float, params: dict[str, Any], weights: list[float] | None = None,
+                tie_points: np.ndarray | None = None, precision_m: float = 0.0) -> dict[str, np.ndarray]:
     """The surface, confidence and filled mask of one tile's core, from every pair (runs on a Dask worker);
-    several pairs are fused with ``weights`` (their squared height sensitivity)."""
+    several pairs are fused with ``weights`` (their squared height sensitivity). With ``tie_points`` (x, y, h in
+    the grid's CRS) the tile searches the heights of the tie points around it only."""
     settings = NativeStereoParams.model_validate(params)
     sensors = [read_sensor(p) for p in images]
+    if tie_points is not None and len(tie_points):
+        t = grid.window_transform(tile.halo)
+        w, h = int(tile.halo.width), int(tile.halo.height)
+        bounds = (t.c, t.f + h * t.e, t.c + w * t.a, t.f)
+        hmin, hmax = local_height_range(tie_points, bounds, hmin, hmax, precision_m)
     surfaces = [pair_surface(sensors[i], sensors[j], grid, tile.halo, hmin, hmax, settings) for i, j in pairs]
     if len(surfaces) == 1:
         height, confidence, coarse = surfaces[0].height, surfaces[0].confidence, surfaces[0].coarse

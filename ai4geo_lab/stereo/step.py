@@ -51,8 +51,12 @@ def run_native(ctx: StepContext, inputs: dict[str, Path], params: NativeStereoPa
     where = (float(lon.item()), float(lat.item()), h_ref)
     pairs = native_pairs(sensors, where)
     hmin, hmax = params.hmin, params.hmax
+    tie_points, precision = None, 0.0
     if hmin is None or hmax is None:
         found = [derive_height_range(images[i], images[j], ctx.grid) for i, j in pairs]
+        if params.hmin is None and params.hmax is None:  # each tile searches around its own tie points
+            tie_points = np.concatenate([f.points_xyh for f in found]).astype(np.float32)
+            precision = max(f.precision_m for f in found)
         for f in found:
             ctx.log(f"[{ctx.step_id}] {f.describe()}")
         hmin = min(f.hmin for f in found) if hmin is None else hmin
@@ -70,7 +74,8 @@ def run_native(ctx: StepContext, inputs: dict[str, Path], params: NativeStereoPa
                "dsm_filled": RasterOut("uint8", None, tags={"VALUES": FILLED_LEGEND})}
     made = ctx.tiled_rasters(outputs, native_tile, overlap=HALO_PX, bytes_per_px=bytes_per_px(disparities),
                              images=image_paths(images), pairs=pairs, hmin=hmin, hmax=hmax,
-                             params=params.model_dump(), weights=[s * s for s in sensitivity])
+                             params=params.model_dump(), weights=[s * s for s in sensitivity],
+                             tie_points=tie_points, precision_m=precision)
     stats = surface_statistics(made["dsm"], made["dsm_confidence"], made["dsm_filled"])
     ctx.statistics["dsm"] = {**stats, "engine": "native", "pairs": [[names[i], names[j]] for i, j in pairs],
                              "heights_searched_m": [round(hmin, 2), round(hmax, 2)],

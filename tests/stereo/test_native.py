@@ -22,6 +22,7 @@ from ai4geo_lab.pipeline import run_step
 from ai4geo_lab.sample.render import affine_view, ortho_reflectance, render_view
 from ai4geo_lab.sample.scene import CRS, Building, compose, make_grid, pixel_xy
 from ai4geo_lab.stereo.epipolar import rectify
+from ai4geo_lab.stereo.heights import local_height_range
 from ai4geo_lab.stereo.matching import refine_subpixel, sgm_disparity, to_uint8_pair
 from ai4geo_lab.stereo.native import COARSE, EMPTY, FILLED, MEASURED
 from ai4geo_lab.stereo.rasterize import bin_points, fill_small_holes, fuse
@@ -179,3 +180,14 @@ def test_a_pair_without_stereo_base_is_refused(tri_scene, tmp_path):
         run_step("dsm", {"left": fwd, "right": fwd}, {}, tmp_path / "same", grid=grid, progress=False,
                  log=lambda _: None)
     assert not (tmp_path / "same" / "dsm" / "dsm.tif").exists()
+
+
+def test_tiles_search_the_heights_around_them():
+    # two valleys 1000 m apart in height: a tile among the low points searches low, a tile without points all
+    rng = np.random.default_rng(0)
+    low = np.column_stack([rng.uniform(0, 100, 50), rng.uniform(0, 100, 50), rng.uniform(100, 120, 50)])
+    high = np.column_stack([rng.uniform(900, 1000, 50), rng.uniform(0, 100, 50), rng.uniform(1100, 1130, 50)])
+    points = np.concatenate([low, high])
+    lo, hi = local_height_range(points, (0, 0, 100, 100), 80.0, 1200.0, precision_m=1.0)
+    assert 80 <= lo < 100 and 120 < hi < 120 + 1 + 30 + 100 + 1  # margins and room for a tower
+    assert local_height_range(points, (400, 0, 500, 100), 80.0, 1200.0, 1.0) == (80.0, 1200.0)
