@@ -94,9 +94,12 @@ class StepContext:
         return path
 
     def worker_memory(self) -> float | None:
-        """The smallest memory limit among the client's workers (bytes), if any is set."""
+        """The smallest memory limit among the client's workers (bytes), if any is set; in process (no client),
+        the memory available now."""
         if self.client is None:
-            return None
+            import psutil
+
+            return float(psutil.virtual_memory().available)
         limits = [w.get("memory_limit") for w in self.client.scheduler_info().get("workers", {}).values()]
         limits = [m for m in limits if m]
         return min(limits) if limits else None
