@@ -101,6 +101,7 @@ class RunConfig(BaseModel):
     def validate_steps(self) -> dict[str, Any]:
         """Check every step (known, valid parameters, resolvable inputs, existing files); return the parsed params."""
         produced: dict[str, tuple[str, ...]] = {}
+        primary: dict[str, tuple[str, ...]] = {}
         parsed: dict[str, Any] = {}
         for s in self.steps:
             where = f"step '{s.id}' ({s.step})"
@@ -121,8 +122,9 @@ class RunConfig(BaseModel):
                 raise ConfigError(f"{where}: unknown input(s) {', '.join(extra)}",
                                   f"this step takes: {', '.join(spec.inputs + spec.optional_inputs)}")
             for role, ref in s.inputs.items():
-                self.resolve_ref(ref, produced, where=f"{where}, input '{role}'", role=role)
+                self.resolve_ref(ref, produced, where=f"{where}, input '{role}'", role=role, primary=primary)
             produced[s.id] = spec.outputs_of(parsed[s.id])
+            primary[s.id] = spec.outputs
         for name, inp in self.inputs.items():
             if not inp.path.exists():
                 raise InputNotFoundError(f"input '{name}': {inp.path} does not exist", "check the path in the config")
@@ -134,12 +136,13 @@ class RunConfig(BaseModel):
             raise InputNotFoundError(f"grid.like: {self.grid.like} does not exist", "check the path in the config")
         return parsed
 
-    def resolve_ref(self, ref: str, produced: dict[str, tuple[str, ...]], where: str,
-                    role: str | None = None) -> tuple[str, str | None]:
+    def resolve_ref(self, ref: str, produced: dict[str, tuple[str, ...]], where: str, role: str | None = None,
+                    primary: dict[str, tuple[str, ...]] | None = None) -> tuple[str, str | None]:
         """Split an input reference into (source, output) and check that it exists earlier in the run.
 
-        A bare step id names its only output, or, among several, the one named like the input ``role`` it feeds
-        (``dsm: dsm_1`` takes ``dsm_1.dsm``)."""
+        A bare step id names its only output; among several, the one named like the input ``role`` it feeds
+        (``dsm: dsm_1`` takes ``dsm_1.dsm``), else the step's only ``primary`` output (what every engine makes:
+        ``dsm_before: dsm_1`` takes ``dsm_1.dsm``, not the native engine's ``confidence``)."""
         if ref in self.inputs:
             return ref, None
         step_id, _, out = ref.partition(".")
@@ -150,6 +153,9 @@ class RunConfig(BaseModel):
         outputs = produced[step_id]
         if not out and role in outputs and len(outputs) > 1:
             out = role
+        main = (primary or {}).get(step_id, ())
+        if not out and len(outputs) > 1 and len(main) == 1:
+            out = main[0]
         if not out:
             if len(outputs) != 1:
                 raise ConfigError(f"{where}: step '{step_id}' has several outputs",

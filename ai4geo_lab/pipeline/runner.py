@@ -78,12 +78,13 @@ def _run(config: RunConfig, params: dict[str, Any], client: Any, progress: bool,
     dates: dict[str, dt.datetime] = {k: v.datetime for k, v in config.inputs.items() if v.datetime}
     items = []
     produced = {s.id: get_step(s.step).outputs_of(params[s.id]) for s in config.steps}
+    primary = {s.id: get_step(s.step).outputs for s in config.steps}
     for s in config.steps:
         spec = get_step(s.step)
         inputs: dict[str, Path] = {}
         input_dates: list[dt.datetime] = []
         for role, ref in s.inputs.items():
-            src, out = config.resolve_ref(ref, produced, where=f"step '{s.id}'", role=role)
+            src, out = config.resolve_ref(ref, produced, where=f"step '{s.id}'", role=role, primary=primary)
             if out is None:
                 inputs[role] = config.inputs[src].path
                 if src in dates:

@@ -50,8 +50,12 @@ def test_report_with_references(run_dir, small_city, tmp_path):
     q = item["properties"]["ai4geo:quality"]
     assert item["properties"]["ai4geo:accuracy_class"] == q["accuracy_class"]
     assert 0 < q["nmad_m"] < 1.5
-    # this small flat city has too little sloped terrain for a shift estimate: it must say so, not guess
-    assert q["shift_pixels_used"] < 1000 and q["shift_east_m"] is None and q["shift_north_m"] is None
+    # a shift is estimated only from enough sloped terrain (else it says so, not guesses); this city is rendered
+    # exactly where its truth is, so an estimated shift is small
+    if q["shift_pixels_used"] < 1000:
+        assert q["shift_east_m"] is None and q["shift_north_m"] is None
+    else:
+        assert abs(q["shift_east_m"]) < 0.5 and abs(q["shift_north_m"]) < 0.5
     ndsm = json.loads((run_dir / "stac" / "terrain-ndsm" / "terrain-ndsm.json").read_text())
     assert ndsm["properties"]["ai4geo:accuracy_class"].startswith("not assessed")
     assert "ai4geo report" in ndsm["properties"]["ai4geo:how_to_qualify"]
@@ -61,7 +65,8 @@ def test_report_without_references_is_a_notebook_object(run_dir):
     report = build_run_report(run_dir)
     assert not report.assessments and not report.metrics
     html = report._repr_html_()
-    assert "not assessed" in html and html.count("<img") == 4  # dsm, dtm, ndsm, land cover quicklooks
+    # quicklooks: dsm, its confidence and filled mask, dtm, ndsm, land cover
+    assert "not assessed" in html and html.count("<img") == 6
 
 
 @pytest.mark.parametrize("ref, message", [("nodot=x.tif", "PRODUCT=PATH"), ("dsm.dsm", "PRODUCT=PATH"),
