@@ -116,8 +116,9 @@ def _collection(path: str, stamp: tuple[int, int]) -> tuple[dict[str, Any], byte
                "columns": [c for c in frame.columns if c != frame.geometry.name][:MAX_COLUMNS]}
     parts = [f'{{"type":"Feature","id":{i},"geometry":{g},"properties":{json.dumps(p, separators=(",", ":"))}}}'
              for i, (g, p) in enumerate(zip(texts, props, strict=True))]
-    body = ('{"type":"FeatureCollection","ai4geo":' + json.dumps(summary, separators=(",", ":"))
-            + ',"features":[' + ",".join(parts) + "]}")
+    head = json.dumps(summary, separators=(",", ":"))
+    summary = json.loads(head)  # exactly what is sent (however the process's JSON encoder writes floats)
+    body = '{"type":"FeatureCollection","ai4geo":' + head + ',"features":[' + ",".join(parts) + "]}"
     return summary, gzip.compress(body.encode(), compresslevel=5)
 
 

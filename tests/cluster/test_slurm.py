@@ -128,7 +128,7 @@ def test_chain_on_slurm_survives_a_cancelled_job(slurm, small_city, tmp_path):
 
     def log(line: str) -> None:
         # cancel one of the two worker jobs as soon as the run has started
-        if "sweeping" in line and not cancelled:
+        if "matching" in line and not cancelled:
             jobs = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split()
             assert len(jobs) == 2, jobs
             subprocess.run(["scancel", jobs[0]], check=True)
