@@ -12,7 +12,7 @@ import { ClusterPanel, ICluster, plotUrl } from './clusters';
 import { clusterIcon, mapIcon, recipeIcon, searchIcon } from './icons';
 import { insertCode } from './insert';
 import { IMapConfig } from './map';
-import { MapView, RASTER_FILE, VECTOR_FILE } from './mapview';
+import { MapView, RASTER_FILE, STAC_FILE, VECTOR_FILE } from './mapview';
 import { SearchPanel } from './search';
 
 const CATEGORY = 'AI4GEO recipes';
@@ -114,11 +114,16 @@ const GEO_FILE_TYPES: { name: string; displayName: string; extensions: string[];
     mimeTypes: ['application/flatgeobuf'] },
   { name: 'ai4geo-shapefile', displayName: 'Shapefile', extensions: ['.shp'], mimeTypes: ['application/x-shapefile'] }
 ];
-const MAP_FILE_TYPES = ['tiff', ...GEO_FILE_TYPES.map(t => t.name)];
+/** STAC catalogues and collections by their usual names (any other JSON opens on a map from its context menu). */
+const STAC_FILE_TYPE = {
+  name: 'ai4geo-stac', displayName: 'STAC catalogue', extensions: [] as string[],
+  pattern: '^(catalog|collection)\\.json$', mimeTypes: ['application/json']
+};
+const MAP_FILE_TYPES = ['tiff', ...GEO_FILE_TYPES.map(t => t.name), STAC_FILE_TYPE.name];
 const FACTORY = 'AI4GEO Map';
 const NO_CONTENT_MODEL = 'ai4geo-no-content';
 
-const isGeoFile = (path: string) => RASTER_FILE.test(path) || VECTOR_FILE.test(path);
+const isGeoFile = (path: string) => RASTER_FILE.test(path) || VECTOR_FILE.test(path) || STAC_FILE.test(path);
 
 /** A model that never loads the file's bytes: the map asks the server for tiles or features instead. */
 class NoContentModelFactory extends TextModelFactory {
@@ -195,7 +200,8 @@ const maps: JupyterFrontEndPlugin<void> = {
     });
     app.commands.addCommand('ai4geo:open-on-map', {
       label: 'Open on map',
-      caption: 'Show the file on the AI4GEO Map (rasters coloured by product kind with a legend; vectors in a colour)',
+      caption: 'Show the file on the AI4GEO Map (rasters coloured by product kind with a legend; vectors in a ' +
+        'colour; a STAC catalogue as the layers of its products)',
       icon: mapIcon,
       isVisible: () => {
         const items = browser ? Array.from(browser.selectedItems()) : [];
@@ -208,7 +214,8 @@ const maps: JupyterFrontEndPlugin<void> = {
               .filter(i => i.type !== 'directory' && isGeoFile(i.path))
               .map(i => i.path);
         if (paths.length === 0) {
-          await showErrorMessage('AI4GEO Map', 'Select a GeoTIFF, GeoPackage, GeoJSON, FlatGeobuf or Shapefile.');
+          await showErrorMessage('AI4GEO Map',
+            'Select a GeoTIFF, GeoPackage, GeoJSON, FlatGeobuf, Shapefile or STAC catalogue (JSON).');
           return;
         }
         const view = openMap();
@@ -217,7 +224,7 @@ const maps: JupyterFrontEndPlugin<void> = {
         }
       }
     });
-    for (const type of MAP_FILE_TYPES) {
+    for (const type of [...MAP_FILE_TYPES, 'json']) {
       app.contextMenu.addItem({
         command: 'ai4geo:open-on-map',
         selector: `.jp-DirListing-item[data-file-type="${type}"]`,
@@ -229,6 +236,7 @@ const maps: JupyterFrontEndPlugin<void> = {
     for (const t of GEO_FILE_TYPES) {
       app.docRegistry.addFileType({ ...t, contentType: 'file', fileFormat: null, icon: mapIcon });
     }
+    app.docRegistry.addFileType({ ...STAC_FILE_TYPE, contentType: 'file', fileFormat: 'text', icon: mapIcon });
     app.docRegistry.addModelFactory(new NoContentModelFactory());
     app.docRegistry.addWidgetFactory(
       new MapDocumentFactory(

@@ -2,7 +2,7 @@ import type * as Leaflet from 'leaflet';
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
-import { api, describeError } from './api';
+import { api, ApiError, describeError as describeApiError } from './api';
 import { h } from './dom';
 import { L } from './leaflet';
 import { BaseMap, IMapConfig } from './map';
@@ -42,10 +42,34 @@ export interface IVectorInfo {
   columns: string[];
 }
 
+/** What `stac/layers` answers: the layers of the products a STAC catalogue lists. */
+export interface ICatalogueLayers {
+  path: string;
+  title: string;
+  items: number;
+  layers: { path: string; type: 'raster' | 'vector'; title: string; item: string; asset: string }[];
+  left_out: string[];
+}
+
+/** The layers of one STAC catalogue, together under its title in the layer list. */
+interface IGroup {
+  path: string;
+  title: string;
+  node: HTMLElement;
+  body: HTMLElement;
+}
+
+/** How a layer is added: into a catalogue's group, and whether the map zooms to it. */
+interface IAddOptions {
+  group?: IGroup;
+  fit?: boolean;
+}
+
 /** A layer of the map: a raster (tiles coloured by the server) or a vector file (features drawn on a canvas). */
 interface IMapLayer {
   path: string;
   type: 'raster' | 'vector';
+  group: IGroup | null;
   info: IRasterInfo | null; // rasters only
   layer: Leaflet.Layer;
   bounds: Leaflet.LatLngBounds;
@@ -56,11 +80,18 @@ interface IMapLayer {
 /** File names the map opens: GeoTIFF rasters, and vectors. */
 export const RASTER_FILE = /\.tiff?$/i;
 export const VECTOR_FILE = /\.(gpkg|geojson|fgb|shp)$/i;
+/** STAC catalogues, collections and items are JSON (the server checks they are STAC). */
+export const STAC_FILE = /\.json$/i;
 
 /** One colour per vector layer, in the order they are opened (distinct on the light offline base and on rasters). */
 const VECTOR_COLOURS = ['#e6194b', '#1f77b4', '#ff7f0e', '#9b30d9', '#00a3a3', '#d62790', '#6b8e23', '#8c564b'];
 
 const HOVER_MS = 150;
+
+/** An error in one line: the server's message and hint, or a message of the map itself. */
+function describeError(err: unknown): string {
+  return err instanceof Error && !(err instanceof ApiError) ? err.message : describeApiError(err);
+}
 
 function query(params: Record<string, string | number>): string {
   return Object.entries(params)
@@ -135,6 +166,7 @@ function propertiesNode(name: string, feature: any): HTMLElement {
 export class MapView extends Widget {
   private base: BaseMap | null = null;
   private layers: IMapLayer[] = [];
+  private groups: IGroup[] = [];
   private opened = 0; // vector layers opened so far: their colours
   private canvas: Leaflet.Canvas | null = null;
   private started = false;
@@ -159,7 +191,8 @@ export class MapView extends Widget {
       h(
         'div',
         { class: 'ai4geo-mapview-hint' },
-        'Right-click a GeoTIFF, GeoPackage, GeoJSON, FlatGeobuf or Shapefile in the file browser → Open on map.'
+        'Right-click a GeoTIFF, GeoPackage, GeoJSON, FlatGeobuf, Shapefile or STAC catalog.json in the file ' +
+          'browser → Open on map.'
       ),
       this.status
     );
@@ -191,15 +224,18 @@ export class MapView extends Widget {
   /** Add the raster at `path` (relative to the server's root) as a layer on top, and zoom to it. */
   async addRaster(path: string, kind = 'auto'): Promise<void> {
     await this.ready;
-    const map = this.base!.map;
     this.say(`opening ${path}…`);
-    let info: IRasterInfo;
     try {
-      info = await api<IRasterInfo>(`raster/info?${query({ path, kind })}`);
+      await this.openRaster(path, kind, {});
+      this.say('');
     } catch (err) {
       this.say(`${path}: ${describeError(err)}`, true);
-      return;
     }
+  }
+
+  private async openRaster(path: string, kind: string, options: IAddOptions): Promise<IMapLayer> {
+    const map = this.base!.map;
+    const info = await api<IRasterInfo>(`raster/info?${query({ path, kind })}`);
     const existing = this.find(info.path);
     if (existing) {
       this.removeLayer(existing);
@@ -226,7 +262,8 @@ export class MapView extends Widget {
       { kind: info.kind }
     );
     const layer: IMapLayer = {
-      path: info.path, type: 'raster', info, layer: tiles, bounds, node, setOpacity: v => tiles.setOpacity(v)
+      path: info.path, type: 'raster', group: options.group ?? null, info, layer: tiles, bounds, node,
+      setOpacity: v => tiles.setOpacity(v)
     };
     let loaded = 0;
     tiles.on('tileload', () => {
@@ -239,26 +276,118 @@ export class MapView extends Widget {
       this.say(`${info.path}: some tiles could not be loaded`, true);
     });
     tiles.addTo(map);
-    this.push(layer);
+    this.push(layer, options);
+    return layer;
   }
 
-  private push(layer: IMapLayer): void {
+  private push(layer: IMapLayer, options: IAddOptions): void {
     const map = this.base!.map;
     this.layers.push(layer);
-    this.list.prepend(layer.node);
+    (options.group?.body ?? this.list).prepend(layer.node);
     this.node.dataset.layers = String(this.layers.length);
     map.invalidateSize();
-    map.fitBounds(layer.bounds, { maxZoom: 22 });
-    this.say('');
+    if (options.fit !== false) {
+      map.fitBounds(layer.bounds, { maxZoom: 22 });
+    }
   }
 
-  /** Add a file of the server's root: a GeoTIFF as a raster layer, a vector file as a vector layer. */
+  /**
+   * Add a file of the server's root: a GeoTIFF as a raster layer, a vector file as a vector layer, a STAC
+   * catalogue (JSON) as the layers of its products.
+   */
   async addFile(path: string): Promise<void> {
     if (VECTOR_FILE.test(path)) {
       await this.addVector(path);
+    } else if (STAC_FILE.test(path)) {
+      await this.addCatalogue(path);
     } else {
       await this.addRaster(path);
     }
+  }
+
+  /**
+   * Add every product a STAC catalogue (or collection, or item) of the server's root lists: raster assets as
+   * raster layers, vector assets as vector layers, together under the catalogue's title; then zoom to them all.
+   */
+  async addCatalogue(path: string): Promise<void> {
+    await this.ready;
+    const name = path.split('/').pop() ?? path;
+    this.say(`opening ${name}…`);
+    let found: ICatalogueLayers;
+    try {
+      found = await api<ICatalogueLayers>(`stac/layers?${query({ path })}`);
+    } catch (err) {
+      const text = describeError(err);
+      this.say(text.startsWith(name) ? text : `${name}: ${text}`, true);
+      return;
+    }
+    this.groups.filter(g => g.path === found.path).forEach(g => this.removeGroup(g));
+    const group = this.groupNode(found);
+    this.groups.push(group);
+    this.list.prepend(group.node);
+    const failed: string[] = [];
+    let bounds: Leaflet.LatLngBounds | null = null;
+    // bottom to top: rasters under vectors, in the catalogue's order
+    const ordered = [...found.layers.filter(l => l.type === 'raster'), ...found.layers.filter(l => l.type === 'vector')];
+    for (const [i, entry] of ordered.entries()) {
+      this.say(`opening ${found.title}: ${i + 1} of ${ordered.length}…`);
+      try {
+        const layer = entry.type === 'vector'
+          ? await this.openVector(entry.path, { group, fit: false })
+          : await this.openRaster(entry.path, 'auto', { group, fit: false });
+        bounds = bounds ? bounds.extend(layer.bounds) : L.latLngBounds(layer.bounds.getSouthWest(), layer.bounds.getNorthEast());
+      } catch (err) {
+        failed.push(`${entry.path.split('/').pop()}: ${describeError(err)}`);
+      }
+    }
+    group.node.dataset.layers = String(this.layers.filter(l => l.group === group).length);
+    group.node.dataset.state = 'loaded';
+    if (bounds) {
+      this.base!.map.fitBounds(bounds, { maxZoom: 22 });
+    }
+    const notes: string[] = [];
+    if (ordered.length === 0) {
+      notes.push(`${found.title}: no raster or vector product to show`);
+    }
+    if (failed.length) {
+      notes.push(`${failed.length} of ${ordered.length} could not be opened (${failed[0]}${failed.length > 1 ? '; …' : ''})`);
+    }
+    if (found.left_out.length) {
+      notes.push(`${found.left_out.length} left out (${found.left_out[0]}${found.left_out.length > 1 ? '; …' : ''})`);
+    }
+    this.say(notes.join(' · '), notes.length > 0);
+  }
+
+  private groupNode(found: ICatalogueLayers): IGroup {
+    const body = h('div', { class: 'ai4geo-group-layers' });
+    const zoom = h('button', { class: 'jp-Button ai4geo-layer-zoom', title: 'zoom to the catalogue' }, 'Zoom');
+    const remove = h('button', { class: 'jp-Button ai4geo-layer-remove', title: 'remove its layers' }, 'Remove');
+    const node = h(
+      'div',
+      { class: 'ai4geo-mapview-group', dataset: { path: found.path, state: 'adding' } },
+      h('div', { class: 'ai4geo-group-title', title: found.path }, found.title),
+      h('div', { class: 'ai4geo-layer-meta' },
+        `STAC · ${found.items} item${found.items === 1 ? '' : 's'} · ${found.layers.length} layer${found.layers.length === 1 ? '' : 's'}`),
+      h('div', { class: 'ai4geo-row' }, zoom, remove),
+      body
+    );
+    const group: IGroup = { path: found.path, title: found.title, node, body };
+    zoom.onclick = () => {
+      const mine = this.layers.filter(l => l.group === group);
+      if (mine.length) {
+        const bounds = L.latLngBounds(mine[0].bounds.getSouthWest(), mine[0].bounds.getNorthEast());
+        mine.forEach(l => bounds.extend(l.bounds));
+        this.base?.map.fitBounds(bounds, { maxZoom: 22 });
+      }
+    };
+    remove.onclick = () => this.removeGroup(group);
+    return group;
+  }
+
+  private removeGroup(group: IGroup): void {
+    this.layers.filter(l => l.group === group).forEach(l => this.removeLayer(l));
+    group.node.remove();
+    this.groups = this.groups.filter(g => g !== group);
   }
 
   /**
@@ -268,17 +397,21 @@ export class MapView extends Widget {
    */
   async addVector(path: string): Promise<void> {
     await this.ready;
-    const map = this.base!.map;
     const name = path.split('/').pop() ?? path;
     this.say(`opening ${name}…`);
-    let doc: any;
     try {
-      doc = await api(`vector?${query({ path })}`);
+      await this.openVector(path, {});
+      this.say('');
     } catch (err) {
       const text = describeError(err);
       this.say(text.startsWith(name) ? text : `${name}: ${text}`, true);
-      return;
     }
+  }
+
+  private async openVector(path: string, options: IAddOptions): Promise<IMapLayer> {
+    const map = this.base!.map;
+    const name = path.split('/').pop() ?? path;
+    const doc = await api(`vector?${query({ path })}`);
     const info = doc.ai4geo as IVectorInfo;
     const clean = path.replace(/^\/+/, '');
     const existing = this.find(clean);
@@ -286,8 +419,7 @@ export class MapView extends Widget {
       this.removeLayer(existing);
     }
     if (!info.bounds || info.count === 0) {
-      this.say(`${name}: the file has no features to draw`, true);
-      return;
+      throw new Error(`${name}: the file has no features to draw`);
     }
     const colour = VECTOR_COLOURS[this.opened++ % VECTOR_COLOURS.length];
     const style = { color: colour, weight: 1.2, opacity: 1, fillColor: colour, fillOpacity: 0.45 };
@@ -317,12 +449,13 @@ export class MapView extends Widget {
       { features: String(info.count), colour }
     );
     const layer: IMapLayer = {
-      path: clean, type: 'vector', info: null, layer: features, bounds, node,
+      path: clean, type: 'vector', group: options.group ?? null, info: null, layer: features, bounds, node,
       setOpacity: v => features.setStyle({ opacity: v, fillOpacity: 0.45 * v })
     };
     features.addTo(map);
     node.dataset.state = 'loaded';
-    this.push(layer);
+    this.push(layer, options);
+    return layer;
   }
 
   private layerNode(
