@@ -59,6 +59,27 @@ interface IGroup {
   body: HTMLElement;
 }
 
+/** A layer as the workspace keeps it. */
+export interface ISavedLayer {
+  path: string;
+  type: 'raster' | 'vector';
+  opacity: number;
+  visible: boolean;
+}
+
+/** A map as the workspace keeps it: its view and its layers, bottom to top (a catalogue's layers together). */
+export interface ISavedMap {
+  center: [number, number];
+  zoom: number;
+  entries: ({ kind: 'layer' } & ISavedLayer | { kind: 'catalogue'; path: string; layers: ISavedLayer[] })[];
+}
+
+/** Where a map keeps its state (JupyterLab's state DB, saved with the workspace). */
+export interface IMapStore {
+  load(): Promise<ISavedMap | null>;
+  save(state: ISavedMap): void;
+}
+
 /** How a layer is added: into a catalogue's group, and whether the map zooms to it. */
 interface IAddOptions {
   group?: IGroup;
@@ -74,6 +95,8 @@ interface IMapLayer {
   layer: Leaflet.Layer;
   bounds: Leaflet.LatLngBounds;
   node: HTMLElement;
+  opacity: number;
+  visible: boolean;
   setOpacity: (value: number) => void;
 }
 
@@ -180,7 +203,10 @@ export class MapView extends Widget {
   private hoverAt: Leaflet.LatLng | null = null;
   private hoverSeq = 0;
 
-  constructor(private config: () => Promise<IMapConfig>) {
+  private saveTimer: number | null = null;
+  private restoring = false;
+
+  constructor(private config: () => Promise<IMapConfig>, private store: IMapStore | null = null) {
     super();
     this.addClass('ai4geo-mapview');
     const side = h(
@@ -214,6 +240,11 @@ export class MapView extends Widget {
     };
     const map = this.base.map;
     map.on('mousemove', e => this.hover((e as Leaflet.LeafletMouseEvent).latlng));
+    map.on('moveend', () => {
+      const c = map.getCenter();
+      this.mapNode.dataset.view = `${c.lat.toFixed(6)},${c.lng.toFixed(6)},${map.getZoom()}`;
+      this.changed();
+    });
     map.on('mouseout', () => {
       this.hoverAt = null;
       this.showValue(null, null);
@@ -263,7 +294,7 @@ export class MapView extends Widget {
     );
     const layer: IMapLayer = {
       path: info.path, type: 'raster', group: options.group ?? null, info, layer: tiles, bounds, node,
-      setOpacity: v => tiles.setOpacity(v)
+      opacity: 1, visible: true, setOpacity: v => tiles.setOpacity(v)
     };
     let loaded = 0;
     tiles.on('tileload', () => {
@@ -289,6 +320,128 @@ export class MapView extends Widget {
     if (options.fit !== false) {
       map.fitBounds(layer.bounds, { maxZoom: 22 });
     }
+    this.changed();
+  }
+
+  /**
+   * Show what the workspace kept of this map (its layers, their opacity and visibility, its view); with nothing
+   * kept, the file at `path` (a map document's own file) if any.
+   */
+  async open(path?: string): Promise<void> {
+    await this.ready;
+    let saved: ISavedMap | null = null;
+    try {
+      saved = (await this.store?.load()) ?? null;
+    } catch {
+      saved = null;
+    }
+    if (saved && saved.entries.length) {
+      await this.restore(saved);
+    } else if (path) {
+      await this.addFile(path);
+    }
+  }
+
+  private async restore(saved: ISavedMap): Promise<void> {
+    this.restoring = true;
+    try {
+      const kept: ISavedLayer[] = [];
+      for (const entry of saved.entries) {
+        if (entry.kind === 'catalogue') {
+          await this.addCatalogue(entry.path, false);
+          kept.push(...entry.layers);
+        } else {
+          try {
+            if (entry.type === 'vector') {
+              await this.openVector(entry.path, { fit: false });
+            } else {
+              await this.openRaster(entry.path, 'auto', { fit: false });
+            }
+          } catch (err) {
+            this.say(`${entry.path}: ${describeError(err)}`, true);
+          }
+          kept.push(entry);
+        }
+      }
+      for (const k of kept) {
+        const layer = this.find(k.path);
+        if (layer) {
+          this.setOpacity(layer, k.opacity);
+          this.setVisible(layer, k.visible);
+        }
+      }
+      this.base!.map.setView(L.latLng(saved.center[0], saved.center[1]), saved.zoom, { animate: false });
+    } finally {
+      this.restoring = false;
+    }
+    this.changed();
+  }
+
+  /** What the workspace keeps of this map. */
+  snapshot(): ISavedMap | null {
+    if (!this.base) {
+      return null;
+    }
+    const map = this.base.map;
+    const c = map.getCenter();
+    const saved: ISavedMap = { center: [c.lat, c.lng], zoom: map.getZoom(), entries: [] };
+    const kept = (l: IMapLayer): ISavedLayer => ({ path: l.path, type: l.type, opacity: l.opacity, visible: l.visible });
+    const done = new Set<IGroup>();
+    for (const l of this.layers) {
+      if (!l.group) {
+        saved.entries.push({ kind: 'layer', ...kept(l) });
+      } else if (!done.has(l.group)) {
+        done.add(l.group);
+        const group = l.group;
+        saved.entries.push({
+          kind: 'catalogue', path: group.path, layers: this.layers.filter(x => x.group === group).map(kept)
+        });
+      }
+    }
+    return saved;
+  }
+
+  /** Keep the map's state in the workspace (soon after the last change). */
+  private changed(): void {
+    if (!this.store || this.restoring) {
+      return;
+    }
+    if (this.saveTimer !== null) {
+      window.clearTimeout(this.saveTimer);
+    }
+    this.saveTimer = window.setTimeout(() => {
+      this.saveTimer = null;
+      const state = this.snapshot();
+      if (state && !this.isDisposed) {
+        this.store?.save(state);
+      }
+    }, 300);
+  }
+
+  private setOpacity(layer: IMapLayer, value: number): void {
+    layer.opacity = value;
+    layer.setOpacity(value);
+    const input = layer.node.querySelector<HTMLInputElement>('.ai4geo-opacity');
+    if (input) {
+      input.value = String(value);
+    }
+    this.changed();
+  }
+
+  private setVisible(layer: IMapLayer, visible: boolean): void {
+    layer.visible = visible;
+    const map = this.base!.map;
+    if (visible && !map.hasLayer(layer.layer)) {
+      layer.layer.addTo(map);
+    } else if (!visible && map.hasLayer(layer.layer)) {
+      layer.layer.remove();
+    }
+    layer.node.dataset.visible = String(visible);
+    const box = layer.node.querySelector<HTMLInputElement>('.ai4geo-visible');
+    if (box) {
+      box.checked = visible;
+    }
+    this.changed();
   }
 
   /**
@@ -309,7 +462,7 @@ export class MapView extends Widget {
    * Add every product a STAC catalogue (or collection, or item) of the server's root lists: raster assets as
    * raster layers, vector assets as vector layers, together under the catalogue's title; then zoom to them all.
    */
-  async addCatalogue(path: string): Promise<void> {
+  async addCatalogue(path: string, fit = true): Promise<void> {
     await this.ready;
     const name = path.split('/').pop() ?? path;
     this.say(`opening ${name}…`);
@@ -342,7 +495,7 @@ export class MapView extends Widget {
     }
     group.node.dataset.layers = String(this.layers.filter(l => l.group === group).length);
     group.node.dataset.state = 'loaded';
-    if (bounds) {
+    if (bounds && fit) {
       this.base!.map.fitBounds(bounds, { maxZoom: 22 });
     }
     const notes: string[] = [];
@@ -388,6 +541,7 @@ export class MapView extends Widget {
     this.layers.filter(l => l.group === group).forEach(l => this.removeLayer(l));
     group.node.remove();
     this.groups = this.groups.filter(g => g !== group);
+    this.changed();
   }
 
   /**
@@ -450,6 +604,7 @@ export class MapView extends Widget {
     );
     const layer: IMapLayer = {
       path: clean, type: 'vector', group: options.group ?? null, info: null, layer: features, bounds, node,
+      opacity: 1, visible: true,
       setOpacity: v => features.setStyle({ opacity: v, fillOpacity: 0.45 * v })
     };
     features.addTo(map);
@@ -471,18 +626,30 @@ export class MapView extends Widget {
       class: 'ai4geo-opacity',
       title: 'opacity'
     });
+    const visible = h('input', { type: 'checkbox', class: 'ai4geo-visible', title: 'show the layer', checked: true });
     const zoom = h('button', { class: 'jp-Button ai4geo-layer-zoom', title: 'zoom to the layer' }, 'Zoom');
     const remove = h('button', { class: 'jp-Button ai4geo-layer-remove', title: 'remove the layer' }, 'Remove');
     const node = h(
       'div',
-      { class: 'ai4geo-mapview-layer', dataset: { path, type, state: 'adding', ...data } },
-      h('div', { class: 'ai4geo-layer-title', title: path }, name),
+      { class: 'ai4geo-mapview-layer', dataset: { path, type, state: 'adding', visible: 'true', ...data } },
+      h('label', { class: 'ai4geo-layer-head' }, visible, h('span', { class: 'ai4geo-layer-title', title: path }, name)),
       h('div', { class: 'ai4geo-layer-meta' }, meta),
       legend,
       h('label', { class: 'ai4geo-opacity-row' }, h('span', {}, 'Opacity'), opacity),
       h('div', { class: 'ai4geo-row' }, zoom, remove)
     );
-    opacity.oninput = () => this.find(path)?.setOpacity(Number(opacity.value));
+    opacity.oninput = () => {
+      const layer = this.find(path);
+      if (layer) {
+        this.setOpacity(layer, Number(opacity.value));
+      }
+    };
+    visible.onchange = () => {
+      const layer = this.find(path);
+      if (layer) {
+        this.setVisible(layer, visible.checked);
+      }
+    };
     zoom.onclick = () => {
       const layer = this.find(path);
       if (layer) {
@@ -507,6 +674,7 @@ export class MapView extends Widget {
     layer.node.remove();
     this.layers = this.layers.filter(l => l !== layer);
     this.node.dataset.layers = String(this.layers.length);
+    this.changed();
   }
 
   /** Ask the server for the value under the mouse, at most every HOVER_MS, for the topmost layer there. */
@@ -526,7 +694,7 @@ export class MapView extends Widget {
     if (!at) {
       return;
     }
-    const layer = [...this.layers].reverse().find(l => l.info && l.bounds.contains(at));
+    const layer = [...this.layers].reverse().find(l => l.visible && l.info && l.bounds.contains(at));
     if (!layer || !layer.info) {
       this.showValue(null, null);
       return;
