@@ -1,5 +1,5 @@
-"""Products of the root folder on a map: ``tiles/{z}/{x}/{y}.png``, ``raster/info``, ``raster/value`` and
-``vector``.
+"""Products of the root folder on a map: ``tiles/{z}/{x}/{y}.png``, ``raster/info``, ``raster/value``,
+``vector`` and ``stac/layers``.
 
 Each request names its file by ``path`` (relative to the server's root, kept inside it) and may give ``kind``
 (auto, height, classes, probability, mask, image) and ``legend`` (a built-in land-cover legend); the work is
@@ -107,3 +107,18 @@ class VectorHandler(_RasterHandler):
             import gzip
 
             self.finish(gzip.decompress(packed), set_content_type="application/geo+json")
+
+
+class StacLayersHandler(_RasterHandler):
+    """GET ``stac/layers?path=…``: the raster and vector layers of the products a STAC catalogue (or collection, or
+    item) inside the root lists, with its title; links and assets outside the root are left out, not read."""
+
+    @tornado.web.authenticated
+    @json_errors
+    async def get(self) -> None:
+        from ai4geo_lab.geo.paths import confine
+        from ai4geo_lab.maps import catalogue_layers
+
+        path = confine(self.root_dir, self.arg("path"))
+        with self.without_server_paths():
+            self.reply(await self.call(catalogue_layers, self.root_dir, path))

@@ -24,7 +24,13 @@ from ai4geo_lab.server.catalog import (
 )
 from ai4geo_lab.server.clusters import ClusterHandler, ClustersHandler
 from ai4geo_lab.server.config import ConfigHandler, OutlinesHandler
-from ai4geo_lab.server.maps import RasterInfoHandler, RasterValueHandler, TileHandler, VectorHandler
+from ai4geo_lab.server.maps import (
+    RasterInfoHandler,
+    RasterValueHandler,
+    StacLayersHandler,
+    TileHandler,
+    VectorHandler,
+)
 from ai4geo_lab.server.recipes import RecipeHandler, RecipesHandler
 from ai4geo_lab.server.steps import StepHandler, StepsHandler
 
@@ -42,7 +48,7 @@ ROUTES: list[tuple[str, type]] = [
     ("recipes", RecipesHandler), (f"recipes/{NAME}", RecipeHandler),
     ("steps", StepsHandler), (f"steps/{NAME}", StepHandler),
     (r"tiles/(\d{1,2})/(\d{1,10})/(\d{1,10})\.png", TileHandler), ("raster/info", RasterInfoHandler),
-    ("raster/value", RasterValueHandler), ("vector", VectorHandler),
+    ("raster/value", RasterValueHandler), ("vector", VectorHandler), ("stac/layers", StacLayersHandler),
 ]
 
 

@@ -1,10 +1,11 @@
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette, MainAreaWidget, showErrorMessage } from '@jupyterlab/apputils';
+import { ICommandPalette, MainAreaWidget, showErrorMessage, WidgetTracker } from '@jupyterlab/apputils';
 import { ABCWidgetFactory, DocumentRegistry, DocumentWidget, TextModelFactory } from '@jupyterlab/docregistry';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ILauncher } from '@jupyterlab/launcher';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { Contents } from '@jupyterlab/services';
+import { IStateDB } from '@jupyterlab/statedb';
 import { IFrame } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 import { api, describeError, post } from './api';
@@ -12,7 +13,7 @@ import { ClusterPanel, ICluster, plotUrl } from './clusters';
 import { clusterIcon, mapIcon, recipeIcon, searchIcon } from './icons';
 import { insertCode } from './insert';
 import { IMapConfig } from './map';
-import { MapView, RASTER_FILE, VECTOR_FILE } from './mapview';
+import { IMapStore, ISavedMap, MapView, RASTER_FILE, STAC_FILE, VECTOR_FILE } from './mapview';
 import { SearchPanel } from './search';
 
 const CATEGORY = 'AI4GEO recipes';
@@ -114,11 +115,16 @@ const GEO_FILE_TYPES: { name: string; displayName: string; extensions: string[];
     mimeTypes: ['application/flatgeobuf'] },
   { name: 'ai4geo-shapefile', displayName: 'Shapefile', extensions: ['.shp'], mimeTypes: ['application/x-shapefile'] }
 ];
-const MAP_FILE_TYPES = ['tiff', ...GEO_FILE_TYPES.map(t => t.name)];
+/** STAC catalogues and collections by their usual names (any other JSON opens on a map from its context menu). */
+const STAC_FILE_TYPE = {
+  name: 'ai4geo-stac', displayName: 'STAC catalogue', extensions: [] as string[],
+  pattern: '^(catalog|collection)\\.json$', mimeTypes: ['application/json']
+};
+const MAP_FILE_TYPES = ['tiff', ...GEO_FILE_TYPES.map(t => t.name), STAC_FILE_TYPE.name];
 const FACTORY = 'AI4GEO Map';
 const NO_CONTENT_MODEL = 'ai4geo-no-content';
 
-const isGeoFile = (path: string) => RASTER_FILE.test(path) || VECTOR_FILE.test(path);
+const isGeoFile = (path: string) => RASTER_FILE.test(path) || VECTOR_FILE.test(path) || STAC_FILE.test(path);
 
 /** A model that never loads the file's bytes: the map asks the server for tiles or features instead. */
 class NoContentModelFactory extends TextModelFactory {
@@ -134,29 +140,52 @@ class NoContentModelFactory extends TextModelFactory {
 class MapDocumentFactory extends ABCWidgetFactory<DocumentWidget<MapView>, DocumentRegistry.IModel> {
   constructor(
     options: DocumentRegistry.IWidgetFactoryOptions<DocumentWidget<MapView>>,
-    private config: () => Promise<IMapConfig>
+    private config: () => Promise<IMapConfig>,
+    private storeFor: (key: string, restoring: boolean) => IMapStore | null,
+    private isRestoring: () => boolean
   ) {
     super(options);
   }
 
   protected createNewWidget(context: DocumentRegistry.IContext<DocumentRegistry.IModel>): DocumentWidget<MapView> {
-    const view = new MapView(this.config);
+    const path = context.localPath ?? context.path;
+    // a document the workspace reopens shows its map as it was left; one opened now starts from its file
+    const view = new MapView(this.config, this.storeFor(`doc:${path}`, this.isRestoring()));
     const widget = new DocumentWidget({ content: view, context });
     widget.addClass('ai4geo-map-document');
     widget.title.icon = mapIcon;
-    void context.ready.then(() => view.addFile(context.localPath ?? context.path));
+    void context.ready.then(() => view.open(path));
     return widget;
   }
+}
+
+const STATE_PREFIX = 'ai4geo-lab:map:';
+
+/** A map's place in the state DB: what `load` answers only when `restoring` (a reload of the workspace). */
+function stateStore(db: IStateDB | null, key: string, restoring: boolean): IMapStore | null {
+  if (!db) {
+    return null;
+  }
+  const id = STATE_PREFIX + key;
+  return {
+    load: async () => (restoring ? (((await db.fetch(id)) as unknown as ISavedMap | undefined) ?? null) : null),
+    save: state => void db.save(id, state as any).catch(err => console.warn('ai4geo-lab: map state not kept', err))
+  };
 }
 
 const maps: JupyterFrontEndPlugin<void> = {
   id: 'ai4geo-lab:map',
   description: 'The AI4GEO Map: rasters and vectors of the root folder as layers, with legends, opacity and values.',
   autoStart: true,
-  optional: [ICommandPalette, ILauncher, IDefaultFileBrowser],
+  optional: [ICommandPalette, ILauncher, IDefaultFileBrowser, ILayoutRestorer, IStateDB],
   activate: (app: JupyterFrontEnd, palette: ICommandPalette | null, launcher: ILauncher | null,
-    browser: IDefaultFileBrowser | null) => {
+    browser: IDefaultFileBrowser | null, restorer: ILayoutRestorer | null, db: IStateDB | null) => {
     const config = () => api<IMapConfig>('config');
+    let restored = false;
+    void app.restored.then(() => (restored = true));
+    // map tabs come back with the workspace (their layers and view from the state DB)
+    const tracker = new WidgetTracker<MainAreaWidget<MapView>>({ namespace: 'ai4geo-map' });
+    restorer?.restore(tracker, { command: 'ai4geo:open-map', args: w => ({ id: w.id }), name: w => w.id });
     // the map that "Open on map" adds to: the last one the user was in (a map tab or a map document)
     let current: Widget | null = null;
     const viewOf = (w: Widget | null): MapView | null =>
@@ -167,15 +196,23 @@ const maps: JupyterFrontEndPlugin<void> = {
         current = change.newValue;
       }
     });
-    const openMap = (): MapView => {
+    const openMap = (id?: string): MapView => {
       const view = viewOf(current);
-      if (view && current) {
+      if (view && current && (!id || current.id === id)) {
         app.shell.activateById(current.id);
         return view;
       }
-      const content = new MapView(config);
+      const widgetId = id ?? `ai4geo-map-${Date.now()}`;
+      const content = new MapView(config, stateStore(db, widgetId, !!id));
       const widget = new MainAreaWidget({ content });
-      widget.id = `ai4geo-map-${Date.now()}`;
+      widget.id = widgetId;
+      widget.disposed.connect(() => {
+        if (restored) {
+          void db?.remove(STATE_PREFIX + widgetId); // closed by the user: nothing to bring back
+        }
+      });
+      void tracker.add(widget);
+      void content.open();
       widget.title.label = 'AI4GEO Map';
       widget.title.icon = mapIcon;
       widget.title.closable = true;
@@ -189,13 +226,14 @@ const maps: JupyterFrontEndPlugin<void> = {
       label: 'AI4GEO Map',
       caption: 'A map of the geodata of the root folder (right-click a GeoTIFF or a vector file → Open on map)',
       icon: mapIcon,
-      execute: () => {
-        openMap();
+      execute: args => {
+        openMap(args.id ? String(args.id) : undefined);
       }
     });
     app.commands.addCommand('ai4geo:open-on-map', {
       label: 'Open on map',
-      caption: 'Show the file on the AI4GEO Map (rasters coloured by product kind with a legend; vectors in a colour)',
+      caption: 'Show the file on the AI4GEO Map (rasters coloured by product kind with a legend; vectors in a ' +
+        'colour; a STAC catalogue as the layers of its products)',
       icon: mapIcon,
       isVisible: () => {
         const items = browser ? Array.from(browser.selectedItems()) : [];
@@ -208,7 +246,8 @@ const maps: JupyterFrontEndPlugin<void> = {
               .filter(i => i.type !== 'directory' && isGeoFile(i.path))
               .map(i => i.path);
         if (paths.length === 0) {
-          await showErrorMessage('AI4GEO Map', 'Select a GeoTIFF, GeoPackage, GeoJSON, FlatGeobuf or Shapefile.');
+          await showErrorMessage('AI4GEO Map',
+            'Select a GeoTIFF, GeoPackage, GeoJSON, FlatGeobuf, Shapefile or STAC catalogue (JSON).');
           return;
         }
         const view = openMap();
@@ -217,7 +256,7 @@ const maps: JupyterFrontEndPlugin<void> = {
         }
       }
     });
-    for (const type of MAP_FILE_TYPES) {
+    for (const type of [...MAP_FILE_TYPES, 'json']) {
       app.contextMenu.addItem({
         command: 'ai4geo:open-on-map',
         selector: `.jp-DirListing-item[data-file-type="${type}"]`,
@@ -229,12 +268,15 @@ const maps: JupyterFrontEndPlugin<void> = {
     for (const t of GEO_FILE_TYPES) {
       app.docRegistry.addFileType({ ...t, contentType: 'file', fileFormat: null, icon: mapIcon });
     }
+    app.docRegistry.addFileType({ ...STAC_FILE_TYPE, contentType: 'file', fileFormat: 'text', icon: mapIcon });
     app.docRegistry.addModelFactory(new NoContentModelFactory());
     app.docRegistry.addWidgetFactory(
       new MapDocumentFactory(
         { name: FACTORY, label: 'AI4GEO Map', fileTypes: MAP_FILE_TYPES, defaultFor: MAP_FILE_TYPES,
           modelName: NO_CONTENT_MODEL, readOnly: true },
-        config
+        config,
+        (key, restoring) => stateStore(db, key, restoring),
+        () => !restored
       )
     );
     // the image viewer may register itself after us: ours stays the default for GeoTIFF

@@ -2,7 +2,7 @@ import type * as Leaflet from 'leaflet';
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
-import { api, describeError } from './api';
+import { api, ApiError, describeError as describeApiError } from './api';
 import { h } from './dom';
 import { L } from './leaflet';
 import { BaseMap, IMapConfig } from './map';
@@ -42,25 +42,79 @@ export interface IVectorInfo {
   columns: string[];
 }
 
+/** What `stac/layers` answers: the layers of the products a STAC catalogue lists. */
+export interface ICatalogueLayers {
+  path: string;
+  title: string;
+  items: number;
+  layers: { path: string; type: 'raster' | 'vector'; title: string; item: string; asset: string }[];
+  left_out: string[];
+}
+
+/** The layers of one STAC catalogue, together under its title in the layer list. */
+interface IGroup {
+  path: string;
+  title: string;
+  node: HTMLElement;
+  body: HTMLElement;
+}
+
+/** A layer as the workspace keeps it. */
+export interface ISavedLayer {
+  path: string;
+  type: 'raster' | 'vector';
+  opacity: number;
+  visible: boolean;
+}
+
+/** A map as the workspace keeps it: its view and its layers, bottom to top (a catalogue's layers together). */
+export interface ISavedMap {
+  center: [number, number];
+  zoom: number;
+  entries: ({ kind: 'layer' } & ISavedLayer | { kind: 'catalogue'; path: string; layers: ISavedLayer[] })[];
+}
+
+/** Where a map keeps its state (JupyterLab's state DB, saved with the workspace). */
+export interface IMapStore {
+  load(): Promise<ISavedMap | null>;
+  save(state: ISavedMap): void;
+}
+
+/** How a layer is added: into a catalogue's group, and whether the map zooms to it. */
+interface IAddOptions {
+  group?: IGroup;
+  fit?: boolean;
+}
+
 /** A layer of the map: a raster (tiles coloured by the server) or a vector file (features drawn on a canvas). */
 interface IMapLayer {
   path: string;
   type: 'raster' | 'vector';
+  group: IGroup | null;
   info: IRasterInfo | null; // rasters only
   layer: Leaflet.Layer;
   bounds: Leaflet.LatLngBounds;
   node: HTMLElement;
+  opacity: number;
+  visible: boolean;
   setOpacity: (value: number) => void;
 }
 
 /** File names the map opens: GeoTIFF rasters, and vectors. */
 export const RASTER_FILE = /\.tiff?$/i;
 export const VECTOR_FILE = /\.(gpkg|geojson|fgb|shp)$/i;
+/** STAC catalogues, collections and items are JSON (the server checks they are STAC). */
+export const STAC_FILE = /\.json$/i;
 
 /** One colour per vector layer, in the order they are opened (distinct on the light offline base and on rasters). */
 const VECTOR_COLOURS = ['#e6194b', '#1f77b4', '#ff7f0e', '#9b30d9', '#00a3a3', '#d62790', '#6b8e23', '#8c564b'];
 
 const HOVER_MS = 150;
+
+/** An error in one line: the server's message and hint, or a message of the map itself. */
+function describeError(err: unknown): string {
+  return err instanceof Error && !(err instanceof ApiError) ? err.message : describeApiError(err);
+}
 
 function query(params: Record<string, string | number>): string {
   return Object.entries(params)
@@ -135,6 +189,7 @@ function propertiesNode(name: string, feature: any): HTMLElement {
 export class MapView extends Widget {
   private base: BaseMap | null = null;
   private layers: IMapLayer[] = [];
+  private groups: IGroup[] = [];
   private opened = 0; // vector layers opened so far: their colours
   private canvas: Leaflet.Canvas | null = null;
   private started = false;
@@ -148,7 +203,10 @@ export class MapView extends Widget {
   private hoverAt: Leaflet.LatLng | null = null;
   private hoverSeq = 0;
 
-  constructor(private config: () => Promise<IMapConfig>) {
+  private saveTimer: number | null = null;
+  private restoring = false;
+
+  constructor(private config: () => Promise<IMapConfig>, private store: IMapStore | null = null) {
     super();
     this.addClass('ai4geo-mapview');
     const side = h(
@@ -159,7 +217,8 @@ export class MapView extends Widget {
       h(
         'div',
         { class: 'ai4geo-mapview-hint' },
-        'Right-click a GeoTIFF, GeoPackage, GeoJSON, FlatGeobuf or Shapefile in the file browser → Open on map.'
+        'Right-click a GeoTIFF, GeoPackage, GeoJSON, FlatGeobuf, Shapefile or STAC catalog.json in the file ' +
+          'browser → Open on map.'
       ),
       this.status
     );
@@ -181,6 +240,11 @@ export class MapView extends Widget {
     };
     const map = this.base.map;
     map.on('mousemove', e => this.hover((e as Leaflet.LeafletMouseEvent).latlng));
+    map.on('moveend', () => {
+      const c = map.getCenter();
+      this.mapNode.dataset.view = `${c.lat.toFixed(6)},${c.lng.toFixed(6)},${map.getZoom()}`;
+      this.changed();
+    });
     map.on('mouseout', () => {
       this.hoverAt = null;
       this.showValue(null, null);
@@ -191,15 +255,18 @@ export class MapView extends Widget {
   /** Add the raster at `path` (relative to the server's root) as a layer on top, and zoom to it. */
   async addRaster(path: string, kind = 'auto'): Promise<void> {
     await this.ready;
-    const map = this.base!.map;
     this.say(`opening ${path}…`);
-    let info: IRasterInfo;
     try {
-      info = await api<IRasterInfo>(`raster/info?${query({ path, kind })}`);
+      await this.openRaster(path, kind, {});
+      this.say('');
     } catch (err) {
       this.say(`${path}: ${describeError(err)}`, true);
-      return;
     }
+  }
+
+  private async openRaster(path: string, kind: string, options: IAddOptions): Promise<IMapLayer> {
+    const map = this.base!.map;
+    const info = await api<IRasterInfo>(`raster/info?${query({ path, kind })}`);
     const existing = this.find(info.path);
     if (existing) {
       this.removeLayer(existing);
@@ -226,7 +293,8 @@ export class MapView extends Widget {
       { kind: info.kind }
     );
     const layer: IMapLayer = {
-      path: info.path, type: 'raster', info, layer: tiles, bounds, node, setOpacity: v => tiles.setOpacity(v)
+      path: info.path, type: 'raster', group: options.group ?? null, info, layer: tiles, bounds, node,
+      opacity: 1, visible: true, setOpacity: v => tiles.setOpacity(v)
     };
     let loaded = 0;
     tiles.on('tileload', () => {
@@ -239,26 +307,241 @@ export class MapView extends Widget {
       this.say(`${info.path}: some tiles could not be loaded`, true);
     });
     tiles.addTo(map);
-    this.push(layer);
+    this.push(layer, options);
+    return layer;
   }
 
-  private push(layer: IMapLayer): void {
+  private push(layer: IMapLayer, options: IAddOptions): void {
     const map = this.base!.map;
     this.layers.push(layer);
-    this.list.prepend(layer.node);
+    (options.group?.body ?? this.list).prepend(layer.node);
     this.node.dataset.layers = String(this.layers.length);
     map.invalidateSize();
-    map.fitBounds(layer.bounds, { maxZoom: 22 });
-    this.say('');
+    if (options.fit !== false) {
+      map.fitBounds(layer.bounds, { maxZoom: 22 });
+    }
+    this.changed();
   }
 
-  /** Add a file of the server's root: a GeoTIFF as a raster layer, a vector file as a vector layer. */
+  /**
+   * Show what the workspace kept of this map (its layers, their opacity and visibility, its view); with nothing
+   * kept, the file at `path` (a map document's own file) if any.
+   */
+  async open(path?: string): Promise<void> {
+    await this.ready;
+    let saved: ISavedMap | null = null;
+    try {
+      saved = (await this.store?.load()) ?? null;
+    } catch {
+      saved = null;
+    }
+    if (saved && saved.entries.length) {
+      await this.restore(saved);
+    } else if (path) {
+      await this.addFile(path);
+    }
+  }
+
+  private async restore(saved: ISavedMap): Promise<void> {
+    this.restoring = true;
+    try {
+      const kept: ISavedLayer[] = [];
+      for (const entry of saved.entries) {
+        if (entry.kind === 'catalogue') {
+          await this.addCatalogue(entry.path, false);
+          kept.push(...entry.layers);
+        } else {
+          try {
+            if (entry.type === 'vector') {
+              await this.openVector(entry.path, { fit: false });
+            } else {
+              await this.openRaster(entry.path, 'auto', { fit: false });
+            }
+          } catch (err) {
+            this.say(`${entry.path}: ${describeError(err)}`, true);
+          }
+          kept.push(entry);
+        }
+      }
+      for (const k of kept) {
+        const layer = this.find(k.path);
+        if (layer) {
+          this.setOpacity(layer, k.opacity);
+          this.setVisible(layer, k.visible);
+        }
+      }
+      this.base!.map.setView(L.latLng(saved.center[0], saved.center[1]), saved.zoom, { animate: false });
+    } finally {
+      this.restoring = false;
+    }
+    this.changed();
+  }
+
+  /** What the workspace keeps of this map. */
+  snapshot(): ISavedMap | null {
+    if (!this.base) {
+      return null;
+    }
+    const map = this.base.map;
+    const c = map.getCenter();
+    const saved: ISavedMap = { center: [c.lat, c.lng], zoom: map.getZoom(), entries: [] };
+    const kept = (l: IMapLayer): ISavedLayer => ({ path: l.path, type: l.type, opacity: l.opacity, visible: l.visible });
+    const done = new Set<IGroup>();
+    for (const l of this.layers) {
+      if (!l.group) {
+        saved.entries.push({ kind: 'layer', ...kept(l) });
+      } else if (!done.has(l.group)) {
+        done.add(l.group);
+        const group = l.group;
+        saved.entries.push({
+          kind: 'catalogue', path: group.path, layers: this.layers.filter(x => x.group === group).map(kept)
+        });
+      }
+    }
+    return saved;
+  }
+
+  /** Keep the map's state in the workspace (soon after the last change). */
+  private changed(): void {
+    if (!this.store || this.restoring) {
+      return;
+    }
+    if (this.saveTimer !== null) {
+      window.clearTimeout(this.saveTimer);
+    }
+    this.saveTimer = window.setTimeout(() => {
+      this.saveTimer = null;
+      const state = this.snapshot();
+      if (state && !this.isDisposed) {
+        this.store?.save(state);
+      }
+    }, 300);
+  }
+
+  private setOpacity(layer: IMapLayer, value: number): void {
+    layer.opacity = value;
+    layer.setOpacity(value);
+    const input = layer.node.querySelector<HTMLInputElement>('.ai4geo-opacity');
+    if (input) {
+      input.value = String(value);
+    }
+    this.changed();
+  }
+
+  private setVisible(layer: IMapLayer, visible: boolean): void {
+    layer.visible = visible;
+    const map = this.base!.map;
+    if (visible && !map.hasLayer(layer.layer)) {
+      layer.layer.addTo(map);
+    } else if (!visible && map.hasLayer(layer.layer)) {
+      layer.layer.remove();
+    }
+    layer.node.dataset.visible = String(visible);
+    const box = layer.node.querySelector<HTMLInputElement>('.ai4geo-visible');
+    if (box) {
+      box.checked = visible;
+    }
+    this.changed();
+  }
+
+  /**
+   * Add a file of the server's root: a GeoTIFF as a raster layer, a vector file as a vector layer, a STAC
+   * catalogue (JSON) as the layers of its products.
+   */
   async addFile(path: string): Promise<void> {
     if (VECTOR_FILE.test(path)) {
       await this.addVector(path);
+    } else if (STAC_FILE.test(path)) {
+      await this.addCatalogue(path);
     } else {
       await this.addRaster(path);
     }
+  }
+
+  /**
+   * Add every product a STAC catalogue (or collection, or item) of the server's root lists: raster assets as
+   * raster layers, vector assets as vector layers, together under the catalogue's title; then zoom to them all.
+   */
+  async addCatalogue(path: string, fit = true): Promise<void> {
+    await this.ready;
+    const name = path.split('/').pop() ?? path;
+    this.say(`opening ${name}…`);
+    let found: ICatalogueLayers;
+    try {
+      found = await api<ICatalogueLayers>(`stac/layers?${query({ path })}`);
+    } catch (err) {
+      const text = describeError(err);
+      this.say(text.startsWith(name) ? text : `${name}: ${text}`, true);
+      return;
+    }
+    this.groups.filter(g => g.path === found.path).forEach(g => this.removeGroup(g));
+    const group = this.groupNode(found);
+    this.groups.push(group);
+    this.list.prepend(group.node);
+    const failed: string[] = [];
+    let bounds: Leaflet.LatLngBounds | null = null;
+    // bottom to top: rasters under vectors, in the catalogue's order
+    const ordered = [...found.layers.filter(l => l.type === 'raster'), ...found.layers.filter(l => l.type === 'vector')];
+    for (const [i, entry] of ordered.entries()) {
+      this.say(`opening ${found.title}: ${i + 1} of ${ordered.length}…`);
+      try {
+        const layer = entry.type === 'vector'
+          ? await this.openVector(entry.path, { group, fit: false })
+          : await this.openRaster(entry.path, 'auto', { group, fit: false });
+        bounds = bounds ? bounds.extend(layer.bounds) : L.latLngBounds(layer.bounds.getSouthWest(), layer.bounds.getNorthEast());
+      } catch (err) {
+        failed.push(`${entry.path.split('/').pop()}: ${describeError(err)}`);
+      }
+    }
+    group.node.dataset.layers = String(this.layers.filter(l => l.group === group).length);
+    group.node.dataset.state = 'loaded';
+    if (bounds && fit) {
+      this.base!.map.fitBounds(bounds, { maxZoom: 22 });
+    }
+    const notes: string[] = [];
+    if (ordered.length === 0) {
+      notes.push(`${found.title}: no raster or vector product to show`);
+    }
+    if (failed.length) {
+      notes.push(`${failed.length} of ${ordered.length} could not be opened (${failed[0]}${failed.length > 1 ? '; …' : ''})`);
+    }
+    if (found.left_out.length) {
+      notes.push(`${found.left_out.length} left out (${found.left_out[0]}${found.left_out.length > 1 ? '; …' : ''})`);
+    }
+    this.say(notes.join(' · '), notes.length > 0);
+  }
+
+  private groupNode(found: ICatalogueLayers): IGroup {
+    const body = h('div', { class: 'ai4geo-group-layers' });
+    const zoom = h('button', { class: 'jp-Button ai4geo-layer-zoom', title: 'zoom to the catalogue' }, 'Zoom');
+    const remove = h('button', { class: 'jp-Button ai4geo-layer-remove', title: 'remove its layers' }, 'Remove');
+    const node = h(
+      'div',
+      { class: 'ai4geo-mapview-group', dataset: { path: found.path, state: 'adding' } },
+      h('div', { class: 'ai4geo-group-title', title: found.path }, found.title),
+      h('div', { class: 'ai4geo-layer-meta' },
+        `STAC · ${found.items} item${found.items === 1 ? '' : 's'} · ${found.layers.length} layer${found.layers.length === 1 ? '' : 's'}`),
+      h('div', { class: 'ai4geo-row' }, zoom, remove),
+      body
+    );
+    const group: IGroup = { path: found.path, title: found.title, node, body };
+    zoom.onclick = () => {
+      const mine = this.layers.filter(l => l.group === group);
+      if (mine.length) {
+        const bounds = L.latLngBounds(mine[0].bounds.getSouthWest(), mine[0].bounds.getNorthEast());
+        mine.forEach(l => bounds.extend(l.bounds));
+        this.base?.map.fitBounds(bounds, { maxZoom: 22 });
+      }
+    };
+    remove.onclick = () => this.removeGroup(group);
+    return group;
+  }
+
+  private removeGroup(group: IGroup): void {
+    this.layers.filter(l => l.group === group).forEach(l => this.removeLayer(l));
+    group.node.remove();
+    this.groups = this.groups.filter(g => g !== group);
+    this.changed();
   }
 
   /**
@@ -268,17 +551,21 @@ export class MapView extends Widget {
    */
   async addVector(path: string): Promise<void> {
     await this.ready;
-    const map = this.base!.map;
     const name = path.split('/').pop() ?? path;
     this.say(`opening ${name}…`);
-    let doc: any;
     try {
-      doc = await api(`vector?${query({ path })}`);
+      await this.openVector(path, {});
+      this.say('');
     } catch (err) {
       const text = describeError(err);
       this.say(text.startsWith(name) ? text : `${name}: ${text}`, true);
-      return;
     }
+  }
+
+  private async openVector(path: string, options: IAddOptions): Promise<IMapLayer> {
+    const map = this.base!.map;
+    const name = path.split('/').pop() ?? path;
+    const doc = await api(`vector?${query({ path })}`);
     const info = doc.ai4geo as IVectorInfo;
     const clean = path.replace(/^\/+/, '');
     const existing = this.find(clean);
@@ -286,8 +573,7 @@ export class MapView extends Widget {
       this.removeLayer(existing);
     }
     if (!info.bounds || info.count === 0) {
-      this.say(`${name}: the file has no features to draw`, true);
-      return;
+      throw new Error(`${name}: the file has no features to draw`);
     }
     const colour = VECTOR_COLOURS[this.opened++ % VECTOR_COLOURS.length];
     const style = { color: colour, weight: 1.2, opacity: 1, fillColor: colour, fillOpacity: 0.45 };
@@ -317,12 +603,14 @@ export class MapView extends Widget {
       { features: String(info.count), colour }
     );
     const layer: IMapLayer = {
-      path: clean, type: 'vector', info: null, layer: features, bounds, node,
+      path: clean, type: 'vector', group: options.group ?? null, info: null, layer: features, bounds, node,
+      opacity: 1, visible: true,
       setOpacity: v => features.setStyle({ opacity: v, fillOpacity: 0.45 * v })
     };
     features.addTo(map);
     node.dataset.state = 'loaded';
-    this.push(layer);
+    this.push(layer, options);
+    return layer;
   }
 
   private layerNode(
@@ -338,18 +626,30 @@ export class MapView extends Widget {
       class: 'ai4geo-opacity',
       title: 'opacity'
     });
+    const visible = h('input', { type: 'checkbox', class: 'ai4geo-visible', title: 'show the layer', checked: true });
     const zoom = h('button', { class: 'jp-Button ai4geo-layer-zoom', title: 'zoom to the layer' }, 'Zoom');
     const remove = h('button', { class: 'jp-Button ai4geo-layer-remove', title: 'remove the layer' }, 'Remove');
     const node = h(
       'div',
-      { class: 'ai4geo-mapview-layer', dataset: { path, type, state: 'adding', ...data } },
-      h('div', { class: 'ai4geo-layer-title', title: path }, name),
+      { class: 'ai4geo-mapview-layer', dataset: { path, type, state: 'adding', visible: 'true', ...data } },
+      h('label', { class: 'ai4geo-layer-head' }, visible, h('span', { class: 'ai4geo-layer-title', title: path }, name)),
       h('div', { class: 'ai4geo-layer-meta' }, meta),
       legend,
       h('label', { class: 'ai4geo-opacity-row' }, h('span', {}, 'Opacity'), opacity),
       h('div', { class: 'ai4geo-row' }, zoom, remove)
     );
-    opacity.oninput = () => this.find(path)?.setOpacity(Number(opacity.value));
+    opacity.oninput = () => {
+      const layer = this.find(path);
+      if (layer) {
+        this.setOpacity(layer, Number(opacity.value));
+      }
+    };
+    visible.onchange = () => {
+      const layer = this.find(path);
+      if (layer) {
+        this.setVisible(layer, visible.checked);
+      }
+    };
     zoom.onclick = () => {
       const layer = this.find(path);
       if (layer) {
@@ -374,6 +674,7 @@ export class MapView extends Widget {
     layer.node.remove();
     this.layers = this.layers.filter(l => l !== layer);
     this.node.dataset.layers = String(this.layers.length);
+    this.changed();
   }
 
   /** Ask the server for the value under the mouse, at most every HOVER_MS, for the topmost layer there. */
@@ -393,7 +694,7 @@ export class MapView extends Widget {
     if (!at) {
       return;
     }
-    const layer = [...this.layers].reverse().find(l => l.info && l.bounds.contains(at));
+    const layer = [...this.layers].reverse().find(l => l.visible && l.info && l.bounds.contains(at));
     if (!layer || !layer.info) {
       this.showValue(null, null);
       return;
