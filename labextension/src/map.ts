@@ -22,7 +22,8 @@ export function catalogueChanged(): void {
 }
 
 const EXTENT_STYLE = {
-  color: '#7c3aed', weight: 2, dashArray: '6 4', fillColor: '#7c3aed', fillOpacity: 0.06, interactive: true,
+  // not interactive: an AOI is drawn over it; the dot at its centre carries the tooltip
+  color: '#7c3aed', weight: 2, dashArray: '6 4', fillColor: '#7c3aed', fillOpacity: 0.06, interactive: false,
   className: 'ai4geo-catalogue-extent', pmIgnore: true
 };
 
@@ -205,7 +206,7 @@ export class BaseMap {
       const [west, south, east, north] = c.bbox;
       const bounds = L.latLngBounds([south, west], [north, east]);
       const text = `${c.title}: ${c.items} item${c.items === 1 ? '' : 's'} (${c.collections.join(', ')})`;
-      this.catalogue.addLayer(L.rectangle(bounds, EXTENT_STYLE as any).bindTooltip(text, { sticky: true }));
+      this.catalogue.addLayer(L.rectangle(bounds, EXTENT_STYLE as any));
       this.catalogue.addLayer(
         L.circleMarker(bounds.getCenter(), {
           radius: 5, color: '#7c3aed', weight: 2, fillOpacity: 0.6, className: 'ai4geo-catalogue-dot', pmIgnore: true

@@ -146,9 +146,10 @@ def _drive(page, root, ws, started, server_up, artifacts, everything):
     panel.locator(".ai4geo-search-button").click()
     page.wait_for_function("() => document.querySelector('#ai4geo-search .ai4geo-summary').dataset.count === '0'",
                            timeout=60_000)
-    # over the city (from the lower right: the draw toolbar's actions sit on the upper left)
-    rectangle(cx + 50, cy + 40, cx - 50, cy - 10)
-    page.wait_for_function("() => document.querySelector('.ai4geo-aoi-name').value === 'drawn-2'")
+    # over the city, right of and below the draw toolbar's actions (its Cancel button, shown beside the tool while
+    # drawing, sits at the map's mid-height on the left)
+    rectangle(cx + 60, cy + 60, cx + 5, cy + 22)
+    page.wait_for_function("() => document.querySelector('#ai4geo-search .ai4geo-aoi-name').value === 'drawn-2'")
     panel.locator(".ai4geo-search-button").click()
     page.wait_for_function("() => document.querySelector('#ai4geo-search .ai4geo-summary').dataset.count === '2'",
                            timeout=60_000)
