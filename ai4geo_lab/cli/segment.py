@@ -56,6 +56,27 @@ def train_default_cmd(
                            "scores": res.model.meta.get("scores")}, indent=1))
 
 
+@segment_app.command("train-satellite")
+def train_satellite_cmd(
+    data: Annotated[Path, typer.Option("--data", help="the buildings data folder (kampala/, banepa/, atlanta/)")],
+    out: Annotated[Path | None, typer.Option("--out", help="model file (default: the package's "
+                                             "buildings_pan.pt)")] = None,
+    max_minutes: Annotated[float, typer.Option(help="stop training after this many minutes")] = 42.0,
+    work: Annotated[Path | None, typer.Option(help="folder for checkpoints and sample cities")] = None,
+) -> None:
+    """Train the panchromatic satellite model by its recipe (see its card), score it and write it."""
+    from ai4geo_lab.segmentation.satellite_model import SATELLITE_MODEL, build_satellite_model, satellite_recipe
+
+    target = out or SATELLITE_MODEL
+    spec, params = satellite_recipe(max_minutes)
+    res = build_satellite_model(data, target, work, spec=spec, params=params)
+    typer.echo(json.dumps({"model": str(target), "seconds": round(res.seconds, 1), "stopped": res.stopped,
+                           **res.summary}, indent=1))
+    from ai4geo_lab.segmentation.evaluation import format_scores
+
+    typer.echo(format_scores(res.model.meta["scores"]))
+
+
 @segment_app.command("quantize")
 def quantize_cmd(
     data: Annotated[Path, typer.Option("--data", help="the buildings data folder (kampala/, atlanta/)")],

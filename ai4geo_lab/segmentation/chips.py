@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 from rasterio.features import rasterize
 from rasterio.windows import Window
 
@@ -201,34 +202,161 @@ def scaled(chip: Chip, limits: dict[str, np.ndarray]) -> np.ndarray:
     return scale_inputs(chip.image, limits[chip.source])[0]
 
 
-def augment(x: np.ndarray, mask: np.ndarray, rng: np.random.Generator, crop: int,
-            scale_range: tuple[float, float] = (0.7, 1.4), photometric: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """A random training view: rescaled (log-uniform in ``scale_range``), cropped to ``crop`` px, one of the 8
-    flips/rotations, and jittered in gain, offset and gamma per band. Returns (C, crop, crop), (crop, crop)."""
-    from scipy.ndimage import zoom
+class AugmentParams(BaseModel):
+    """Augmentations that make a model generalise across resolutions, sensors and roofs (all off by default:
+    the plain :func:`augment` of the shipped RGB recipe).
 
-    s = float(np.exp(rng.uniform(*np.log(scale_range))))
+    Probabilities are per training view. Photometric changes act on the scaled input (about 0…1).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    gsd_range: tuple[float, float] | None = Field(
+        default=None, description="resample each view to a random ground pixel size in this range (m, log-uniform) "
+        "instead of the random rescale; chips without a pixel size keep the rescale")
+    hue: float = Field(default=0.0, ge=0, le=0.5, description="largest hue rotation (turns) of RGB inputs")
+    saturation: float = Field(default=0.0, ge=0, lt=1, description="saturation × 1 ± this (RGB inputs)")
+    gamma: float = Field(default=0.0, ge=0, lt=1, description="gamma in [1/(1+g), 1+g] (log-uniform)")
+    contrast: float = Field(default=0.0, ge=0, lt=1, description="contrast × 1 ± this about mid-grey")
+    brightness: float = Field(default=0.0, ge=0, lt=1, description="brightness ± this")
+    grey: float = Field(default=0.0, ge=0, le=1, description="chance of a greyscale view with random channel "
+                        "weights (always when the model takes one band and the chip has several)")
+    blur: float = Field(default=0.0, ge=0, le=1, description="chance of a Gaussian blur (optics)")
+    blur_sigma: float = Field(default=1.2, ge=0, description="largest blur sigma (px)")
+    noise: float = Field(default=0.0, ge=0, le=1, description="chance of Gaussian noise")
+    noise_sigma: float = Field(default=0.04, ge=0, description="largest noise sigma (scaled units)")
+
+
+#: The generalising recipe's augmentations (resolution left to the caller's ``gsd_range``).
+WIDE_AUGMENT = AugmentParams(hue=0.5, saturation=0.6, gamma=0.5, contrast=0.35, brightness=0.15, grey=0.2,
+                             blur=0.4, noise=0.4)
+
+
+def grey_weights(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Random non-negative channel weights summing to 1 (a panchromatic band of random spectral response)."""
+    return rng.dirichlet(np.full(n, 2.0)).astype(np.float32)
+
+
+def to_bands(x: np.ndarray, n_out: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """``x`` (C, H, W) as ``n_out`` bands: as it is, one band repeated, or several mixed into one grey band
+    (``weights``: per input band, default equal) and repeated."""
+    c = x.shape[0]
+    if c == n_out:
+        return x
+    if c == 1:
+        return np.repeat(x, n_out, axis=0)
+    if n_out == 1 or weights is not None:
+        w = np.full(c, 1.0 / c, np.float32) if weights is None else np.asarray(weights, np.float32)
+        return np.repeat(np.tensordot(w, x, axes=1)[None], n_out, axis=0).astype(np.float32)
+    raise InvalidInputError(f"cannot turn {c} bands into {n_out}", "give images with the model's bands")
+
+
+def _restretch(g: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """A grey band stretched between its 2nd and 98th percentile (as a raster's band is at prediction)."""
+    vals = g[valid]
+    if vals.size < 16:
+        return g
+    lo, hi = np.percentile(vals, [2.0, 98.0])
+    return np.clip((g - lo) / max(float(hi - lo), 1e-3), -0.5, 1.5)
+
+
+def _hue_saturation(x: np.ndarray, rng: np.random.Generator, aug: AugmentParams) -> np.ndarray:
+    """RGB rotated about the grey axis by a random hue angle, its saturation scaled."""
+    grey = x.mean(axis=0, keepdims=True)
+    d = x - grey
+    if aug.hue > 0:
+        a = 2 * np.pi * rng.uniform(-aug.hue, aug.hue)
+        k = np.full(3, 1 / np.sqrt(3), np.float32)  # Rodrigues rotation about (1, 1, 1)
+        kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]], np.float32)
+        rot = np.eye(3, dtype=np.float32) + np.sin(a) * kx + (1 - np.cos(a)) * (kx @ kx)
+        d = np.tensordot(rot.astype(np.float32), d, axes=1)
+    if aug.saturation > 0:
+        d = d * rng.uniform(1 - aug.saturation, 1 + aug.saturation)
+    return (grey + d).astype(np.float32)
+
+
+def photometric_view(x: np.ndarray, rng: np.random.Generator, aug: AugmentParams, n_out: int,
+                     valid: np.ndarray | None = None, labelled: np.ndarray | None = None) -> np.ndarray:
+    """The appearance changes of :class:`AugmentParams` on one scaled view (C, H, W), which ends with ``n_out``
+    bands: hue and saturation (3 bands), greyscale with random channel weights (re-stretched over the valid
+    ``labelled`` pixels), gamma, brightness/contrast, blur, noise. Invalid pixels (``valid`` False) stay 0."""
+    from scipy.ndimage import gaussian_filter
+
+    valid = np.ones(x.shape[1:], bool) if valid is None else valid
+    stats = valid if labelled is None else valid & labelled
+    if x.shape[0] == 3 and (aug.hue > 0 or aug.saturation > 0):
+        x = _hue_saturation(x, rng, aug)
+    if x.shape[0] > 1 and (n_out == 1 or rng.random() < aug.grey):
+        g = np.tensordot(grey_weights(rng, x.shape[0]), x, axes=1)
+        x = np.repeat(_restretch(g, stats)[None], n_out, axis=0)
+    x = to_bands(x, n_out)
+    if aug.gamma > 0:
+        gamma = float(np.exp(rng.uniform(-1, 1) * np.log1p(aug.gamma)))
+        x = np.sign(x) * np.abs(x) ** gamma
+    if aug.contrast > 0 or aug.brightness > 0:
+        x = (x - 0.5) * rng.uniform(1 - aug.contrast, 1 + aug.contrast) + 0.5 \
+            + rng.uniform(-aug.brightness, aug.brightness)
+    if aug.blur > 0 and rng.random() < aug.blur:
+        x = gaussian_filter(x, (0, *(2 * [rng.uniform(0.3, max(aug.blur_sigma, 0.3))])), mode="nearest")
+    if aug.noise > 0 and rng.random() < aug.noise:
+        x = x + rng.normal(0, rng.uniform(0, aug.noise_sigma), x.shape).astype(np.float32)
+    x = np.clip(x, -0.5, 1.5)
+    x[:, ~valid] = 0.0
+    return np.asarray(x, np.float32)
+
+
+def augment(x: np.ndarray, mask: np.ndarray, rng: np.random.Generator, crop: int,
+            scale_range: tuple[float, float] = (0.7, 1.4), photometric: bool = True,
+            aug: AugmentParams | None = None, gsd_m: float | None = None,
+            n_out: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A random training view: rescaled (log-uniform in ``scale_range``), cropped to ``crop`` px, one of the 8
+    flips/rotations, and jittered in gain, offset and gamma per band. Returns (C, crop, crop), (crop, crop).
+
+    With ``aug`` (:class:`AugmentParams`): a chip of ``gsd_m`` metres per pixel is seen at a random ground pixel
+    size of ``aug.gsd_range`` (smoothed before it is shrunk, as optics would), and the appearance changes of
+    :func:`photometric_view` replace the jitter; the view has ``n_out`` bands (default: the chip's). Pixels
+    added where a chip is too small for the window are 0 and unlabelled (:data:`IGNORE`).
+    """
+    from scipy.ndimage import gaussian_filter, zoom
+
+    if aug is not None and aug.gsd_range is not None and gsd_m:
+        s = gsd_m / float(np.exp(rng.uniform(*np.log(aug.gsd_range))))
+    else:
+        s = float(np.exp(rng.uniform(*np.log(scale_range))))
     side = max(8, round(crop / s))
     c, h, w = x.shape
-    if h < side or w < side:  # pad by reflection to the source window needed
+    if h < side or w < side:  # pad to the source window needed
         ph, pw = max(0, side - h), max(0, side - w)
-        x = np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="reflect" if ph < h and pw < w else "edge")
-        mask = np.pad(mask, ((0, ph), (0, pw)), mode="reflect" if ph < h and pw < w else "edge")
+        if aug is not None:
+            x = np.pad(x, ((0, 0), (0, ph), (0, pw)), constant_values=np.nan)
+            mask = np.pad(mask, ((0, ph), (0, pw)), constant_values=IGNORE)
+        else:
+            x = np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="reflect" if ph < h and pw < w else "edge")
+            mask = np.pad(mask, ((0, ph), (0, pw)), mode="reflect" if ph < h and pw < w else "edge")
         h, w = mask.shape
     r0, c0 = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
     xs, ms = x[:, r0:r0 + side, c0:c0 + side], mask[r0:r0 + side, c0:c0 + side]
+    valid = np.isfinite(xs).all(axis=0)
+    xs = np.where(np.isfinite(xs), xs, 0.0)
     if side != crop:
         f = crop / side
+        if aug is not None and f < 0.8:  # anti-aliasing: a shrunk view is as sharp as a coarser sensor's
+            xs = gaussian_filter(xs, (0, 0.5 / f - 0.5, 0.5 / f - 0.5), mode="nearest")
         xs = zoom(xs, (1, f, f), order=1, grid_mode=True, mode="nearest")[:, :crop, :crop]
         ms = zoom(ms, f, order=0, grid_mode=True, mode="nearest")[:crop, :crop]
+        valid = zoom(valid, f, order=0, grid_mode=True, mode="nearest")[:crop, :crop]
     k = int(rng.integers(4))
-    xs, ms = np.rot90(xs, k, axes=(1, 2)), np.rot90(ms, k)
+    xs, ms, valid = np.rot90(xs, k, axes=(1, 2)), np.rot90(ms, k), np.rot90(valid, k)
     if rng.random() < 0.5:
-        xs, ms = xs[:, :, ::-1], ms[:, ::-1]
-    if photometric:
+        xs, ms, valid = xs[:, :, ::-1], ms[:, ::-1], valid[:, ::-1]
+    if aug is not None:
+        xs = photometric_view(np.ascontiguousarray(xs, np.float32), rng, aug, n_out or c,
+                              np.ascontiguousarray(valid), np.asarray(ms != IGNORE))
+    elif photometric:
         gain = rng.uniform(0.8, 1.2, (c, 1, 1)).astype(np.float32)
         offset = rng.uniform(-0.08, 0.08, (c, 1, 1)).astype(np.float32)
         gamma = float(np.exp(rng.uniform(np.log(0.8), np.log(1.25))))
         xs = np.clip(xs * gain + offset, -0.5, 1.5)
         xs = np.sign(xs) * np.abs(xs) ** gamma
+    if aug is None and n_out is not None:
+        xs = to_bands(np.asarray(xs, np.float32), n_out)
     return np.ascontiguousarray(xs, dtype=np.float32), np.ascontiguousarray(ms, dtype=np.float32)
