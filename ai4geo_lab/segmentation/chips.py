@@ -285,9 +285,10 @@ def photometric_view(x: np.ndarray, rng: np.random.Generator, aug: AugmentParams
     stats = valid if labelled is None else valid & labelled
     if x.shape[0] == 3 and (aug.hue > 0 or aug.saturation > 0):
         x = _hue_saturation(x, rng, aug)
+    grey = x.shape[0] == 1
     if x.shape[0] > 1 and (n_out == 1 or rng.random() < aug.grey):
         g = np.tensordot(grey_weights(rng, x.shape[0]), x, axes=1)
-        x = np.repeat(_restretch(g, stats)[None], n_out, axis=0)
+        x, grey = np.repeat(_restretch(g, stats)[None], n_out, axis=0), True
     x = to_bands(x, n_out)
     if aug.gamma > 0:
         gamma = float(np.exp(rng.uniform(-1, 1) * np.log1p(aug.gamma)))
@@ -298,7 +299,8 @@ def photometric_view(x: np.ndarray, rng: np.random.Generator, aug: AugmentParams
     if aug.blur > 0 and rng.random() < aug.blur:
         x = gaussian_filter(x, (0, *(2 * [rng.uniform(0.3, max(aug.blur_sigma, 0.3))])), mode="nearest")
     if aug.noise > 0 and rng.random() < aug.noise:
-        x = x + rng.normal(0, rng.uniform(0, aug.noise_sigma), x.shape).astype(np.float32)
+        shape = (1, *x.shape[1:]) if grey else x.shape  # a grey image has one noise for all its bands
+        x = x + rng.normal(0, rng.uniform(0, aug.noise_sigma), shape).astype(np.float32)
     x = np.clip(x, -0.5, 1.5)
     x[:, ~valid] = 0.0
     return np.asarray(x, np.float32)

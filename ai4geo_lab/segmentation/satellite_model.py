@@ -18,10 +18,10 @@ from typing import Any
 from ai4geo_lab.segmentation.chips import WIDE_AUGMENT, Chip, to_bands, xyz_mosaics
 from ai4geo_lab.segmentation.datasets import load_dataset, weighted_datasets
 from ai4geo_lab.segmentation.training import TrainParams, TrainResult, train
-from ai4geo_lab.segmentation.unet import DEFAULT_MODEL, UnetModel, UnetSpec
+from ai4geo_lab.segmentation.unet import PAN_MODEL, UnetModel, UnetSpec
 
 #: The model file shipped in the package.
-SATELLITE_MODEL = DEFAULT_MODEL.with_name("buildings_pan.pt")
+SATELLITE_MODEL = PAN_MODEL
 #: Training datasets and their sampling weights (``NAME:WEIGHT``, see ``weighted_datasets``).
 SATELLITE_DATASETS = ("kampala-train:1", "banepa:1", "sample-city-train:0.5")
 #: Datasets it is scored on (Atlanta is never trained on).
