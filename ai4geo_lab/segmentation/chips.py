@@ -220,6 +220,8 @@ class AugmentParams(BaseModel):
     brightness: float = Field(default=0.0, ge=0, lt=1, description="brightness ± this")
     grey: float = Field(default=0.0, ge=0, le=1, description="chance of a greyscale view with random channel "
                         "weights (always when the model takes one band and the chip has several)")
+    nir: float = Field(default=0.0, ge=0, le=1, description="largest share of a simulated near infrared in a grey "
+                       "view of RGB (a panchromatic band reaches into it, where vegetation is bright)")
     blur: float = Field(default=0.0, ge=0, le=1, description="chance of a Gaussian blur (optics)")
     blur_sigma: float = Field(default=1.2, ge=0, description="largest blur sigma (px)")
     noise: float = Field(default=0.0, ge=0, le=1, description="chance of Gaussian noise")
@@ -228,7 +230,7 @@ class AugmentParams(BaseModel):
 
 #: The generalising recipe's augmentations (resolution left to the caller's ``gsd_range``).
 WIDE_AUGMENT = AugmentParams(hue=0.5, saturation=0.6, gamma=0.5, contrast=0.35, brightness=0.15, grey=0.2,
-                             blur=0.4, noise=0.4)
+                             nir=0.7, blur=0.4, noise=0.4)
 
 
 def grey_weights(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -259,6 +261,19 @@ def _restretch(g: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return np.clip((g - lo) / max(float(hi - lo), 1e-3), -0.5, 1.5)
 
 
+def near_infrared(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A stand-in for the near-infrared band of scaled RGB (3, H, W): bright where the excess green index
+    (2G − R − B, smoothed) says vegetation, the red band elsewhere (soil, roofs and roads reflect about as much
+    near infrared as red)."""
+    from scipy.ndimage import gaussian_filter
+
+    r, g, b = rgb
+    exg = gaussian_filter(2 * g - r - b, 1.0, mode="nearest")
+    veg = np.clip((exg - 0.03) / 0.15, 0.0, 1.0)
+    veg = veg * veg * (3 - 2 * veg)  # smoothstep
+    return (veg * rng.uniform(0.7, 1.1) + (1 - veg) * r).astype(np.float32)
+
+
 def _hue_saturation(x: np.ndarray, rng: np.random.Generator, aug: AugmentParams) -> np.ndarray:
     """RGB rotated about the grey axis by a random hue angle, its saturation scaled."""
     grey = x.mean(axis=0, keepdims=True)
@@ -283,11 +298,15 @@ def photometric_view(x: np.ndarray, rng: np.random.Generator, aug: AugmentParams
 
     valid = np.ones(x.shape[1:], bool) if valid is None else valid
     stats = valid if labelled is None else valid & labelled
+    rgb = x
     if x.shape[0] == 3 and (aug.hue > 0 or aug.saturation > 0):
         x = _hue_saturation(x, rng, aug)
     grey = x.shape[0] == 1
     if x.shape[0] > 1 and (n_out == 1 or rng.random() < aug.grey):
         g = np.tensordot(grey_weights(rng, x.shape[0]), x, axes=1)
+        if aug.nir > 0 and x.shape[0] == 3:
+            share = rng.uniform(0, aug.nir)
+            g = (1 - share) * g + share * near_infrared(rgb, rng)
         x, grey = np.repeat(_restretch(g, stats)[None], n_out, axis=0), True
     x = to_bands(x, n_out)
     if aug.gamma > 0:
