@@ -222,6 +222,8 @@ class AugmentParams(BaseModel):
                         "weights (always when the model takes one band and the chip has several)")
     nir: float = Field(default=0.0, ge=0, le=1, description="largest share of a simulated near infrared in a grey "
                        "view of RGB (a panchromatic band reaches into it, where vegetation is bright)")
+    trees: float = Field(default=0.0, ge=0, le=1, description="chance of synthetic tree crowns (lit domes with cast "
+                         "shadows) drawn over the ground of a view: bright, textured, not buildings")
     blur: float = Field(default=0.0, ge=0, le=1, description="chance of a Gaussian blur (optics)")
     blur_sigma: float = Field(default=1.2, ge=0, description="largest blur sigma (px)")
     noise: float = Field(default=0.0, ge=0, le=1, description="chance of Gaussian noise")
@@ -230,7 +232,7 @@ class AugmentParams(BaseModel):
 
 #: The generalising recipe's augmentations (resolution left to the caller's ``gsd_range``).
 WIDE_AUGMENT = AugmentParams(hue=0.5, saturation=0.6, gamma=0.5, contrast=0.35, brightness=0.15, grey=0.2,
-                             nir=0.7, blur=0.4, noise=0.4)
+                             nir=0.7, trees=0.0, blur=0.4, noise=0.4)
 
 
 def grey_weights(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -274,6 +276,37 @@ def near_infrared(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (veg * rng.uniform(0.7, 1.1) + (1 - veg) * r).astype(np.float32)
 
 
+def tree_canopy(shape: tuple[int, int], rng: np.random.Generator, gsd_m: float = 0.5,
+                cover: float = 0.4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Synthetic tree crowns over ``shape`` px at ``gsd_m`` m/px covering about ``cover`` of it: returns their
+    brightness (0…1: domes lit from a random sun, leaf texture), where they are, and where their shadows fall."""
+    from scipy.ndimage import gaussian_filter, shift
+
+    h, w = shape
+    height = np.zeros(shape, np.float32)
+    radius_px = rng.uniform(1.5, 6.0) / gsd_m
+    n = int(cover * h * w / (np.pi * radius_px ** 2) * 1.5) + 1
+    for _ in range(min(n, 400)):
+        r = radius_px * rng.uniform(0.6, 1.4)
+        cy, cx = rng.uniform(-r, h + r), rng.uniform(-r, w + r)
+        y0, y1, x0, x1 = max(0, int(cy - r)), min(h, int(cy + r) + 1), max(0, int(cx - r)), min(w, int(cx + r) + 1)
+        if y0 >= y1 or x0 >= x1:
+            continue
+        yy, xx = np.mgrid[y0:y1, x0:x1]
+        d2 = ((yy - cy) ** 2 + (xx - cx) ** 2) / r ** 2
+        top = rng.uniform(0.6, 1.0) * r
+        height[y0:y1, x0:x1] = np.maximum(height[y0:y1, x0:x1], top * np.sqrt(np.clip(1 - d2, 0, None)))
+    canopy = height > 0
+    bumpy = height + gaussian_filter(rng.normal(0, 0.35 * radius_px / 4, shape), 0.7).astype(np.float32) * canopy
+    az, elev = rng.uniform(0, 2 * np.pi), np.radians(rng.uniform(25, 65))
+    gy, gx = np.gradient(bumpy)
+    lit = (np.sin(elev) + np.cos(elev) * (gx * np.cos(az) + gy * np.sin(az))) / np.sqrt(1 + gx ** 2 + gy ** 2)
+    bright = np.clip(rng.uniform(0.6, 1.0) * lit + rng.normal(0, 0.08, shape), 0, 1).astype(np.float32)
+    reach = radius_px / np.tan(elev)  # a crown's shadow falls about its height / tan(elevation) away
+    shadow = shift(canopy.astype(np.float32), (-reach * np.sin(az), -reach * np.cos(az)), order=0) > 0.5
+    return bright * canopy, canopy, shadow & ~canopy
+
+
 def _hue_saturation(x: np.ndarray, rng: np.random.Generator, aug: AugmentParams) -> np.ndarray:
     """RGB rotated about the grey axis by a random hue angle, its saturation scaled."""
     grey = x.mean(axis=0, keepdims=True)
@@ -290,7 +323,8 @@ def _hue_saturation(x: np.ndarray, rng: np.random.Generator, aug: AugmentParams)
 
 
 def photometric_view(x: np.ndarray, rng: np.random.Generator, aug: AugmentParams, n_out: int,
-                     valid: np.ndarray | None = None, labelled: np.ndarray | None = None) -> np.ndarray:
+                     valid: np.ndarray | None = None, labelled: np.ndarray | None = None,
+                     ground: np.ndarray | None = None, gsd_m: float | None = None) -> np.ndarray:
     """The appearance changes of :class:`AugmentParams` on one scaled view (C, H, W), which ends with ``n_out``
     bands: hue and saturation (3 bands), greyscale with random channel weights (re-stretched over the valid
     ``labelled`` pixels), gamma, brightness/contrast, blur, noise. Invalid pixels (``valid`` False) stay 0."""
@@ -309,6 +343,11 @@ def photometric_view(x: np.ndarray, rng: np.random.Generator, aug: AugmentParams
             g = (1 - share) * g + share * near_infrared(rgb, rng)
         x, grey = np.repeat(_restretch(g, stats)[None], n_out, axis=0), True
     x = to_bands(x, n_out)
+    if aug.trees > 0 and ground is not None and rng.random() < aug.trees:
+        bright, canopy, shadow = tree_canopy(x.shape[1:], rng, gsd_m or 0.5, rng.uniform(0.15, 0.6))
+        canopy &= ground  # crowns over the ground only: buildings keep their labelled pixels
+        x = np.where(shadow & ground, x * rng.uniform(0.2, 0.5), x)
+        x = np.where(canopy, bright * rng.uniform(0.7, 1.3) - rng.uniform(0.0, 0.2), x).astype(np.float32)
     if aug.gamma > 0:
         gamma = float(np.exp(rng.uniform(-1, 1) * np.log1p(aug.gamma)))
         x = np.sign(x) * np.abs(x) ** gamma
@@ -371,7 +410,8 @@ def augment(x: np.ndarray, mask: np.ndarray, rng: np.random.Generator, crop: int
         xs, ms, valid = xs[:, :, ::-1], ms[:, ::-1], valid[:, ::-1]
     if aug is not None:
         xs = photometric_view(np.ascontiguousarray(xs, np.float32), rng, aug, n_out or c,
-                              np.ascontiguousarray(valid), np.asarray(ms != IGNORE))
+                              np.ascontiguousarray(valid), np.asarray(ms != IGNORE), np.asarray(ms == 0),
+                              gsd_m / s if gsd_m else None)
     elif photometric:
         gain = rng.uniform(0.8, 1.2, (c, 1, 1)).astype(np.float32)
         offset = rng.uniform(-0.08, 0.08, (c, 1, 1)).astype(np.float32)

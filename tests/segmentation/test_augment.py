@@ -165,3 +165,12 @@ def test_a_colour_chip_is_scored_grey_by_a_one_band_model() -> None:
     x, m = _blobs(32)
     chip = Chip(x * np.array([1.0, 2.0, 3.0], np.float32)[:, None, None], m, "all", "rgb", "c")
     np.testing.assert_allclose(fit_bands(chip, 1).image[0], 2 * x[0], rtol=1e-5)
+
+
+def test_grey_views_brighten_vegetation_as_a_panchromatic_band_does() -> None:
+    from ai4geo_lab.segmentation.chips import near_infrared
+
+    rgb = np.full((3, 16, 16), 0.3, np.float32)
+    rgb[:, :, 8:] = np.array([0.2, 0.5, 0.2], np.float32)[:, None, None]  # green canopy on the right
+    nir = near_infrared(rgb, np.random.default_rng(0))
+    assert nir[:, 12:].min() > 0.6 and nir[:, :4].max() < 0.35  # canopy bright, grey ground as its red
