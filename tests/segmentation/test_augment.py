@@ -174,3 +174,13 @@ def test_grey_views_brighten_vegetation_as_a_panchromatic_band_does() -> None:
     rgb[:, :, 8:] = np.array([0.2, 0.5, 0.2], np.float32)[:, None, None]  # green canopy on the right
     nir = near_infrared(rgb, np.random.default_rng(0))
     assert nir[:, 12:].min() > 0.6 and nir[:, :4].max() < 0.35  # canopy bright, grey ground as its red
+
+
+def test_tree_crowns_are_drawn_over_the_ground_only() -> None:
+    x = np.full((1, 96, 96), 0.5, np.float32)
+    ground = np.zeros((96, 96), bool)
+    ground[:, :48] = True  # the right half is a labelled roof
+    rng = np.random.default_rng(2)
+    out = photometric_view(x, rng, AugmentParams(trees=1.0), 1, ground=ground, gsd_m=0.5)
+    assert (out[0][:, 48:] == 0.5).all()  # neither crowns nor their shadows over the building
+    assert (out[0][:, :48] != 0.5).mean() > 0.1
