@@ -222,6 +222,8 @@ class AugmentParams(BaseModel):
                         "weights (always when the model takes one band and the chip has several)")
     nir: float = Field(default=0.0, ge=0, le=1, description="largest share of a simulated near infrared in a grey "
                        "view of RGB (a panchromatic band reaches into it, where vegetation is bright)")
+    roofs: float = Field(default=0.0, ge=0, le=1, description="chance of roofs recoloured one by one (each "
+                         "building's pixels given a random gain and offset: dark shingles, light concrete, metal)")
     trees: float = Field(default=0.0, ge=0, le=1, description="chance of synthetic tree crowns (lit domes with cast "
                          "shadows) drawn over the ground of a view: bright, textured, not buildings")
     blur: float = Field(default=0.0, ge=0, le=1, description="chance of a Gaussian blur (optics)")
@@ -307,6 +309,24 @@ def tree_canopy(shape: tuple[int, int], rng: np.random.Generator, gsd_m: float =
     return bright * canopy, canopy, shadow & ~canopy
 
 
+def recolour_roofs(x: np.ndarray, buildings: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``x`` (C, H, W) with each 8-connected building of the ``buildings`` mask given its own random tone: most
+    made darker or lighter than they were (gain 0.25–1.4, offset ±0.25), some left as they are; the change fades
+    over a pixel at the outline so that it draws no edge of its own."""
+    from scipy.ndimage import gaussian_filter, label
+
+    parts, n = label(buildings, structure=np.ones((3, 3)))
+    if n == 0:
+        return x
+    keep = rng.random(n + 1) < 0.25
+    gain = np.where(keep, 1.0, np.exp(rng.uniform(np.log(0.25), np.log(1.4), n + 1))).astype(np.float32)
+    offset = np.where(keep, 0.0, rng.uniform(-0.25, 0.25, n + 1)).astype(np.float32)
+    gain[0], offset[0] = 1.0, 0.0  # the ground
+    g = gaussian_filter(gain[parts], 0.7)
+    o = gaussian_filter(offset[parts], 0.7)
+    return (x * g + o).astype(np.float32)
+
+
 def _hue_saturation(x: np.ndarray, rng: np.random.Generator, aug: AugmentParams) -> np.ndarray:
     """RGB rotated about the grey axis by a random hue angle, its saturation scaled."""
     grey = x.mean(axis=0, keepdims=True)
@@ -343,6 +363,8 @@ def photometric_view(x: np.ndarray, rng: np.random.Generator, aug: AugmentParams
             g = (1 - share) * g + share * near_infrared(rgb, rng)
         x, grey = np.repeat(_restretch(g, stats)[None], n_out, axis=0), True
     x = to_bands(x, n_out)
+    if aug.roofs > 0 and ground is not None and labelled is not None and rng.random() < aug.roofs:
+        x = recolour_roofs(x, labelled & ~ground, rng)
     if aug.trees > 0 and ground is not None and rng.random() < aug.trees:
         bright, canopy, shadow = tree_canopy(x.shape[1:], rng, gsd_m or 0.5, rng.uniform(0.15, 0.6))
         canopy &= ground  # crowns over the ground only: buildings keep their labelled pixels

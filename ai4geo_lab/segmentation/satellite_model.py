@@ -32,7 +32,7 @@ GSD_RANGE = (0.3, 0.6)
 
 def satellite_recipe(max_minutes: float | None = 42.0) -> tuple[UnetSpec, TrainParams]:
     """The spec and training parameters of the satellite model."""
-    aug = WIDE_AUGMENT.model_copy(update={"gsd_range": GSD_RANGE, "trees": 0.5})
+    aug = WIDE_AUGMENT.model_copy(update={"gsd_range": GSD_RANGE, "trees": 0.5, "roofs": 0.6})
     return (UnetSpec(inputs=("pan",), gsd_m=GSD_RANGE[0]),
             TrainParams(epochs=28, samples_per_epoch=480, batch_size=8, crop=192, seed=0, weight_decay=0.05,
                         ema_decay=0.99, boundary_weight=4.0, bn_batches=8, augment=aug, max_minutes=max_minutes))

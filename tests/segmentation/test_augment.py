@@ -184,3 +184,17 @@ def test_tree_crowns_are_drawn_over_the_ground_only() -> None:
     out = photometric_view(x, rng, AugmentParams(trees=1.0), 1, ground=ground, gsd_m=0.5)
     assert (out[0][:, 48:] == 0.5).all()  # neither crowns nor their shadows over the building
     assert (out[0][:, :48] != 0.5).mean() > 0.1
+
+
+def test_roofs_are_recoloured_one_by_one_and_the_ground_is_left_alone() -> None:
+    from ai4geo_lab.segmentation.chips import recolour_roofs
+
+    x = np.full((1, 40, 40), 0.5, np.float32)
+    roofs = np.zeros((40, 40), bool)
+    roofs[5:15, 5:15] = roofs[25:35, 25:35] = True
+    tones = set()
+    for seed in range(6):
+        out = recolour_roofs(x, roofs, np.random.default_rng(seed))
+        assert (out[0][:, 18:22] == 0.5).all()  # the ground between them is unchanged
+        tones.add(round(float(out[0, 10, 10]), 3))
+    assert len(tones) > 2  # roofs take different tones
