@@ -98,7 +98,7 @@ def train_satellite_cmd(
     data: Annotated[Path, typer.Option("--data", help="the buildings data folder (kampala/, banepa/, atlanta/)")],
     out: Annotated[Path | None, typer.Option("--out", help="model file (default: the package's "
                                              "buildings_pan.pt)")] = None,
-    max_minutes: Annotated[float, typer.Option(help="stop training after this many minutes")] = 42.0,
+    max_minutes: Annotated[float, typer.Option(help="stop training after this many minutes")] = 26.0,
     work: Annotated[Path | None, typer.Option(help="folder for checkpoints and sample cities")] = None,
 ) -> None:
     """Train the panchromatic satellite model by its recipe (see its card), score it and write it."""

@@ -224,6 +224,10 @@ class AugmentParams(BaseModel):
                        "view of RGB (a panchromatic band reaches into it, where vegetation is bright)")
     roofs: float = Field(default=0.0, ge=0, le=1, description="chance of roofs recoloured one by one (each "
                          "building's pixels given a random gain and offset: dark shingles, light concrete, metal)")
+    texture: float = Field(default=0.0, ge=0, le=1, description="chance of rough, streaky texture over the "
+                           "ground (canopy, brush, oblique trunks): texture alone does not make a building")
+    invert: float = Field(default=0.0, ge=0, le=1, description="chance of a view with its grey levels inverted "
+                          "(shapes, not brightness, tell roofs from the ground)")
     trees: float = Field(default=0.0, ge=0, le=1, description="chance of synthetic tree crowns (lit domes with cast "
                          "shadows) drawn over the ground of a view: bright, textured, not buildings")
     blur: float = Field(default=0.0, ge=0, le=1, description="chance of a Gaussian blur (optics)")
@@ -370,6 +374,13 @@ def photometric_view(x: np.ndarray, rng: np.random.Generator, aug: AugmentParams
         canopy &= ground  # crowns over the ground only: buildings keep their labelled pixels
         x = np.where(shadow & ground, x * rng.uniform(0.2, 0.5), x)
         x = np.where(canopy, bright * rng.uniform(0.7, 1.3) - rng.uniform(0.0, 0.2), x).astype(np.float32)
+    if aug.texture > 0 and ground is not None and rng.random() < aug.texture:
+        sy, sx = rng.uniform(0.6, 4.0, 2)
+        rough = gaussian_filter(rng.normal(0, 1, x.shape[1:]).astype(np.float32), (sy, sx))
+        rough /= max(float(rough.std()), 1e-6)
+        x = x + (rng.uniform(0.05, 0.3) * rough * ground)[None]
+    if aug.invert > 0 and rng.random() < aug.invert:
+        x = 1.0 - x
     if aug.gamma > 0:
         gamma = float(np.exp(rng.uniform(-1, 1) * np.log1p(aug.gamma)))
         x = np.sign(x) * np.abs(x) ** gamma

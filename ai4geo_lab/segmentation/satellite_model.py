@@ -30,11 +30,12 @@ SCORE_DATASETS = ("atlanta", "sample-city", "kampala-val-joined")
 GSD_RANGE = (0.3, 0.6)
 
 
-def satellite_recipe(max_minutes: float | None = 42.0) -> tuple[UnetSpec, TrainParams]:
+def satellite_recipe(max_minutes: float | None = 26.0) -> tuple[UnetSpec, TrainParams]:
     """The spec and training parameters of the satellite model."""
-    aug = WIDE_AUGMENT.model_copy(update={"gsd_range": GSD_RANGE, "trees": 0.5, "roofs": 0.6})
+    aug = WIDE_AUGMENT.model_copy(update={"gsd_range": GSD_RANGE, "trees": 0.5, "roofs": 0.6, "texture": 0.4,
+                                          "invert": 0.3})
     return (UnetSpec(inputs=("pan",), gsd_m=GSD_RANGE[0]),
-            TrainParams(epochs=28, samples_per_epoch=480, batch_size=8, crop=192, seed=0, weight_decay=0.05,
+            TrainParams(epochs=24, samples_per_epoch=400, batch_size=8, crop=192, seed=0, weight_decay=0.05,
                         ema_decay=0.99, boundary_weight=4.0, bn_batches=8, augment=aug, max_minutes=max_minutes))
 
 
