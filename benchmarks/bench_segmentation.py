@@ -16,7 +16,8 @@ city), a model trained by the generalising recipe (weighted datasets, views resa
 wide appearance changes, blur and noise) on the OTHER regions only, scored on the held-out region (Kampala val
 with touching tiles joined, every Banepa chip, the sample city of seed 0) and on Atlanta's 0.5 m panchromatic
 chip (never trained on); with the training time of each model on this machine. ``--loro-inputs pan`` trains
-one-band models (views turned grey) as the satellite model is. Budgets: ``--loro-epochs``,
+one-band models by the satellite model's recipe (views turned grey, roofs recoloured, synthetic trees,
+ground texture, inversion). Budgets: ``--loro-epochs``,
 ``--loro-samples`` (views per epoch), ``--loro-minutes`` (a cap per model).
 
 Usage: python benchmarks/bench_segmentation.py [--data ../shared/data/buildings] [--workers 2] [--side 2000]
@@ -194,11 +195,16 @@ def loro(data: Path, epochs: int, samples: int, minutes: float | None, inputs: s
     from ai4geo_lab.segmentation.chips import WIDE_AUGMENT
     from ai4geo_lab.segmentation.datasets import load_dataset, weighted_datasets
     from ai4geo_lab.segmentation.evaluation import evaluate_datasets
+    from ai4geo_lab.segmentation.satellite_model import satellite_recipe
 
     spec = UnetSpec(inputs=("pan",) if inputs == "pan" else ("red", "green", "blue"), gsd_m=gsd_range[0])
+    # one-band models: the satellite model's augmentations (grey with near infrared, roofs, trees, texture,
+    # inversion); RGB models: the wide appearance changes
+    aug = satellite_recipe()[1].augment if inputs == "pan" else WIDE_AUGMENT
+    assert aug is not None
     params = TrainParams(epochs=epochs, samples_per_epoch=samples, batch_size=8, crop=192, weight_decay=0.05,
                          ema_decay=0.99, boundary_weight=4.0, bn_batches=8, max_minutes=minutes,
-                         augment=WIDE_AUGMENT.model_copy(update={"gsd_range": gsd_range}))
+                         augment=aug.model_copy(update={"gsd_range": gsd_range}))
     head = (f"{'held out':10} {'trained on':34} {'epochs':>6} {'minutes':>7} | {'test':18} {'IoU':>6} {'prec':>6} "
             f"{'recall':>6} {'obj F1':>6} | {'Atlanta IoU':>11}")
     rows = [head, "-" * len(head)]

@@ -113,10 +113,13 @@ tiles joined into blocks), sampled by dataset weight: {", ".join(f"`{d}`" for d 
   contributors, ODbL 1.0.
 - The package's synthetic sample cities, seeds 11, 12, 13 (0.5 m RGB, both dates).
 
-**Recipe.** Every view turned to one grey band with random channel weights (Dirichlet) and re-stretched,
-resampled to a random ground pixel size of {aug["gsd_range"][0]}–{aug["gsd_range"][1]} m (smoothed before it
-is shrunk), cropped to {tp["crop"]} px, turned and flipped; hue ±{aug["hue"]} turn and saturation
-×1±{aug["saturation"]} before the grey mix; gamma, contrast ×1±{aug["contrast"]}, brightness ±{aug["brightness"]};
+**Recipe.** Every view resampled to a random ground pixel size of {aug["gsd_range"][0]}–{aug["gsd_range"][1]} m
+(smoothed before it is shrunk), cropped to {tp["crop"]} px, turned and flipped, and turned to one grey band with
+random channel weights (Dirichlet) plus up to {aug["nir"]} of a simulated near infrared (vegetation bright, as in
+a panchromatic band), re-stretched; hue ±{aug["hue"]} turn and saturation ×1±{aug["saturation"]} before the grey
+mix; roofs recoloured one by one (p {aug["roofs"]}: dark shingles to light concrete); synthetic tree crowns with
+cast shadows over the ground (p {aug["trees"]}); rough streaky texture over the ground (p {aug["texture"]});
+grey levels inverted (p {aug["invert"]}); gamma, contrast ×1±{aug["contrast"]}, brightness ±{aug["brightness"]};
 Gaussian blur (p {aug["blur"]}, σ ≤ {aug["blur_sigma"]} px) and noise (p {aug["noise"]}, σ ≤ {aug["noise_sigma"]}).
 {tp["epochs"]} epochs × {tp["samples_per_epoch"]} views, batch {tp["batch_size"]}; boundary-weighted BCE
 (+{tp["boundary_weight"]} near edges) + soft Dice, unlabelled pixels left out; AdamW (peak lr {tp["lr"]}, weight

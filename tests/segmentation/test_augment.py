@@ -198,3 +198,12 @@ def test_roofs_are_recoloured_one_by_one_and_the_ground_is_left_alone() -> None:
         assert (out[0][:, 18:22] == 0.5).all()  # the ground between them is unchanged
         tones.add(round(float(out[0, 10, 10]), 3))
     assert len(tones) > 2  # roofs take different tones
+
+
+def test_ground_texture_and_inversion_change_pixels_only() -> None:
+    x = np.full((1, 32, 32), 0.25, np.float32)
+    ground = np.zeros((32, 32), bool)
+    ground[:16] = True
+    out = photometric_view(x, np.random.default_rng(0), AugmentParams(texture=1.0), 1, ground=ground)
+    assert (out[0][16:] == 0.25).all() and out[0][:16].std() > 0.01  # texture over the ground only
+    np.testing.assert_allclose(photometric_view(x, np.random.default_rng(0), AugmentParams(invert=1.0), 1), 0.75)
