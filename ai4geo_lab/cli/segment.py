@@ -16,26 +16,63 @@ segment_app = typer.Typer(help="Building segmentation with U-Nets: predict over 
 
 @segment_app.command("train")
 def train_cmd(
-    images: Annotated[Path, typer.Argument(help="a folder of training GeoTIFFs")],
-    labels: Annotated[Path, typer.Argument(help="a vector file, or a folder of <image stem>.geojson")],
     out: Annotated[Path, typer.Option("--out", help="model file to write (.pt)")],
+    images: Annotated[Path | None, typer.Argument(help="a folder of training GeoTIFFs")] = None,
+    labels: Annotated[Path | None, typer.Argument(help="a vector file, or a folder of <image stem>.geojson")] = None,
+    dataset: Annotated[list[str] | None, typer.Option(
+        "--dataset", help="a training dataset as NAME[:WEIGHT] (repeat): a built-in name (see `ai4geo segment "
+        "datasets`) or a STAC label item, collection or catalog; WEIGHT is its sampling share (default 1)")] = None,
+    val_dataset: Annotated[list[str] | None, typer.Option("--val-dataset", help="a validation dataset (repeat)")
+                           ] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="the buildings data folder of the built-in names")
+                    ] = None,
     val_images: Annotated[Path | None, typer.Option(help="a folder of validation GeoTIFFs")] = None,
     val_labels: Annotated[Path | None, typer.Option(help="their labels")] = None,
     inputs: Annotated[str, typer.Option(help="model inputs, e.g. red,green,blue or pan")] = "red,green,blue",
     bands: Annotated[str | None, typer.Option(help="1-based bands read for the inputs")] = None,
+    generalise: Annotated[bool, typer.Option(
+        "--generalise/--plain", help="the generalising augmentations (random ground pixel size, hue, "
+        "saturation, gamma, contrast, grey, blur, noise; colour views turned grey for a one-band model) or the "
+        "plain rescale and jitter")] = False,
+    gsd_range: Annotated[str, typer.Option(help="with --generalise: ground pixel sizes of the views (m)")
+                         ] = "0.1,0.6",
     epochs: Annotated[int, typer.Option()] = 40,
+    samples: Annotated[int, typer.Option(help="training views per epoch")] = 256,
+    crop: Annotated[int, typer.Option(help="view side (px, a multiple of 32)")] = 256,
     max_minutes: Annotated[float | None, typer.Option(help="stop after this many minutes")] = None,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
-    """Train a U-Net on images and vector labels; checkpoints beside the model file."""
+    """Train a U-Net on images and vector labels, or on a weighted list of labelled datasets (--dataset);
+    checkpoints beside the model file."""
+    from ai4geo_lab.errors import ConfigError
     from ai4geo_lab.segmentation import TrainParams, UnetSpec, read_chips, train
+    from ai4geo_lab.segmentation.chips import WIDE_AUGMENT, xyz_mosaics
+    from ai4geo_lab.segmentation.datasets import load_dataset, weighted_datasets
 
     band_list = [int(b) for b in bands.split(",")] if bands else None
-    chips = read_chips(sorted(images.glob("*.tif")), labels, source="train", bands=band_list)
+    shares = None
+    if dataset:
+        if images is not None:
+            raise ConfigError("give training images and labels, or --dataset, not both")
+        work = out.parent / "work"
+        chips, shares = weighted_datasets(dataset, data, work / "cities")
+    elif images is not None and labels is not None:
+        chips = read_chips(sorted(images.glob("*.tif")), labels, source="train", bands=band_list)
+    else:
+        raise ConfigError("nothing to train on", "give IMAGES LABELS, or --dataset NAME[:WEIGHT] (repeatable)")
     val = (read_chips(sorted(val_images.glob("*.tif")), val_labels, source="train", bands=band_list)
            if val_images is not None and val_labels is not None else [])
-    res = train(chips, val, UnetSpec(inputs=tuple(inputs.split(","))),
-                TrainParams(epochs=epochs, max_minutes=max_minutes, seed=seed), out_dir=out.parent / "checkpoints")
+    for name in val_dataset or []:
+        val += xyz_mosaics(load_dataset(name, data, work=out.parent / "work" / "cities"))
+    try:
+        lo, hi = (float(v) for v in gsd_range.split(","))
+    except ValueError as exc:
+        raise ConfigError(f"--gsd-range {gsd_range!r} is not two numbers", "write e.g. 0.1,0.6") from exc
+    aug = WIDE_AUGMENT.model_copy(update={"gsd_range": (lo, hi)}) if generalise else None
+    res = train(chips, val, UnetSpec(inputs=tuple(inputs.split(",")), gsd_m=lo if generalise else None),
+                TrainParams(epochs=epochs, samples_per_epoch=samples, crop=crop, max_minutes=max_minutes, seed=seed,
+                            augment=aug, source_shares=shares), out_dir=out.parent / "checkpoints")
+    res.model.meta["datasets"] = list(dataset or [])
     res.model.save(out)
     typer.echo(json.dumps({"model": str(out), "epochs": len(res.history), "stopped": res.stopped,
                            "seconds": round(res.seconds, 1), **res.summary}, indent=1))
@@ -54,6 +91,27 @@ def train_default_cmd(
     res = build_default_model(data, target)
     typer.echo(json.dumps({"model": str(target), "seconds": round(res.seconds, 1), **res.summary,
                            "scores": res.model.meta.get("scores")}, indent=1))
+
+
+@segment_app.command("train-satellite")
+def train_satellite_cmd(
+    data: Annotated[Path, typer.Option("--data", help="the buildings data folder (kampala/, banepa/, atlanta/)")],
+    out: Annotated[Path | None, typer.Option("--out", help="model file (default: the package's "
+                                             "buildings_pan.pt)")] = None,
+    max_minutes: Annotated[float, typer.Option(help="stop training after this many minutes")] = 26.0,
+    work: Annotated[Path | None, typer.Option(help="folder for checkpoints and sample cities")] = None,
+) -> None:
+    """Train the panchromatic satellite model by its recipe (see its card), score it and write it."""
+    from ai4geo_lab.segmentation.satellite_model import SATELLITE_MODEL, build_satellite_model, satellite_recipe
+
+    target = out or SATELLITE_MODEL
+    spec, params = satellite_recipe(max_minutes)
+    res = build_satellite_model(data, target, work, spec=spec, params=params)
+    typer.echo(json.dumps({"model": str(target), "seconds": round(res.seconds, 1), "stopped": res.stopped,
+                           **res.summary}, indent=1))
+    from ai4geo_lab.segmentation.evaluation import format_scores
+
+    typer.echo(format_scores(res.model.meta["scores"]))
 
 
 @segment_app.command("quantize")

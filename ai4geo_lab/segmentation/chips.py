@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 from rasterio.features import rasterize
 from rasterio.windows import Window
 
@@ -201,34 +202,255 @@ def scaled(chip: Chip, limits: dict[str, np.ndarray]) -> np.ndarray:
     return scale_inputs(chip.image, limits[chip.source])[0]
 
 
-def augment(x: np.ndarray, mask: np.ndarray, rng: np.random.Generator, crop: int,
-            scale_range: tuple[float, float] = (0.7, 1.4), photometric: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """A random training view: rescaled (log-uniform in ``scale_range``), cropped to ``crop`` px, one of the 8
-    flips/rotations, and jittered in gain, offset and gamma per band. Returns (C, crop, crop), (crop, crop)."""
-    from scipy.ndimage import zoom
+class AugmentParams(BaseModel):
+    """Augmentations that make a model generalise across resolutions, sensors and roofs (all off by default:
+    the plain :func:`augment` of the shipped RGB recipe).
 
-    s = float(np.exp(rng.uniform(*np.log(scale_range))))
+    Probabilities are per training view. Photometric changes act on the scaled input (about 0…1).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    gsd_range: tuple[float, float] | None = Field(
+        default=None, description="resample each view to a random ground pixel size in this range (m, log-uniform) "
+        "instead of the random rescale; chips without a pixel size keep the rescale")
+    hue: float = Field(default=0.0, ge=0, le=0.5, description="largest hue rotation (turns) of RGB inputs")
+    saturation: float = Field(default=0.0, ge=0, lt=1, description="saturation × 1 ± this (RGB inputs)")
+    gamma: float = Field(default=0.0, ge=0, lt=1, description="gamma in [1/(1+g), 1+g] (log-uniform)")
+    contrast: float = Field(default=0.0, ge=0, lt=1, description="contrast × 1 ± this about mid-grey")
+    brightness: float = Field(default=0.0, ge=0, lt=1, description="brightness ± this")
+    grey: float = Field(default=0.0, ge=0, le=1, description="chance of a greyscale view with random channel "
+                        "weights (always when the model takes one band and the chip has several)")
+    nir: float = Field(default=0.0, ge=0, le=1, description="largest share of a simulated near infrared in a grey "
+                       "view of RGB (a panchromatic band reaches into it, where vegetation is bright)")
+    roofs: float = Field(default=0.0, ge=0, le=1, description="chance of roofs recoloured one by one (each "
+                         "building's pixels given a random gain and offset: dark shingles, light concrete, metal)")
+    texture: float = Field(default=0.0, ge=0, le=1, description="chance of rough, streaky texture over the "
+                           "ground (canopy, brush, oblique trunks): texture alone does not make a building")
+    invert: float = Field(default=0.0, ge=0, le=1, description="chance of a view with its grey levels inverted "
+                          "(shapes, not brightness, tell roofs from the ground)")
+    trees: float = Field(default=0.0, ge=0, le=1, description="chance of synthetic tree crowns (lit domes with cast "
+                         "shadows) drawn over the ground of a view: bright, textured, not buildings")
+    blur: float = Field(default=0.0, ge=0, le=1, description="chance of a Gaussian blur (optics)")
+    blur_sigma: float = Field(default=1.2, ge=0, description="largest blur sigma (px)")
+    noise: float = Field(default=0.0, ge=0, le=1, description="chance of Gaussian noise")
+    noise_sigma: float = Field(default=0.04, ge=0, description="largest noise sigma (scaled units)")
+
+
+#: The generalising recipe's augmentations (resolution left to the caller's ``gsd_range``).
+WIDE_AUGMENT = AugmentParams(hue=0.5, saturation=0.6, gamma=0.5, contrast=0.35, brightness=0.15, grey=0.2,
+                             nir=0.7, trees=0.0, blur=0.4, noise=0.4)
+
+
+def grey_weights(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Random non-negative channel weights summing to 1 (a panchromatic band of random spectral response)."""
+    return rng.dirichlet(np.full(n, 2.0)).astype(np.float32)
+
+
+def to_bands(x: np.ndarray, n_out: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """``x`` (C, H, W) as ``n_out`` bands: as it is, one band repeated, or several mixed into one grey band
+    (``weights``: per input band, default equal) and repeated."""
+    c = x.shape[0]
+    if c == n_out:
+        return x
+    if c == 1:
+        return np.repeat(x, n_out, axis=0)
+    if n_out == 1 or weights is not None:
+        w = np.full(c, 1.0 / c, np.float32) if weights is None else np.asarray(weights, np.float32)
+        return np.repeat(np.tensordot(w, x, axes=1)[None], n_out, axis=0).astype(np.float32)
+    raise InvalidInputError(f"cannot turn {c} bands into {n_out}", "give images with the model's bands")
+
+
+def _restretch(g: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """A grey band stretched between its 2nd and 98th percentile (as a raster's band is at prediction)."""
+    vals = g[valid]
+    if vals.size < 16:
+        return g
+    lo, hi = np.percentile(vals, [2.0, 98.0])
+    return np.clip((g - lo) / max(float(hi - lo), 1e-3), -0.5, 1.5)
+
+
+def near_infrared(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A stand-in for the near-infrared band of scaled RGB (3, H, W): bright where the excess green index
+    (2G − R − B, smoothed) says vegetation, the red band elsewhere (soil, roofs and roads reflect about as much
+    near infrared as red)."""
+    from scipy.ndimage import gaussian_filter
+
+    r, g, b = rgb
+    exg = gaussian_filter(2 * g - r - b, 1.0, mode="nearest")
+    veg = np.clip((exg - 0.03) / 0.15, 0.0, 1.0)
+    veg = veg * veg * (3 - 2 * veg)  # smoothstep
+    return (veg * rng.uniform(0.7, 1.1) + (1 - veg) * r).astype(np.float32)
+
+
+def tree_canopy(shape: tuple[int, int], rng: np.random.Generator, gsd_m: float = 0.5,
+                cover: float = 0.4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Synthetic tree crowns over ``shape`` px at ``gsd_m`` m/px covering about ``cover`` of it: returns their
+    brightness (0…1: domes lit from a random sun, leaf texture), where they are, and where their shadows fall."""
+    from scipy.ndimage import gaussian_filter, shift
+
+    h, w = shape
+    height = np.zeros(shape, np.float32)
+    radius_px = rng.uniform(1.5, 6.0) / gsd_m
+    n = int(cover * h * w / (np.pi * radius_px ** 2) * 1.5) + 1
+    for _ in range(min(n, 400)):
+        r = radius_px * rng.uniform(0.6, 1.4)
+        cy, cx = rng.uniform(-r, h + r), rng.uniform(-r, w + r)
+        y0, y1, x0, x1 = max(0, int(cy - r)), min(h, int(cy + r) + 1), max(0, int(cx - r)), min(w, int(cx + r) + 1)
+        if y0 >= y1 or x0 >= x1:
+            continue
+        yy, xx = np.mgrid[y0:y1, x0:x1]
+        d2 = ((yy - cy) ** 2 + (xx - cx) ** 2) / r ** 2
+        top = rng.uniform(0.6, 1.0) * r
+        height[y0:y1, x0:x1] = np.maximum(height[y0:y1, x0:x1], top * np.sqrt(np.clip(1 - d2, 0, None)))
+    canopy = height > 0
+    bumpy = height + gaussian_filter(rng.normal(0, 0.35 * radius_px / 4, shape), 0.7).astype(np.float32) * canopy
+    az, elev = rng.uniform(0, 2 * np.pi), np.radians(rng.uniform(25, 65))
+    gy, gx = np.gradient(bumpy)
+    lit = (np.sin(elev) + np.cos(elev) * (gx * np.cos(az) + gy * np.sin(az))) / np.sqrt(1 + gx ** 2 + gy ** 2)
+    bright = np.clip(rng.uniform(0.6, 1.0) * lit + rng.normal(0, 0.08, shape), 0, 1).astype(np.float32)
+    reach = radius_px / np.tan(elev)  # a crown's shadow falls about its height / tan(elevation) away
+    shadow = shift(canopy.astype(np.float32), (-reach * np.sin(az), -reach * np.cos(az)), order=0) > 0.5
+    return bright * canopy, canopy, shadow & ~canopy
+
+
+def recolour_roofs(x: np.ndarray, buildings: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``x`` (C, H, W) with each 8-connected building of the ``buildings`` mask given its own random tone: most
+    made darker or lighter than they were (gain 0.25–1.4, offset ±0.25), some left as they are; the change fades
+    over a pixel at the outline so that it draws no edge of its own."""
+    from scipy.ndimage import gaussian_filter, label
+
+    parts, n = label(buildings, structure=np.ones((3, 3)))
+    if n == 0:
+        return x
+    keep = rng.random(n + 1) < 0.25
+    gain = np.where(keep, 1.0, np.exp(rng.uniform(np.log(0.25), np.log(1.4), n + 1))).astype(np.float32)
+    offset = np.where(keep, 0.0, rng.uniform(-0.25, 0.25, n + 1)).astype(np.float32)
+    gain[0], offset[0] = 1.0, 0.0  # the ground
+    g = gaussian_filter(gain[parts], 0.7)
+    o = gaussian_filter(offset[parts], 0.7)
+    return (x * g + o).astype(np.float32)
+
+
+def _hue_saturation(x: np.ndarray, rng: np.random.Generator, aug: AugmentParams) -> np.ndarray:
+    """RGB rotated about the grey axis by a random hue angle, its saturation scaled."""
+    grey = x.mean(axis=0, keepdims=True)
+    d = x - grey
+    if aug.hue > 0:
+        a = 2 * np.pi * rng.uniform(-aug.hue, aug.hue)
+        k = np.full(3, 1 / np.sqrt(3), np.float32)  # Rodrigues rotation about (1, 1, 1)
+        kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]], np.float32)
+        rot = np.eye(3, dtype=np.float32) + np.sin(a) * kx + (1 - np.cos(a)) * (kx @ kx)
+        d = np.tensordot(rot.astype(np.float32), d, axes=1)
+    if aug.saturation > 0:
+        d = d * rng.uniform(1 - aug.saturation, 1 + aug.saturation)
+    return (grey + d).astype(np.float32)
+
+
+def photometric_view(x: np.ndarray, rng: np.random.Generator, aug: AugmentParams, n_out: int,
+                     valid: np.ndarray | None = None, labelled: np.ndarray | None = None,
+                     ground: np.ndarray | None = None, gsd_m: float | None = None) -> np.ndarray:
+    """The appearance changes of :class:`AugmentParams` on one scaled view (C, H, W), which ends with ``n_out``
+    bands: hue and saturation (3 bands), greyscale with random channel weights (re-stretched over the valid
+    ``labelled`` pixels), gamma, brightness/contrast, blur, noise. Invalid pixels (``valid`` False) stay 0."""
+    from scipy.ndimage import gaussian_filter
+
+    valid = np.ones(x.shape[1:], bool) if valid is None else valid
+    stats = valid if labelled is None else valid & labelled
+    rgb = x
+    if x.shape[0] == 3 and (aug.hue > 0 or aug.saturation > 0):
+        x = _hue_saturation(x, rng, aug)
+    grey = x.shape[0] == 1
+    if x.shape[0] > 1 and (n_out == 1 or rng.random() < aug.grey):
+        g = np.tensordot(grey_weights(rng, x.shape[0]), x, axes=1)
+        if aug.nir > 0 and x.shape[0] == 3:
+            share = rng.uniform(0, aug.nir)
+            g = (1 - share) * g + share * near_infrared(rgb, rng)
+        x, grey = np.repeat(_restretch(g, stats)[None], n_out, axis=0), True
+    x = to_bands(x, n_out)
+    if aug.roofs > 0 and ground is not None and labelled is not None and rng.random() < aug.roofs:
+        x = recolour_roofs(x, labelled & ~ground, rng)
+    if aug.trees > 0 and ground is not None and rng.random() < aug.trees:
+        bright, canopy, shadow = tree_canopy(x.shape[1:], rng, gsd_m or 0.5, rng.uniform(0.15, 0.6))
+        canopy &= ground  # crowns over the ground only: buildings keep their labelled pixels
+        x = np.where(shadow & ground, x * rng.uniform(0.2, 0.5), x)
+        x = np.where(canopy, bright * rng.uniform(0.7, 1.3) - rng.uniform(0.0, 0.2), x).astype(np.float32)
+    if aug.texture > 0 and ground is not None and rng.random() < aug.texture:
+        sy, sx = rng.uniform(0.6, 4.0, 2)
+        rough = gaussian_filter(rng.normal(0, 1, x.shape[1:]).astype(np.float32), (sy, sx))
+        rough /= max(float(rough.std()), 1e-6)
+        x = x + (rng.uniform(0.05, 0.3) * rough * ground)[None]
+    if aug.invert > 0 and rng.random() < aug.invert:
+        x = 1.0 - x
+    if aug.gamma > 0:
+        gamma = float(np.exp(rng.uniform(-1, 1) * np.log1p(aug.gamma)))
+        x = np.sign(x) * np.abs(x) ** gamma
+    if aug.contrast > 0 or aug.brightness > 0:
+        x = (x - 0.5) * rng.uniform(1 - aug.contrast, 1 + aug.contrast) + 0.5 \
+            + rng.uniform(-aug.brightness, aug.brightness)
+    if aug.blur > 0 and rng.random() < aug.blur:
+        x = gaussian_filter(x, (0, *(2 * [rng.uniform(0.3, max(aug.blur_sigma, 0.3))])), mode="nearest")
+    if aug.noise > 0 and rng.random() < aug.noise:
+        shape = (1, *x.shape[1:]) if grey else x.shape  # a grey image has one noise for all its bands
+        x = x + rng.normal(0, rng.uniform(0, aug.noise_sigma), shape).astype(np.float32)
+    x = np.clip(x, -0.5, 1.5)
+    x[:, ~valid] = 0.0
+    return np.asarray(x, np.float32)
+
+
+def augment(x: np.ndarray, mask: np.ndarray, rng: np.random.Generator, crop: int,
+            scale_range: tuple[float, float] = (0.7, 1.4), photometric: bool = True,
+            aug: AugmentParams | None = None, gsd_m: float | None = None,
+            n_out: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A random training view: rescaled (log-uniform in ``scale_range``), cropped to ``crop`` px, one of the 8
+    flips/rotations, and jittered in gain, offset and gamma per band. Returns (C, crop, crop), (crop, crop).
+
+    With ``aug`` (:class:`AugmentParams`): a chip of ``gsd_m`` metres per pixel is seen at a random ground pixel
+    size of ``aug.gsd_range`` (smoothed before it is shrunk, as optics would), and the appearance changes of
+    :func:`photometric_view` replace the jitter; the view has ``n_out`` bands (default: the chip's). Pixels
+    added where a chip is too small for the window are 0 and unlabelled (:data:`IGNORE`).
+    """
+    from scipy.ndimage import gaussian_filter, zoom
+
+    if aug is not None and aug.gsd_range is not None and gsd_m:
+        s = gsd_m / float(np.exp(rng.uniform(*np.log(aug.gsd_range))))
+    else:
+        s = float(np.exp(rng.uniform(*np.log(scale_range))))
     side = max(8, round(crop / s))
     c, h, w = x.shape
-    if h < side or w < side:  # pad by reflection to the source window needed
+    if h < side or w < side:  # pad to the source window needed
         ph, pw = max(0, side - h), max(0, side - w)
-        x = np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="reflect" if ph < h and pw < w else "edge")
-        mask = np.pad(mask, ((0, ph), (0, pw)), mode="reflect" if ph < h and pw < w else "edge")
+        if aug is not None:
+            x = np.pad(x, ((0, 0), (0, ph), (0, pw)), constant_values=np.nan)
+            mask = np.pad(mask, ((0, ph), (0, pw)), constant_values=IGNORE)
+        else:
+            x = np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="reflect" if ph < h and pw < w else "edge")
+            mask = np.pad(mask, ((0, ph), (0, pw)), mode="reflect" if ph < h and pw < w else "edge")
         h, w = mask.shape
     r0, c0 = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
     xs, ms = x[:, r0:r0 + side, c0:c0 + side], mask[r0:r0 + side, c0:c0 + side]
+    valid = np.isfinite(xs).all(axis=0)
+    xs = np.where(np.isfinite(xs), xs, 0.0)
     if side != crop:
         f = crop / side
+        if aug is not None and f < 0.8:  # anti-aliasing: a shrunk view is as sharp as a coarser sensor's
+            xs = gaussian_filter(xs, (0, 0.5 / f - 0.5, 0.5 / f - 0.5), mode="nearest")
         xs = zoom(xs, (1, f, f), order=1, grid_mode=True, mode="nearest")[:, :crop, :crop]
         ms = zoom(ms, f, order=0, grid_mode=True, mode="nearest")[:crop, :crop]
+        valid = zoom(valid, f, order=0, grid_mode=True, mode="nearest")[:crop, :crop]
     k = int(rng.integers(4))
-    xs, ms = np.rot90(xs, k, axes=(1, 2)), np.rot90(ms, k)
+    xs, ms, valid = np.rot90(xs, k, axes=(1, 2)), np.rot90(ms, k), np.rot90(valid, k)
     if rng.random() < 0.5:
-        xs, ms = xs[:, :, ::-1], ms[:, ::-1]
-    if photometric:
+        xs, ms, valid = xs[:, :, ::-1], ms[:, ::-1], valid[:, ::-1]
+    if aug is not None:
+        xs = photometric_view(np.ascontiguousarray(xs, np.float32), rng, aug, n_out or c,
+                              np.ascontiguousarray(valid), np.asarray(ms != IGNORE), np.asarray(ms == 0),
+                              gsd_m / s if gsd_m else None)
+    elif photometric:
         gain = rng.uniform(0.8, 1.2, (c, 1, 1)).astype(np.float32)
         offset = rng.uniform(-0.08, 0.08, (c, 1, 1)).astype(np.float32)
         gamma = float(np.exp(rng.uniform(np.log(0.8), np.log(1.25))))
         xs = np.clip(xs * gain + offset, -0.5, 1.5)
         xs = np.sign(xs) * np.abs(xs) ** gamma
+    if aug is None and n_out is not None:
+        xs = to_bands(np.asarray(xs, np.float32), n_out)
     return np.ascontiguousarray(xs, dtype=np.float32), np.ascontiguousarray(ms, dtype=np.float32)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ai4geo_lab.errors import InputNotFoundError
+from ai4geo_lab.errors import ConfigError, InputNotFoundError
 from ai4geo_lab.segmentation.chips import Chip, read_chips, xyz_mosaics
 
 
@@ -81,7 +81,11 @@ BUILTIN_DATASETS: dict[str, tuple[str, Path]] = {
     "banepa": ("Banepa (Nepal), OpenAerialMap RGB 0.13 m, OSM labels, read from its STAC label item",
                BANEPA_ITEM),
     "sample-city": ("the package's synthetic sample city, seed 0 (made in a temporary folder)", Path(".")),
+    "sample-city-train": ("sample cities of seeds 11, 12, 13, for training (seed 0 is kept for scoring)",
+                          Path(".")),
 }
+#: Seeds of the ``sample-city-train`` dataset.
+TRAIN_CITY_SEEDS = (11, 12, 13)
 
 
 def default_data_root() -> Path:
@@ -112,7 +116,7 @@ def load_dataset(dataset: str | Path, data: str | Path | None = None, limit: int
     name = str(dataset)
     if name in BUILTIN_DATASETS:
         root = Path(data) if data is not None else default_data_root()
-        if name != "sample-city":
+        if not name.startswith("sample-city"):
             _need(root / BUILTIN_DATASETS[name][1], f"dataset {name}")
         if name.startswith("kampala-"):
             split = name.split("-")[1]
@@ -124,7 +128,8 @@ def load_dataset(dataset: str | Path, data: str | Path | None = None, limit: int
         else:
             import tempfile
 
-            chips = sample_city_chips(work or tempfile.mkdtemp(prefix="ai4geo-city-"), (0,))
+            seeds = TRAIN_CITY_SEEDS if name == "sample-city-train" else (0,)
+            chips = sample_city_chips(work or tempfile.mkdtemp(prefix="ai4geo-city-"), seeds)
     elif Path(name).expanduser().exists():
         chips = read_label_dataset(Path(name).expanduser(), chip_size=chip_size, limit=limit)
     else:
@@ -132,3 +137,41 @@ def load_dataset(dataset: str | Path, data: str | Path | None = None, limit: int
                                  f"give a STAC label item, collection or catalog, or one of "
                                  f"{', '.join(BUILTIN_DATASETS)}")
     return chips[:limit] if limit is not None else chips
+
+
+def parse_weighted(entry: str) -> tuple[str, float]:
+    """``NAME`` or ``NAME:WEIGHT`` (a built-in name or a STAC path, and its sampling weight, default 1)."""
+    name, sep, tail = str(entry).rpartition(":")
+    if sep and name:
+        try:
+            weight = float(tail)
+        except ValueError:
+            return str(entry), 1.0
+        if not weight >= 0:
+            raise ConfigError(f"the weight of {name} must be a number ≥ 0, got {tail}", "write NAME:WEIGHT")
+        return name, weight
+    return str(entry), 1.0
+
+
+def weighted_datasets(entries: Sequence[str | tuple[str, float]], data: str | Path | None = None,
+                      work: str | Path | None = None, chip_size: int = 1024,
+                      join_tiles: bool = True) -> tuple[list[Chip], dict[str, float]]:
+    """The chips of several datasets (``NAME[:WEIGHT]`` strings or (name, weight) pairs; see
+    :func:`load_dataset`) and the sampling share of each region (chip ``source``) for
+    :class:`~ai4geo_lab.segmentation.training.TrainParams` ``source_shares``: a dataset's weight split evenly
+    among its regions, summed over datasets. ``join_tiles``: touching XYZ map tiles joined into blocks
+    (:func:`~ai4geo_lab.segmentation.chips.xyz_mosaics`), so views at coarse resolutions stay whole."""
+    chips: list[Chip] = []
+    shares: dict[str, float] = {}
+    for entry in entries:
+        name, weight = parse_weighted(entry) if isinstance(entry, str) else (str(entry[0]), float(entry[1]))
+        got = load_dataset(name, data, chip_size=chip_size, work=work)
+        if join_tiles:
+            got = xyz_mosaics(got)
+        regions = sorted({c.source for c in got})
+        for r in regions:
+            shares[r] = shares.get(r, 0.0) + weight / len(regions)
+        chips += got
+    if not chips or not any(v > 0 for v in shares.values()):
+        raise ConfigError("no training chips with a positive weight", "give datasets as NAME[:WEIGHT]")
+    return chips, shares

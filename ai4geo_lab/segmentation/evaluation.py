@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ import numpy as np
 from ai4geo_lab.errors import InvalidInputError
 from ai4geo_lab.geo.masks import remove_small_components
 from ai4geo_lab.metrics import object_scores, segmentation_scores
-from ai4geo_lab.segmentation.chips import IGNORE, Chip, source_limits
+from ai4geo_lab.segmentation.chips import IGNORE, Chip, source_limits, to_bands
 from ai4geo_lab.segmentation.infer import predict_proba, scale_inputs
 from ai4geo_lab.segmentation.unet import UnetModel
 
@@ -30,12 +30,14 @@ OBJECT_KEYS = ("precision", "recall", "f1", "mean_iou")
 
 def fit_bands(chip: Chip, n_inputs: int) -> Chip:
     """A chip with as many bands as a model takes: as it is, one band repeated (panchromatic into an RGB model),
-    or its first bands."""
+    its bands averaged (colour into a panchromatic model), or its first bands."""
     n = chip.image.shape[0]
     if n == n_inputs:
         return chip
     if n == 1:
         return chip.with_bands([0] * n_inputs)
+    if n_inputs == 1:
+        return replace(chip, image=to_bands(chip.image, 1))
     if n > n_inputs:
         return chip.with_bands(range(n_inputs))
     raise InvalidInputError(f"chip {chip.name} of {chip.source} has {n} bands, the model takes {n_inputs}",

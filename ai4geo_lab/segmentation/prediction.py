@@ -30,7 +30,7 @@ from ai4geo_lab.segmentation.infer import (
     set_torch_threads,
     threads_for_worker,
 )
-from ai4geo_lab.segmentation.unet import DEFAULT_MODEL, load_unet
+from ai4geo_lab.segmentation.unet import DEFAULT_MODEL, PAN_MODEL, load_unet
 
 if TYPE_CHECKING:
     # the chain's tiled execution (resume, retries, Dask) serves this one-step run too
@@ -45,7 +45,8 @@ class SegmentParams(BaseModel):
     """U-Net building segmentation of an image (optionally gated by an nDSM)."""
 
     model_config = ConfigDict(extra="forbid")
-    model: str = Field(default="default", description="'default' (the shipped model) or a model file path")
+    model: str = Field(default="default", description="'default' (the shipped model for the image: RGB, or the "
+                       "panchromatic satellite model for one-band images), a shipped model's name or a model file")
     bands: list[int] | None = Field(default=None, description="1-based image bands for the model's inputs "
                                     "(default: the first ones)")
     threshold: float = Field(default=0.5, gt=0, lt=1, description="probability above which a pixel is building")
@@ -71,6 +72,21 @@ def model_path(name: str) -> Path:
     if "/" not in name and "\\" not in name and not Path(name).exists() and shipped.is_file():
         return shipped
     return Path(name).expanduser()
+
+
+def model_for_image(name: str, image: str | Path, bands: list[int] | None = None) -> Path:
+    """The model file for ``image``: as :func:`model_path`, except that ``default`` on a one-band image (or with
+    one band chosen) is the shipped panchromatic satellite model when the package has it."""
+    path = model_path(name)
+    if name in ("default", "") and PAN_MODEL.is_file():
+        if bands is not None:
+            one = len(bands) == 1
+        else:
+            with open_raster(image) as src:
+                one = src.count == 1
+        if one:
+            return PAN_MODEL
+    return path
 
 
 def raster_limits(image: str | Path, bands: list[int]) -> np.ndarray:
@@ -126,7 +142,7 @@ def mask_tile(tile: Tile, grid: GroundGrid, probability: Path, ndsm: Path | None
 
 def segment(ctx: StepContext, image: Path, ndsm: Path | None, params: SegmentParams) -> dict[str, Path]:
     """Probability and mask of ``image`` on the context's grid (the body of the step and of :func:`predict`)."""
-    path = model_path(params.model)
+    path = model_for_image(params.model, image, params.bands)
     net = load_unet(path)
     if "ndsm" in net.spec.inputs and ndsm is None:
         raise ConfigError(f"model {path.name} takes an nDSM channel and no nDSM was given", "give the nDSM input")
@@ -176,7 +192,7 @@ def predict(raster: str | Path, model: str | Path | None = None, out: str | Path
             if (src.height, src.width) != grid.shape:
                 raise InvalidInputError(f"nDSM {ndsm} is {src.height}×{src.width}, the image {grid.shape}",
                                         "resample the nDSM to the image grid")
-    mpath = model_path(p.model)
+    mpath = model_for_image(p.model, raster, p.bands)
     load_unet(mpath)  # a missing or unreadable model is said before anything is written
     inputs = {"image": raster, **({"ndsm": Path(ndsm)} if ndsm is not None else {}), "model": mpath}
     return run_single("segment", run, inputs, p, Path(out), grid, tile, client, progress, log)

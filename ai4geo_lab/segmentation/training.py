@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from ai4geo_lab.errors import ConfigError
 from ai4geo_lab.metrics import segmentation_scores
-from ai4geo_lab.segmentation.chips import IGNORE, Chip, augment, scaled, source_limits
+from ai4geo_lab.segmentation.chips import IGNORE, AugmentParams, Chip, augment, scaled, source_limits, to_bands
 from ai4geo_lab.segmentation.infer import predict_proba, resample_factor, shrink
 from ai4geo_lab.segmentation.unet import (
     UnetModel,
@@ -59,6 +59,11 @@ class TrainParams(BaseModel):
     last_k: int = Field(default=5, ge=1, description="the score reported is the mean of the last k epochs")
     source_weights: dict[str, float] = Field(default_factory=dict,
                                              description="share of a source's groups in sampling (default 1 each)")
+    source_shares: dict[str, float] | None = Field(
+        default=None, description="sampling share of each source as a whole (split evenly among its groups), "
+        "instead of one share per (source, group); sources left out get none")
+    augment: AugmentParams | None = Field(default=None, description="the generalising augmentations (resolution, "
+                                          "appearance, greyscale, blur, noise); None: the plain rescale and jitter")
     at_model_gsd: bool = Field(default=False, description="resample chips finer than the model's gsd_m to it")
     val_views: Literal[1, 2, 4, 8] = Field(default=1, description="flips/turns averaged when scoring val "
                                            "(as predict's views)")
@@ -150,14 +155,18 @@ def evaluate(model: UnetModel, chips: Sequence[Chip], limits: dict[str, np.ndarr
     return out
 
 
-def _group_weights(chips: Sequence[Chip], source_weights: dict[str, float] | None = None) -> np.ndarray:
+def _group_weights(chips: Sequence[Chip], source_weights: dict[str, float] | None = None,
+                   source_shares: dict[str, float] | None = None) -> np.ndarray:
     """Sampling probabilities: each (source, group) alike (times its source's weight), chips within a group
-    by labelled area."""
+    by labelled area; with ``source_shares``, each source gets its share, split evenly among its groups."""
     area = [float((c.mask != IGNORE).sum()) for c in chips]
     totals: dict[tuple[str, str], float] = {}
     for c, a in zip(chips, area, strict=True):
         totals[c.source, c.group] = totals.get((c.source, c.group), 0.0) + a
     share = source_weights or {}
+    if source_shares is not None:
+        n_groups = {src: sum(1 for s, _ in totals if s == src) for src, _ in totals}
+        share = {src: source_shares.get(src, 0.0) / n for src, n in n_groups.items()}
     w = np.array([share.get(c.source, 1.0) * a / max(totals[c.source, c.group], 1.0)
                   for c, a in zip(chips, area, strict=True)])
     if w.sum() <= 0:
@@ -166,11 +175,16 @@ def _group_weights(chips: Sequence[Chip], source_weights: dict[str, float] | Non
 
 
 def model_resolution(chips: Sequence[Chip], xs: Sequence[np.ndarray],
-                     gsd_m: float | None) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Scaled inputs and masks of ``chips`` resampled to ``gsd_m`` where finer (as :func:`predict_proba` does)."""
+                     gsd_m: float | None, smooth: bool = False) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Scaled inputs and masks of ``chips`` resampled to ``gsd_m`` where finer (as :func:`predict_proba` does);
+    ``smooth``: low-pass filtered first (anti-aliasing, as a coarser sensor sees the ground)."""
+    from scipy.ndimage import gaussian_filter
+
     out_x, out_m = [], []
     for c, x in zip(chips, xs, strict=True):
         f = resample_factor(gsd_m, c.gsd_m)
+        if f < 1.0 and smooth:
+            x = gaussian_filter(x, (0, 0.5 / f - 0.5, 0.5 / f - 0.5), mode="nearest")
         x, m = (shrink(x, f), shrink(c.mask, f, order=0)) if f < 1.0 else (x, c.mask)
         out_x.append(np.ascontiguousarray(x, np.float32))
         out_m.append(m[: x.shape[1], : x.shape[2]])
@@ -178,11 +192,13 @@ def model_resolution(chips: Sequence[Chip], xs: Sequence[np.ndarray],
 
 
 def _batch(xs: Sequence[np.ndarray], masks: Sequence[np.ndarray], weights: np.ndarray, rng: np.random.Generator,
-           params: TrainParams, dev: Any, fmt: Any) -> tuple[Any, Any]:
+           params: TrainParams, dev: Any, fmt: Any, gsds: Sequence[float | None] | None = None,
+           n_out: int | None = None) -> tuple[Any, Any]:
     """One augmented batch (images, masks) as tensors, chips drawn with the group-balancing ``weights``."""
     torch = torch_module()
     idx = rng.choice(len(xs), size=params.batch_size, p=weights)
-    views = [augment(xs[i], masks[i], rng, params.crop, (params.scale_min, params.scale_max)) for i in idx]
+    views = [augment(xs[i], masks[i], rng, params.crop, (params.scale_min, params.scale_max), aug=params.augment,
+                     gsd_m=gsds[i] if gsds else None, n_out=n_out) for i in idx]
     xb = torch.from_numpy(np.stack([v[0] for v in views])).to(dev).contiguous(memory_format=fmt)
     return xb, torch.from_numpy(np.stack([v[1] for v in views])).to(dev)
 
@@ -201,19 +217,32 @@ def train(train_chips: Sequence[Chip], val_chips: Sequence[Chip], spec: UnetSpec
     params = params or TrainParams()
     if not train_chips:
         raise ConfigError("no training chips", "give at least one image with labels")
-    n_in = train_chips[0].image.shape[0]
-    if n_in != len(spec.inputs):
-        raise ConfigError(f"the chips have {n_in} bands, the model takes {len(spec.inputs)} ({spec.inputs})",
-                          "choose the bands to read so they match the model's inputs")
+    n_model = len(spec.inputs)
+    for c in train_chips:
+        n_in = c.image.shape[0]
+        if n_in != n_model and not (params.augment is not None and (n_in == 1 or n_model == 1)):
+            raise ConfigError(f"the chips have {n_in} bands, the model takes {n_model} ({spec.inputs})",
+                              "choose the bands to read so they match the model's inputs, or train with "
+                              "augment (which turns bands to grey or repeats one band)")
+    val_chips = [c if c.image.shape[0] == n_model else replace(c, image=to_bands(c.image, n_model))
+                 for c in val_chips]
     if params.scale_min > params.scale_max:
         raise ConfigError("scale_min must not exceed scale_max")
     torch.manual_seed(params.seed)
     rng = np.random.default_rng(params.seed)
     dev = device()
-    limits = source_limits([*train_chips, *val_chips])
-    xs, masks = model_resolution(train_chips, [scaled(c, limits) for c in train_chips],
-                                 spec.gsd_m if params.at_model_gsd else None)
-    weights = _group_weights(train_chips, params.source_weights)
+    same_bands = len({c.image.shape[0] for c in [*train_chips, *val_chips]}) == 1
+    limits = source_limits([*train_chips, *val_chips] if same_bands else train_chips)
+    val_limits = limits if same_bands else source_limits(val_chips) if val_chips else {}
+    aug = params.augment
+    if aug is not None and aug.gsd_range is not None:  # each chip kept at the finest pixel size a view takes
+        base: float | None = aug.gsd_range[0]
+    else:
+        base = spec.gsd_m if params.at_model_gsd else None
+    xs, masks = model_resolution(train_chips, [scaled(c, limits) for c in train_chips], base, smooth=aug is not None)
+    gsds = [max(c.gsd_m, base) if c.gsd_m and base and resample_factor(base, c.gsd_m) < 1 else c.gsd_m
+            for c in train_chips]
+    weights = _group_weights(train_chips, params.source_weights, params.source_shares)
     net = build_unet(spec).to(dev)
     if dev.type == "cpu":
         net = net.to(memory_format=torch.channels_last)
@@ -244,7 +273,7 @@ def train(train_chips: Sequence[Chip], val_chips: Sequence[Chip], spec: UnetSpec
         te = time.perf_counter()
         losses = []
         for _ in range(steps_per_epoch):
-            xb, yb = _batch(xs, masks, weights, rng, params, dev, fmt)
+            xb, yb = _batch(xs, masks, weights, rng, params, dev, fmt, gsds, n_model)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
                 logits = net(xb)
             loss = _loss(logits.float(), yb, params.boundary_weight, params.dice_weight, params.region_loss,
@@ -257,10 +286,10 @@ def train(train_chips: Sequence[Chip], val_chips: Sequence[Chip], spec: UnetSpec
                 ema.update_parameters(net)
             losses.append(float(loss.detach()))
         if ema is not None:
-            refresh_batchnorm(ema.module, [_batch(xs, masks, weights, rng, params, dev, fmt)[0]
+            refresh_batchnorm(ema.module, [_batch(xs, masks, weights, rng, params, dev, fmt, gsds, n_model)[0]
                                            for _ in range(params.bn_batches)])
         scored = UnetModel(spec, ema.module if ema is not None else net)
-        scores = evaluate(scored, val_chips, limits, views=params.val_views) if val_chips else {}
+        scores = evaluate(scored, val_chips, val_limits, views=params.val_views) if val_chips else {}
         row: dict[str, Any] = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "lr": sched.get_last_lr()[0],
                                "seconds": time.perf_counter() - te}
         for g, s in scores.items():

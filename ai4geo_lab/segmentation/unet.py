@@ -20,6 +20,9 @@ from ai4geo_lab.errors import ConfigError, InputNotFoundError, InvalidInputError
 MODEL_FORMAT = "ai4geo-unet/1"
 #: The model shipped in the package (RGB, buildings); see ``models/MODEL_CARD.md``.
 DEFAULT_MODEL = Path(__file__).parent / "models" / "buildings_rgb.pt"
+#: The shipped satellite model (one panchromatic band, 0.3–0.6 m), what ``default`` means for one-band images;
+#: see ``models/MODEL_CARD_pan.md``.
+PAN_MODEL = DEFAULT_MODEL.with_name("buildings_pan.pt")
 #: Input kinds a model may declare, in channel order.
 INPUT_KINDS = ("red", "green", "blue", "nir", "pan", "ndsm")
 

@@ -279,3 +279,28 @@ def test_cli_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
         err = capsys.readouterr().err
         assert err.startswith("ai4geo: error:") and message in err, (argv, err)
         assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_trains_a_panchromatic_model_on_weighted_stac_datasets(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    import torch
+
+    from ai4geo_lab.cli import main
+    from ai4geo_lab.segmentation.unet import load_unet
+
+    torch.set_num_threads(1)
+    for region, seed in (("north", 0), ("south", 1)):
+        tif, labels = write_scene(tmp_path / f"in-{region}", size=128, seed=seed)
+        assert main(["segment", "dataset", str(tif), str(labels), "--out", str(tmp_path / region), "--chip-size",
+                     "64", "--region", region]) == 0
+    out = tmp_path / "m" / "pan.pt"
+    capsys.readouterr()
+    assert main(["segment", "train", "--out", str(out), "--dataset", f"{tmp_path / 'north'}:3",
+                 "--dataset", str(tmp_path / "south"), "--val-dataset", str(tmp_path / "south"), "--inputs", "pan",
+                 "--generalise", "--gsd-range", "0.4,0.6", "--epochs", "1", "--samples", "2", "--crop", "32"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["epochs"] == 1 and "val_iou_last1_mean" in report
+    model = load_unet(out)
+    assert model.spec.inputs == ("pan",) and model.meta["train"]["source_shares"] == {"north": 3.0, "south": 1.0}
+    assert model.meta["train"]["augment"]["gsd_range"] == [0.4, 0.6]
+    assert main(["segment", "train", "--out", str(out)]) == 2  # nothing to train on: a one-line error
