@@ -57,9 +57,10 @@ class JobBody(BaseModel):
 class FieldError(ConfigError):
     """A problem with one field of the job (``fields``: every field wrong → its message), with an HTTP status."""
 
-    def __init__(self, fields: dict[str, str], hint: str | None = None, status: int = 400) -> None:
-        name, message = next(iter(fields.items()))
-        super().__init__(message, hint)
+    def __init__(self, fields: dict[str, str], hint: str | None = None, status: int = 400,
+                 message: str | None = None) -> None:
+        name, first = next(iter(fields.items()))
+        super().__init__(message or first, hint)
         self.field = name
         self.fields = fields
         self.http_status = status
@@ -79,14 +80,17 @@ class JobSpec:
     shown: dict[str, Any] = field(default_factory=dict)
 
 
-def _param_fields(exc: ValidationError) -> dict[str, str]:
-    """``params.<field>`` → one line per problem of a parameter validation error."""
+def _param_error(exc: ValidationError) -> FieldError:
+    """A parameter validation error: ``params.<field>`` → its problem (said beside the field), the first one
+    named in the message."""
     fields: dict[str, str] = {}
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
-        key = f"params.{loc}" if loc else "params"
-        fields.setdefault(key, f"{loc or 'parameters'}: {err['msg']}")
-    return fields
+        fields.setdefault(f"params.{loc}" if loc else "params", err["msg"])
+    first = next(iter(exc.errors()))
+    loc = ".".join(str(p) for p in first["loc"])
+    return FieldError(fields, "correct the marked parameter",
+                      message=f"parameter {loc}: {first['msg']}" if loc else f"parameters: {first['msg']}")
 
 
 def check_job(root: Path, body: JobBody, clusters: list[dict[str, Any]]) -> JobSpec:
@@ -103,7 +107,7 @@ def check_job(root: Path, body: JobBody, clusters: list[dict[str, Any]]) -> JobS
     try:
         checked = spec.params.model_validate(body.params)
     except ValidationError as exc:
-        raise FieldError(_param_fields(exc), "correct the marked parameter") from exc
+        raise _param_error(exc) from exc
 
     roles = list(spec.inputs) + list(spec.optional_inputs)
     given = {k: v.strip() for k, v in body.inputs.items() if v is not None and v.strip()}
