@@ -116,31 +116,60 @@ async def test_a_failing_step_says_why_on_one_line(jp_fetch, jp_root_dir, dsm):
     assert done["outputs"] == {}
 
 
-async def test_cancel_stops_the_process_and_a_rerun_resumes(jp_fetch, jp_root_dir):
+def _big_dsm(root):
     from rasterio.transform import from_origin
 
     from ai4geo_lab.geo.raster import write_raster
 
-    (jp_root_dir / "data").mkdir()
+    (root / "data").mkdir()
     rng = np.random.default_rng(0)
     heights = (100 + rng.random((640, 640)) * 5).astype("float32")
-    write_raster(jp_root_dir / "data" / "big.tif", heights, from_origin(500000, 4800000, 1, 1), "EPSG:32631",
-                 np.nan)
-    body = {"step": "terrain", "inputs": {"dsm": "data/big.tif"}, "out": "runs/big", "tile_size": 32,
+    write_raster(root / "data" / "big.tif", heights, from_origin(500000, 4800000, 1, 1), "EPSG:32631", np.nan)
+    return {"step": "terrain", "inputs": {"dsm": "data/big.tif"}, "out": "runs/big", "tile_size": 32,
             "params": {"morphology": {"max_object_size_m": 10, "smooth_m": 1}}}
-    job = await _json(jp_fetch, "jobs", method="POST", body=body, expect=201)
+
+
+async def _some_tiles_done(jp_fetch, job_id, n=3):
     deadline = time.monotonic() + 60
-    while True:  # wait for a few tiles to be finished
-        seen = await _json(jp_fetch, "jobs", job["id"])
+    while True:
+        seen = await _json(jp_fetch, "jobs", job_id)
         dtm = [p for p in seen["progress"] if p["record"] == "terrain/dtm"]
-        if dtm and dtm[0]["done"] >= 3:
-            break
+        if dtm and dtm[0]["done"] >= n:
+            return
         assert seen["state"] in ("queued", "running") and time.monotonic() < deadline, seen
         await asyncio.sleep(0.1)
+
+
+async def test_a_crashed_job_leaves_the_server_running(jp_fetch, jp_root_dir):
+    import os
+    import signal
+
+    import psutil
+
+    job = await _json(jp_fetch, "jobs", method="POST", body=_big_dsm(jp_root_dir), expect=201)
+    await _some_tiles_done(jp_fetch, job["id"])
+    workers = [p for p in psutil.Process().children(recursive=True)
+               if "ai4geo_lab.server.job_worker" in " ".join(p.cmdline())]
+    assert len(workers) == 1
+    os.kill(workers[0].pid, signal.SIGKILL)  # as the kernel's OOM killer would
+    final = await _wait(jp_fetch, job["id"], timeout=30)
+    assert final["state"] == "failed"
+    assert final["error"] == "the job's process ended unexpectedly (signal 9)" and "resume" in final["hint"]
+    assert (await _json(jp_fetch, "steps"))  # the server still answers
+
+
+async def test_cancel_stops_the_process_and_a_rerun_resumes(jp_fetch, jp_root_dir):
+    import psutil
+
+    body = _big_dsm(jp_root_dir)
+    job = await _json(jp_fetch, "jobs", method="POST", body=body, expect=201)
+    await _some_tiles_done(jp_fetch, job["id"])
     stopped = await _json(jp_fetch, "jobs", job["id"], method="DELETE")
     assert stopped["id"] == job["id"]
     final = await _wait(jp_fetch, job["id"], timeout=30)
     assert final["state"] == "cancelled" and not final["outputs"]
+    assert not [p for p in psutil.Process().children(recursive=True)
+                if "ai4geo_lab.server.job_worker" in " ".join(p.cmdline())]  # its process is gone
     tiles_then = next(p for p in final["progress"] if p["record"] == "terrain/dtm")
     assert 3 <= tiles_then["done"] < tiles_then["total"]  # stopped before the end
     again = await _json(jp_fetch, "jobs", job["id"], method="DELETE", expect=409)
