@@ -239,7 +239,7 @@ class JobRunner:
     def list(self) -> list[Job]:
         """Every job of this server, newest first."""
         with self.lock:
-            return sorted(self.jobs.values(), key=lambda j: j.created, reverse=True)
+            return list(reversed(self.jobs.values()))  # submitted in this order
 
     def cancel(self, job_id: str) -> Job:
         """Cancel a queued or running job (its process is stopped; finished tiles stay for a resume)."""
