@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ai4geo_lab.errors import Ai4geoError, ProcessingError
-from ai4geo_lab.execution.executor import TileTask, prepare_record, run_tiles
+from ai4geo_lab.execution.executor import Progress, TileTask, prepare_record, run_tiles
 from ai4geo_lab.execution.manifest import Manifest
 from ai4geo_lab.execution.mosaic import mosaic_cog
 from ai4geo_lab.execution.tiles import Tile, TileGrid
@@ -81,7 +81,7 @@ class StepContext:
     manifest: Manifest
     tile_size: int
     client: Any = None
-    progress: bool = True
+    progress: Progress = True
     log: Callable[[str], None] = print
     tiles_computed: list[str] = field(default_factory=list)
     #: Figures the step measured on its outputs (output name → statistics), written into their STAC items.

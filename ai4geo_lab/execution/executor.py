@@ -22,6 +22,13 @@ from ai4geo_lab.execution.manifest import Manifest
 #: How many times Dask retries a tile whose worker died or whose task failed.
 TILE_RETRIES = 2
 
+#: Told the progress of a tiled record: ``(record id, tiles done, tiles total)``, once at the start (tiles reused
+#: from an earlier run count as done) and after each tile computed.
+ProgressHook = Callable[[str, int, int], None]
+
+#: How a caller follows tiled work: True (a bar on a terminal), False (nothing) or a :data:`ProgressHook`.
+Progress = bool | ProgressHook
+
 
 @dataclass(frozen=True)
 class TileTask:
@@ -62,13 +69,14 @@ def prepare_record(manifest: Manifest, record_id: str, stamp: dict[str, Any]) ->
 
 
 def run_tiles(tasks: Sequence[TileTask], manifest: Manifest, record_id: str, client: Any = None,
-              progress: bool = True, retries: int = TILE_RETRIES,
+              progress: Progress = True, retries: int = TILE_RETRIES,
               on_done: Callable[[dict[str, Any]], None] | None = None) -> TileRun:
     """Run the tasks not yet recorded as done in ``manifest[record_id]`` (with their files present).
 
     With a ``distributed`` client the tasks are Dask tasks (retried ``retries`` times when a worker dies or a
     task fails); without one they run one after the other in this process. A failed task never loses the others:
-    its exception is returned in :attr:`TileRun.failures`. ``on_done`` sees each computed record.
+    its exception is returned in :attr:`TileRun.failures`. ``on_done`` sees each computed record. ``progress``:
+    a bar on a terminal (True), nothing (False), or a :data:`ProgressHook` told the tiles done and the total.
     """
     result = TileRun()
     todo = []
@@ -77,17 +85,25 @@ def run_tiles(tasks: Sequence[TileTask], manifest: Manifest, record_id: str, cli
             result.reused.append(t.key)
         else:
             todo.append(t)
+    hook = progress if callable(progress) else None
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=record_id, unit="tile",
-               disable=None if progress else True, leave=False)  # None: only on a terminal
+               disable=None if progress is True else True, leave=False)  # None: only on a terminal
+    finished = len(tasks) - len(todo)
+    if hook is not None:
+        hook(record_id, finished, len(tasks))
 
     files = {t.key: [str(f) for f in t.outputs] for t in todo}
 
     def done(info: dict[str, Any]) -> None:
+        nonlocal finished
         manifest.record_tile(record_id, info["key"], {**info, "files": files[info["key"]]})
         result.computed.append(info)
         if on_done is not None:
             on_done(info)
         bar.update(1)
+        finished += 1
+        if hook is not None:
+            hook(record_id, finished, len(tasks))
 
     try:
         if client is None:

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from ai4geo_lab import __version__
 from ai4geo_lab.errors import Ai4geoError, OutputNotWritableError, ProcessingError
 from ai4geo_lab.execution.context import StepContext
+from ai4geo_lab.execution.executor import Progress
 from ai4geo_lab.execution.manifest import Manifest, fingerprint
 from ai4geo_lab.geo.grid import GroundGrid
 
@@ -54,7 +55,7 @@ def check_writable(folder: Path) -> None:
 
 
 def execute_step(step: str, step_id: str, body: StepBody, inputs: dict[str, Path], params: BaseModel, root: Path,
-                 grid: GroundGrid, manifest: Manifest, tile_size: int, client: Any = None, progress: bool = True,
+                 grid: GroundGrid, manifest: Manifest, tile_size: int, client: Any = None, progress: Progress = True,
                  log: Callable[[str], None] = print) -> StepOutcome:
     """Run ``body`` as step ``step_id`` of the run in ``root``, unless the manifest shows it done with the same
     fingerprint (inputs' content, parameters, tile size, grid, version) and its files present.
@@ -100,7 +101,7 @@ def execute_step(step: str, step_id: str, body: StepBody, inputs: dict[str, Path
 
 
 def run_single(step: str, body: StepBody, inputs: dict[str, Path], params: BaseModel, out: Path,
-               grid: GroundGrid, tile_size: int, client: Any = None, progress: bool = True,
+               grid: GroundGrid, tile_size: int, client: Any = None, progress: Progress = True,
                log: Callable[[str], None] = print, when: dt.datetime | None = None) -> dict[str, Path]:
     """One step as a run of its own in ``out`` (manifest ``out/run.json``, products in ``out/<step>/``, STAC
     catalogue ``out/stac/catalog.json``); rerun it to resume. Returns the step's outputs."""

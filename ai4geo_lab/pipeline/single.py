@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ai4geo_lab.errors import ConfigError, InputNotFoundError, format_validation_error
+from ai4geo_lab.execution.executor import Progress
 from ai4geo_lab.execution.step_run import run_single
 from ai4geo_lab.execution.tiles import DEFAULT_TILE_SIZE
 from ai4geo_lab.geo.grid import GroundGrid
@@ -47,13 +48,14 @@ def step_inputs(spec: StepSpec, inputs: Mapping[str, str | Path | None]) -> dict
 
 def run_step(step: str, inputs: Mapping[str, str | Path | None], params: BaseModel | Mapping[str, Any] | None,
              out: str | Path, client: Any = None, *, grid: GroundGrid | str | Path | None = None,
-             tile_size: int = DEFAULT_TILE_SIZE, progress: bool = True,
+             tile_size: int = DEFAULT_TILE_SIZE, progress: Progress = True,
              log: Callable[[str], None] = print) -> dict[str, Path]:
     """Run the registered ``step`` on ``inputs`` ({input name: file}) with ``params`` into ``out``.
 
     The ground grid is ``grid`` (a :class:`GroundGrid` or a raster to copy it from), else that of the step's first
-    input. Tiles run as Dask tasks on ``client`` (in this process when None). Rerun to resume: finished tiles are
-    kept in ``out/run.json``. Returns the step's products by output name.
+    input. Tiles run as Dask tasks on ``client`` (in this process when None). ``progress``: a bar per tiled product
+    on a terminal (True), none (False), or a callable told ``(record id, tiles done, tiles total)``. Rerun to
+    resume: finished tiles are kept in ``out/run.json``. Returns the step's products by output name.
     """
     spec = get_step(step)
     p = step_params(spec, params)

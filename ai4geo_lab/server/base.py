@@ -23,9 +23,14 @@ Body = TypeVar("Body", bound=BaseModel)
 
 
 def error_body(exc: Exception) -> tuple[int, dict[str, Any]]:
-    """The HTTP status and ``{error, hint, type}`` an exception becomes."""
+    """The HTTP status and ``{error, hint, type}`` an exception becomes (plus ``field`` and ``fields`` when the
+    error concerns fields of a form)."""
     if isinstance(exc, Ai4geoError):
-        return exc.http_status, {"error": exc.message, "hint": exc.hint, "type": type(exc).__name__}
+        body = {"error": exc.message, "hint": exc.hint, "type": type(exc).__name__}
+        fields = getattr(exc, "fields", None)  # the form fields at fault (field → message), first one first
+        if fields:
+            body.update({"field": next(iter(fields)), "fields": fields})
+        return exc.http_status, body
     if isinstance(exc, ValidationError):
         return 400, {"error": f"invalid request: {format_validation_error(exc)}",
                      "hint": "check the fields of the request", "type": "ValidationError"}

@@ -24,6 +24,7 @@ from ai4geo_lab.server.catalog import (
 )
 from ai4geo_lab.server.clusters import ClusterHandler, ClustersHandler
 from ai4geo_lab.server.config import ConfigHandler, OutlinesHandler
+from ai4geo_lab.server.jobs import JobHandler, JobRunner, JobsHandler
 from ai4geo_lab.server.maps import (
     RasterInfoHandler,
     RasterValueHandler,
@@ -47,6 +48,7 @@ ROUTES: list[tuple[str, type]] = [
     ("clusters", ClustersHandler), (r"clusters/([A-Za-z0-9_.-]+)", ClusterHandler),
     ("recipes", RecipesHandler), (f"recipes/{NAME}", RecipeHandler),
     ("steps", StepsHandler), (f"steps/{NAME}", StepHandler),
+    ("jobs", JobsHandler), (r"jobs/([a-f0-9]{1,32})", JobHandler),
     (r"tiles/(\d{1,2})/(\d{1,10})/(\d{1,10})\.png", TileHandler), ("raster/info", RasterInfoHandler),
     ("raster/value", RasterValueHandler), ("vector", VectorHandler), ("stac/layers", StacLayersHandler),
 ]
@@ -58,8 +60,9 @@ def setup_handlers(serverapp: Any, config: Any) -> None:
 
     web_app = serverapp.web_app
     state = {"config": config, "downloads": DownloadJobs(), "clusters": None, "root_dir": serverapp.root_dir,
-             "lock": threading.Lock()}
+             "lock": threading.Lock(), "jobs": JobRunner()}
     web_app.settings["ai4geo"] = state
     base = url_path_join(web_app.settings["base_url"], "ai4geo")
     web_app.add_handlers(".*$", [(url_path_join(base, path), handler) for path, handler in ROUTES])
     atexit.register(lambda: state["clusters"] is not None and state["clusters"].close_all())
+    atexit.register(state["jobs"].close_all)

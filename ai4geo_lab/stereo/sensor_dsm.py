@@ -38,7 +38,7 @@ from ai4geo_lab.errors import (
     ProcessingError,
     format_validation_error,
 )
-from ai4geo_lab.execution.executor import TileTask, prepare_record, run_tiles
+from ai4geo_lab.execution.executor import Progress, TileTask, prepare_record, run_tiles
 from ai4geo_lab.execution.lineage import product_item, write_catalog
 from ai4geo_lab.execution.manifest import Manifest
 from ai4geo_lab.execution.mosaic import mosaic_cog
@@ -217,7 +217,7 @@ def area_grid(images: Sequence[ImageSpec], roi: RoiSpec = None, resolution: floa
 def dsm(images: Sequence[ImageSpec], out: str | Path, resolution: float = 0.5, engine: Literal["cars"] = "cars",
         roi: RoiSpec = None, client: Any = None, *, grid: tuple[str, Affine, tuple[int, int]] | None = None,
         params: CarsDsmParams | None = None, log: Callable[[str], None] = print, manifest: Manifest | None = None,
-        record_id: str = "dsm/cars", progress: bool = True, **settings: Any) -> DsmResult:
+        record_id: str = "dsm/cars", progress: Progress = True, **settings: Any) -> DsmResult:
     """A DSM from a stereo pair or a tri-stereo set of sensor images with RPC models.
 
     ``images``: paths (geometry found beside them or in their RPC tags), ``(image, geomodel)`` tuples or

@@ -6,9 +6,15 @@ export class ApiError extends Error {
   constructor(
     message: string,
     readonly hint: string | null,
-    readonly status: number
+    readonly status: number,
+    readonly body: Record<string, any> | null = null
   ) {
     super(message);
+  }
+
+  /** The form fields the server found at fault (field → message), when the error concerns a form. */
+  get fields(): Record<string, string> {
+    return (this.body?.fields as Record<string, string> | undefined) ?? {};
   }
 }
 
@@ -36,7 +42,7 @@ export async function api<T = any>(path: string, init: RequestInit = {}): Promis
   }
   if (!resp.ok) {
     const message = data?.error ?? data?.message ?? `HTTP ${resp.status} ${resp.statusText}`;
-    throw new ApiError(message, data?.hint ?? null, resp.status);
+    throw new ApiError(message, data?.hint ?? null, resp.status, data && typeof data === 'object' ? data : null);
   }
   return data as T;
 }

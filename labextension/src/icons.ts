@@ -16,6 +16,11 @@ const mapSvg = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" v
 <g class="jp-icon3" fill="none" stroke="#616161" stroke-width="1.6" stroke-linejoin="round">
 <path d="M3 6l6-2 6 2 6-2v14l-6 2-6-2-6 2z"/><path d="M9 4v14M15 6v14"/></g></svg>`;
 
+const play = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
+<g class="jp-icon3" fill="#616161"><path d="M3 4h8v2H3zM3 9h6v2H3zM3 14h5v2H3zM3 19h8v2H3z"/>
+<path d="M13 7v12l9-6z"/></g></svg>`;
+
+export const stepsIcon = new LabIcon({ name: 'ai4geo:steps', svgstr: play });
 export const mapIcon = new LabIcon({ name: 'ai4geo:map', svgstr: mapSvg });
 export const searchIcon = new LabIcon({ name: 'ai4geo:search', svgstr: globe });
 export const clusterIcon = new LabIcon({ name: 'ai4geo:cluster', svgstr: nodes });

@@ -10,11 +10,12 @@ import { IFrame } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 import { api, describeError, post } from './api';
 import { ClusterPanel, ICluster, plotUrl } from './clusters';
-import { clusterIcon, mapIcon, recipeIcon, searchIcon } from './icons';
+import { clusterIcon, mapIcon, recipeIcon, searchIcon, stepsIcon } from './icons';
 import { insertCode } from './insert';
 import { IMapConfig } from './map';
 import { IMapStore, ISavedMap, MapView, RASTER_FILE, STAC_FILE, VECTOR_FILE } from './mapview';
 import { SearchPanel } from './search';
+import { StepsPanel } from './steps';
 
 const CATEGORY = 'AI4GEO recipes';
 
@@ -161,6 +162,9 @@ class MapDocumentFactory extends ABCWidgetFactory<DocumentWidget<MapView>, Docum
 
 const STATE_PREFIX = 'ai4geo-lab:map:';
 
+/** The files of the layers of the map the user was last in (set by the map plugin, read by the steps panel). */
+let lastMapLayers: () => string[] = () => [];
+
 /** A map's place in the state DB: what `load` answers only when `restoring` (a reload of the workspace). */
 function stateStore(db: IStateDB | null, key: string, restoring: boolean): IMapStore | null {
   if (!db) {
@@ -230,6 +234,7 @@ const maps: JupyterFrontEndPlugin<void> = {
         openMap(args.id ? String(args.id) : undefined);
       }
     });
+    lastMapLayers = () => viewOf(current)?.layerPaths() ?? [];
     app.commands.addCommand('ai4geo:open-on-map', {
       label: 'Open on map',
       caption: 'Show the file on the AI4GEO Map (rasters coloured by product kind with a legend; vectors in a ' +
@@ -287,4 +292,38 @@ const maps: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [search, clusters, recipes, maps];
+const steps: JupyterFrontEndPlugin<void> = {
+  id: 'ai4geo-lab:steps',
+  description: 'Run a step: a form from the step\'s parameters, run as a job followed tile by tile, products on the map.',
+  autoStart: true,
+  requires: [INotebookTracker],
+  optional: [ILayoutRestorer, ICommandPalette, IDefaultFileBrowser],
+  activate: (app: JupyterFrontEnd, tracker: INotebookTracker, restorer: ILayoutRestorer | null,
+    palette: ICommandPalette | null, browser: IDefaultFileBrowser | null) => {
+    const panel = new StepsPanel({
+      insertCode: code => insertCode(app, tracker, code),
+      selectedFile: () => {
+        const item = Array.from(browser?.selectedItems() ?? []).find(i => i.type !== 'directory');
+        return item ? item.path : null;
+      },
+      mapLayers: () => lastMapLayers(),
+      openOnMap: async paths => {
+        for (const path of paths) {
+          await app.commands.execute('ai4geo:open-on-map', { path });
+        }
+      }
+    });
+    panel.title.icon = stepsIcon;
+    app.shell.add(panel, 'left', { rank: 655 });
+    restorer?.add(panel, 'ai4geo-steps');
+    app.commands.addCommand('ai4geo:open-steps', {
+      label: 'AI4GEO: Run a step',
+      caption: 'A form for one step of the pipeline, run as a job on a cluster or in process',
+      icon: stepsIcon,
+      execute: () => app.shell.activateById(panel.id)
+    });
+    palette?.addItem({ command: 'ai4geo:open-steps', category: 'AI4GEO' });
+  }
+};
+
+export default [search, clusters, recipes, maps, steps];

@@ -1,8 +1,12 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 
-/** Put `code` in a new cell of the active notebook (below the active cell), or in a new notebook if none. */
-export async function insertCode(app: JupyterFrontEnd, tracker: INotebookTracker, code: string): Promise<void> {
+/**
+ * Put `code` in a new cell of the active notebook (below the active cell), or in a new notebook if none. `code` may
+ * be a function of the notebook's path (relative to the server's root), for code naming files relative to it.
+ */
+export async function insertCode(app: JupyterFrontEnd, tracker: INotebookTracker,
+  code: string | ((notebookPath: string) => string)): Promise<void> {
   let panel: NotebookPanel | null = tracker.currentWidget;
   if (!panel) {
     panel = (await app.commands.execute('notebook:create-new', { kernelName: 'python3' })) as NotebookPanel;
@@ -15,7 +19,7 @@ export async function insertCode(app: JupyterFrontEnd, tracker: INotebookTracker
     NotebookActions.insertBelow(notebook);
     NotebookActions.changeCellType(notebook, 'code');
   }
-  notebook.activeCell!.model.sharedModel.setSource(code);
+  notebook.activeCell!.model.sharedModel.setSource(typeof code === 'string' ? code : code(panel.context.path));
   app.shell.activateById(panel.id);
   notebook.activeCell!.node.scrollIntoView({ block: 'nearest' });
 }

@@ -444,6 +444,11 @@ export class MapView extends Widget {
     this.changed();
   }
 
+  /** The files of the layers on the map, bottom to top (relative to the server's root). */
+  layerPaths(): string[] {
+    return this.layers.map(l => l.path);
+  }
+
   /**
    * Add a file of the server's root: a GeoTIFF as a raster layer, a vector file as a vector layer, a STAC
    * catalogue (JSON) as the layers of its products.
