@@ -252,6 +252,11 @@ def _empty_tile() -> bytes:
                   img_format="PNG")
 
 
+def warm_up() -> None:
+    """Import the tile reader ahead of the first tile (the server does it in the background at start)."""
+    _rio_tiler()
+
+
 def _rio_tiler() -> Any:
     try:
         import rio_tiler.io

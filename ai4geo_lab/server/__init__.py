@@ -45,18 +45,25 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
 
 
 def _warm_up(workspace: str | None) -> None:
-    """Set up the catalogue gateway in the background, so the search panel's first requests answer quickly."""
+    """Set up the catalogue gateway and import the map's tile reader, each in a background thread, so the search
+    panel's first requests and a map's first tiles answer quickly (importing rio-tiler alone takes a second)."""
     import threading
+    from contextlib import suppress
 
-    def run() -> None:
-        from contextlib import suppress
-
+    def catalogue() -> None:
         with suppress(Exception):  # a failure shows, with its message, at the panel's first request
             from ai4geo_lab.catalog import providers
 
             providers(workspace)
 
-    threading.Thread(target=run, name="ai4geo-warm-up", daemon=True).start()
+    def tiles() -> None:
+        with suppress(Exception):  # likewise at the first tile (a missing rio-tiler is named there)
+            from ai4geo_lab.maps.rasters import warm_up
+
+            warm_up()
+
+    for name, target in (("catalogue", catalogue), ("tiles", tiles)):
+        threading.Thread(target=target, name=f"ai4geo-warm-up-{name}", daemon=True).start()
 
 
 # the older name Jupyter Server also looks for
