@@ -305,7 +305,7 @@ export class City3DView extends Widget {
     const radius = Math.max(sphere.radius, 1);
     // the whole sphere in the narrower of the two fields of view
     const half = Math.min(this.camera.fov, this.camera.getEffectiveFOV() * Math.min(this.camera.aspect, 1)) / 2;
-    const distance = (radius / Math.sin((half * Math.PI) / 180)) * 0.9;
+    const distance = radius / Math.sin((half * Math.PI) / 180);
     const dir = new Vector3(-0.55, -1, 0.85).normalize();
     this.camera.near = Math.max(distance / 1000, 0.01);
     this.camera.far = distance * 20;

@@ -42,6 +42,11 @@ def _colour_mask(rgb: np.ndarray, colour: str, tol: float = 10.0) -> np.ndarray:
     return (d < tol) & (sat > 0.35) & (val > 0.12)
 
 
+def _luminance(rgb_or_png) -> np.ndarray:
+    rgb = _rgb(rgb_or_png) * 255 if isinstance(rgb_or_png, bytes) else rgb_or_png
+    return rgb @ np.array([0.2126, 0.7152, 0.0722])
+
+
 def _legend(view) -> dict[str, str]:
     items = view.locator(".ai4geo-city3d-legend-item")
     return {items.nth(i).get_attribute("data-cls"): items.nth(i).get_attribute("data-color")
@@ -89,6 +94,8 @@ def test_cityjson_in_3d(tmp_path, jupyter_lab, chromium):
     (root / "town.city.json").write_text(json.dumps(doc))
     (root / "blocks.json").write_text(json.dumps(doc))  # a CityJSON without the usual name
     (root / "broken.city.json").write_text('{"type": "CityJSON", "vertices": [[0, 0, 0]')
+    (root / "empty.city.json").write_text(json.dumps({"type": "CityJSON", "version": "2.0", "CityObjects": {},
+                                                      "vertices": []}))
     (root / "other.json").write_text(json.dumps({"type": "FeatureCollection", "features": []}))
     args, _ = _lab_args(tmp_path)
     url, token, _ = jupyter_lab(root, None, tuple(args))
@@ -158,6 +165,19 @@ def test_cityjson_in_3d(tmp_path, jupyter_lab, chromium):
         assert (np.abs(fitted - fit).max(-1) > 0.1).mean() < 0.001  # the same view as before the zoom
         page.screenshot(path=str(ARTIFACTS / "lab_city3d.png"))
 
+        # JupyterLab Dark: the panel and the canvas background follow the theme, the buildings keep their colours
+        page.locator(".lm-MenuBar-item", has_text="Settings").click()
+        page.locator(".lm-Menu-item", has_text="Theme").first.hover()
+        page.get_by_role("menuitem", name="JupyterLab Dark", exact=True).click()
+        page.wait_for_selector("body[data-jp-theme-name='JupyterLab Dark']", state="attached", timeout=30_000)
+        page.wait_for_timeout(800)
+        page.mouse.move(5, 880)
+        page.screenshot(path=str(ARTIFACTS / "lab_city3d_dark.png"))
+        assert np.median(_luminance(view.locator(".ai4geo-city3d-side").screenshot())) < 70
+        dark = _rgb(canvas.screenshot())
+        assert np.median(_luminance(dark)) < 0.3  # the background
+        assert _colour_mask(dark, legend["roof"]).mean() > 0.005
+
         # a CityJSON named *.json: "Open on map" opens it in 3D
         _open(page, "blocks.json").click(button="right")
         page.locator(".lm-Menu-item", has_text="Open on map").click()
@@ -175,7 +195,84 @@ def test_cityjson_in_3d(tmp_path, jupyter_lab, chromium):
         message = page.locator(".ai4geo-city3d-document:not(.lm-mod-hidden) .ai4geo-city3d-message[data-state='error']")
         message.wait_for(timeout=30_000)
         assert message.inner_text() == 'This is not a CityJSON file (its type is "FeatureCollection").'
+        _open(page, "empty.city.json").dblclick()
+        message = page.locator(".ai4geo-city3d-document:not(.lm-mod-hidden) .ai4geo-city3d-message[data-state='error']")
+        message.wait_for(timeout=30_000)
+        assert message.inner_text().startswith("This CityJSON file has no geometry to show"), message.inner_text()
         assert not errors, errors
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "lab_city3d_failure.png"))
+        raise
+
+
+def _block_city(n_side: int) -> dict:
+    """A CityJSON of n_side² LOD1 boxes (8 shared vertices, 6 semantic surfaces each) in Lambert-93 coordinates."""
+    i, j = np.meshgrid(np.arange(n_side), np.arange(n_side), indexing="ij")
+    x0, y0 = (i * 20_000).ravel(), (j * 20_000).ravel()  # millimetres: 20 m apart, 12 m wide
+    z1 = 6_000 + (i * 7 + j * 13).ravel() % 10 * 2_000
+    corners = [(0, 0), (12_000, 0), (12_000, 12_000), (0, 12_000)]
+    verts = np.zeros((len(x0), 8, 3), dtype=np.int64)
+    for k, (dx, dy) in enumerate(corners):
+        verts[:, k] = np.stack([x0 + dx, y0 + dy, np.zeros_like(x0)], -1)
+        verts[:, k + 4] = np.stack([x0 + dx, y0 + dy, z1], -1)
+    objects = {}
+    for b in range(len(x0)):
+        v = [8 * b + k for k in range(8)]
+        shell = [[[v[0], v[3], v[2], v[1]]], [[v[4], v[5], v[6], v[7]]]]
+        shell += [[[v[k], v[(k + 1) % 4], v[(k + 1) % 4 + 4], v[k + 4]]] for k in range(4)]
+        objects[f"b{b}"] = {"type": "Building", "attributes": {"measuredHeight": float(z1[b]) / 1000},
+                            "geometry": [{"type": "Solid", "lod": "1.2", "boundaries": [shell], "semantics": {
+                                "surfaces": [{"type": "GroundSurface"}, {"type": "RoofSurface"},
+                                             {"type": "WallSurface"}], "values": [[0, 1, 2, 2, 2, 2]]}}]}
+    return {"type": "CityJSON", "version": "2.0",
+            "transform": {"scale": [0.001, 0.001, 0.001], "translate": [652_000.0, 6_862_000.0, 35.0]},
+            "metadata": {"referenceSystem": "https://www.opengis.net/def/crs/EPSG/0/2154"},
+            "CityObjects": objects, "vertices": verts.reshape(-1, 3).tolist()}
+
+
+HEARTBEAT = """() => { window.__gaps = []; let last = performance.now();
+  window.__beat = setInterval(() => { const t = performance.now(); window.__gaps.push(t - last); last = t; }, 20); }"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_large_city_stays_responsive(tmp_path, jupyter_lab, chromium):
+    n_side = 120  # 14,400 buildings, 172,800 triangles
+    root = tmp_path / "lab"
+    root.mkdir()
+    (root / "large.city.json").write_text(json.dumps(_block_city(n_side)))
+    args, _ = _lab_args(tmp_path)
+    url, token, _ = jupyter_lab(root, None, tuple(args))
+
+    page = chromium.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{url}/lab?token={token}")
+    try:
+        item = _open(page, "large.city.json")
+        page.evaluate(HEARTBEAT)
+        item.dblclick()
+        page.wait_for_selector(READY, timeout=120_000)
+        _settled(page)
+        gaps = page.evaluate("() => { clearInterval(window.__beat); return window.__gaps; }")
+        # the page never froze for long while the file was read and triangulated in slices
+        print(f"longest pause of the page: {max(gaps):.0f} ms")
+        assert max(gaps) < 2_000, max(gaps)
+        view = page.locator(".ai4geo-city3d").first
+        assert f"{n_side * n_side} objects at LOD 1.2" in view.locator(".ai4geo-city3d-status").inner_text()
+        canvas = view.locator(".ai4geo-city3d-canvas")
+        rgb = _rgb(canvas.screenshot(path=str(ARTIFACTS / "lab_city3d_large.png")))
+        legend = _legend(view)
+        assert _colour_mask(rgb, legend["roof"]).mean() > 0.02 and _colour_mask(rgb, legend["wall"]).mean() > 0.01
+        # merged meshes: an orbit step redraws the whole city quickly
+        box = canvas.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        start = page.evaluate("() => performance.now()")
+        _drawn(page, lambda: page.mouse.move(box["x"] + box["width"] / 2 + 60, box["y"] + box["height"] / 2, steps=2))
+        elapsed = page.evaluate("() => performance.now()") - start
+        page.mouse.up()
+        assert elapsed < 3_000, elapsed
+        moved = _rgb(canvas.screenshot())
+        assert (np.abs(moved - rgb).max(-1) > 0.1).mean() > 0.05  # the view turned
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "lab_city3d_large_failure.png"))
         raise
