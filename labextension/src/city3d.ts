@@ -61,9 +61,6 @@ const HIGHLIGHT = '#2fb8ff';
 /** Attributes in metres, shown with their unit. */
 const METRES = /^(measuredHeight|baseElevation|height|eave_height|ridge_height|roof_rmse_m|area_m2)$/;
 
-/** `*.city.json`, and any `.json` that may be one (whose `type` says CityJSON). */
-export const CITYJSON_FILE = /\.city\.json$/i;
-
 /** The meshes of one LOD on the GPU. */
 interface ILodScene {
   info: ILodMeshes;
@@ -447,37 +444,3 @@ export class City3DView extends Widget {
   }
 }
 
-/**
- * Whether the JSON file at `path` is a CityJSON document: its name ends in `.city.json`, or its first 64 kB hold
- * `"type": "CityJSON"` (writers put the type first; the rest of a large file is not downloaded).
- */
-export async function isCityJSON(path: string): Promise<boolean> {
-  if (CITYJSON_FILE.test(path)) {
-    return true;
-  }
-  if (!/\.json$/i.test(path)) {
-    return false;
-  }
-  const settings = ServerConnection.makeSettings();
-  const url = URLExt.join(settings.baseUrl, 'files', URLExt.encodeParts(path));
-  try {
-    const resp = await ServerConnection.makeRequest(url, { cache: 'no-store' }, settings);
-    if (!resp.ok || !resp.body) {
-      return false;
-    }
-    const reader = resp.body.getReader();
-    const decoder = new TextDecoder();
-    let head = '';
-    while (head.length < 65_536) {
-      const { done, value } = await reader.read();
-      if (done) {
-        break;
-      }
-      head += decoder.decode(value, { stream: true });
-    }
-    void reader.cancel();
-    return /"type"\s*:\s*"CityJSON"/.test(head);
-  } catch {
-    return false;
-  }
-}

@@ -10,7 +10,7 @@ import { IFrame } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 import { api, describeError, post } from './api';
 import { ClusterPanel, ICluster, plotUrl } from './clusters';
-import { City3DView, isCityJSON } from './city3d';
+import { City3DHost, isCityJSON } from './cityfile';
 import { cityIcon, clusterIcon, mapIcon, recipeIcon, searchIcon } from './icons';
 import { insertCode } from './insert';
 import { IMapConfig } from './map';
@@ -167,10 +167,10 @@ class MapDocumentFactory extends ABCWidgetFactory<DocumentWidget<MapView>, Docum
 }
 
 /** A CityJSON file in a 3D view (the view reads the file itself: the document model loads nothing). */
-class City3DDocumentFactory extends ABCWidgetFactory<DocumentWidget<City3DView>, DocumentRegistry.IModel> {
-  protected createNewWidget(context: DocumentRegistry.IContext<DocumentRegistry.IModel>): DocumentWidget<City3DView> {
+class City3DDocumentFactory extends ABCWidgetFactory<DocumentWidget<City3DHost>, DocumentRegistry.IModel> {
+  protected createNewWidget(context: DocumentRegistry.IContext<DocumentRegistry.IModel>): DocumentWidget<City3DHost> {
     const path = context.localPath ?? context.path;
-    const view = new City3DView();
+    const view = new City3DHost();
     const widget = new DocumentWidget({ content: view, context });
     widget.addClass('ai4geo-city3d-document');
     widget.title.icon = cityIcon;
