@@ -152,7 +152,9 @@ def chromium():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        # no GPU: WebGL (the CityJSON 3D view) runs on SwiftShader, which Chromium asks to be allowed explicitly
+        browser = p.chromium.launch(executable_path=CHROMIUM,
+                                    args=["--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader"])
         try:
             yield browser
         finally:

@@ -21,6 +21,12 @@ const play = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" vie
 <path d="M13 7v12l9-6z"/></g></svg>`;
 
 export const stepsIcon = new LabIcon({ name: 'ai4geo:steps', svgstr: play });
+
+const citySvg = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
+<g class="jp-icon3" fill="none" stroke="#616161" stroke-width="1.6" stroke-linejoin="round">
+<path d="M3 20V10l5-3 5 3v10z"/><path d="M13 20V6l4-3 4 3v14z"/><path d="M2 20h20"/></g></svg>`;
+
+export const cityIcon = new LabIcon({ name: 'ai4geo:city3d', svgstr: citySvg });
 export const mapIcon = new LabIcon({ name: 'ai4geo:map', svgstr: mapSvg });
 export const searchIcon = new LabIcon({ name: 'ai4geo:search', svgstr: globe });
 export const clusterIcon = new LabIcon({ name: 'ai4geo:cluster', svgstr: nodes });

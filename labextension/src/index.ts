@@ -10,7 +10,8 @@ import { IFrame } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 import { api, describeError, post } from './api';
 import { ClusterPanel, ICluster, plotUrl } from './clusters';
-import { clusterIcon, mapIcon, recipeIcon, searchIcon, stepsIcon } from './icons';
+import { City3DHost, isCityJSON } from './cityfile';
+import { cityIcon, clusterIcon, mapIcon, recipeIcon, searchIcon, stepsIcon } from './icons';
 import { insertCode } from './insert';
 import { IMapConfig } from './map';
 import { IMapStore, ISavedMap, MapView, RASTER_FILE, STAC_FILE, VECTOR_FILE } from './mapview';
@@ -123,6 +124,12 @@ const STAC_FILE_TYPE = {
 };
 const MAP_FILE_TYPES = ['tiff', ...GEO_FILE_TYPES.map(t => t.name), STAC_FILE_TYPE.name];
 const FACTORY = 'AI4GEO Map';
+/** CityJSON by its usual name (a `.json` whose `type` is CityJSON opens in 3D from its context menu). */
+const CITYJSON_FILE_TYPE = {
+  name: 'ai4geo-cityjson', displayName: 'CityJSON', extensions: ['.city.json'],
+  mimeTypes: ['application/city+json']
+};
+const FACTORY_3D = 'AI4GEO 3D';
 const NO_CONTENT_MODEL = 'ai4geo-no-content';
 
 const isGeoFile = (path: string) => RASTER_FILE.test(path) || VECTOR_FILE.test(path) || STAC_FILE.test(path);
@@ -155,6 +162,19 @@ class MapDocumentFactory extends ABCWidgetFactory<DocumentWidget<MapView>, Docum
     const widget = new DocumentWidget({ content: view, context });
     widget.addClass('ai4geo-map-document');
     widget.title.icon = mapIcon;
+    void context.ready.then(() => view.open(path));
+    return widget;
+  }
+}
+
+/** A CityJSON file in a 3D view (the view reads the file itself: the document model loads nothing). */
+class City3DDocumentFactory extends ABCWidgetFactory<DocumentWidget<City3DHost>, DocumentRegistry.IModel> {
+  protected createNewWidget(context: DocumentRegistry.IContext<DocumentRegistry.IModel>): DocumentWidget<City3DHost> {
+    const path = context.localPath ?? context.path;
+    const view = new City3DHost();
+    const widget = new DocumentWidget({ content: view, context });
+    widget.addClass('ai4geo-city3d-document');
+    widget.title.icon = cityIcon;
     void context.ready.then(() => view.open(path));
     return widget;
   }
@@ -235,6 +255,27 @@ const maps: JupyterFrontEndPlugin<void> = {
       }
     });
     lastMapLayers = () => viewOf(current)?.layerPaths() ?? [];
+    const open3D = (path: string) => app.commands.execute('docmanager:open', { path, factory: FACTORY_3D });
+    app.commands.addCommand('ai4geo:open-in-3d', {
+      label: 'Open in 3D',
+      caption: 'Show a CityJSON file in 3D: buildings shaded by surface (roof, wall, ground), LOD choice, ' +
+        'attributes on click',
+      icon: cityIcon,
+      isVisible: () => {
+        const items = browser ? Array.from(browser.selectedItems()) : [];
+        return items.some(i => i.type !== 'directory' && /\.json$/i.test(i.path));
+      },
+      execute: async args => {
+        const paths = args.path
+          ? [String(args.path)]
+          : Array.from(browser?.selectedItems() ?? [])
+              .filter(i => i.type !== 'directory' && /\.json$/i.test(i.path))
+              .map(i => i.path);
+        for (const path of paths) {
+          await open3D(path);
+        }
+      }
+    });
     app.commands.addCommand('ai4geo:open-on-map', {
       label: 'Open on map',
       caption: 'Show the file on the AI4GEO Map (rasters coloured by product kind with a legend; vectors in a ' +
@@ -245,11 +286,18 @@ const maps: JupyterFrontEndPlugin<void> = {
         return items.length === 0 || items.some(i => i.type !== 'directory' && isGeoFile(i.path));
       },
       execute: async args => {
-        const paths = args.path
+        const chosen = args.path
           ? [String(args.path)]
           : Array.from(browser?.selectedItems() ?? [])
               .filter(i => i.type !== 'directory' && isGeoFile(i.path))
               .map(i => i.path);
+        // CityJSON is 3D: it opens in its own view rather than on the map
+        const city = await Promise.all(chosen.map(p => isCityJSON(p)));
+        chosen.filter((_p, i) => city[i]).forEach(path => void open3D(path));
+        const paths = chosen.filter((_p, i) => !city[i]);
+        if (paths.length === 0 && chosen.length > 0) {
+          return;
+        }
         if (paths.length === 0) {
           await showErrorMessage('AI4GEO Map',
             'Select a GeoTIFF, GeoPackage, GeoJSON, FlatGeobuf, Shapefile or STAC catalogue (JSON).');
@@ -261,9 +309,16 @@ const maps: JupyterFrontEndPlugin<void> = {
         }
       }
     });
-    for (const type of [...MAP_FILE_TYPES, 'json']) {
+    for (const type of [...MAP_FILE_TYPES, 'json', CITYJSON_FILE_TYPE.name]) {
       app.contextMenu.addItem({
         command: 'ai4geo:open-on-map',
+        selector: `.jp-DirListing-item[data-file-type="${type}"]`,
+        rank: 3
+      });
+    }
+    for (const type of ['json', CITYJSON_FILE_TYPE.name]) {
+      app.contextMenu.addItem({
+        command: 'ai4geo:open-in-3d',
         selector: `.jp-DirListing-item[data-file-type="${type}"]`,
         rank: 3
       });
@@ -283,6 +338,12 @@ const maps: JupyterFrontEndPlugin<void> = {
         (key, restoring) => stateStore(db, key, restoring),
         () => !restored
       )
+    );
+    // double-click on `*.city.json`: the 3D view; any JSON can be opened with it ("Open With", "Open in 3D")
+    app.docRegistry.addFileType({ ...CITYJSON_FILE_TYPE, contentType: 'file', fileFormat: null, icon: cityIcon });
+    app.docRegistry.addWidgetFactory(
+      new City3DDocumentFactory({ name: FACTORY_3D, label: 'AI4GEO 3D', fileTypes: [CITYJSON_FILE_TYPE.name, 'json'],
+        defaultFor: [CITYJSON_FILE_TYPE.name], modelName: NO_CONTENT_MODEL, readOnly: true })
     );
     // the image viewer may register itself after us: ours stays the default for GeoTIFF
     void app.restored.then(() => app.docRegistry.setDefaultWidgetFactory('tiff', FACTORY));
