@@ -1,8 +1,8 @@
 """Rasters (hillshade, nDSM, ortho) on an ipyleaflet map from the kernel, without a tile server.
 
 Each raster is read at a bounded size (COG overviews make that cheap for large files), warped to Web Mercator,
-coloured and sent to the browser as one PNG image overlay; the map has no base layer by default, so it works
-offline and in any Jupyter set-up.
+coloured and sent to the browser as one PNG image overlay; the map's base is the offline one by default (country
+outlines and a graticule, :mod:`ai4geo_lab.widgets.basemap`), so it works offline and in any Jupyter set-up.
 """
 
 from __future__ import annotations
@@ -97,9 +97,12 @@ def raster_map(layers: list[Any], footprints: dict[str, Any] | None = None, base
                height: str = "480px") -> Any:
     """An ipyleaflet map of image overlays (and optional GeoJSON footprints by name), fitted to them.
 
-    ``basemap`` is None by default (no tile server is contacted); pass an ipyleaflet basemap to add one.
+    ``basemap`` is None by default: the offline base (country outlines and a graticule; no tile server is
+    contacted); pass ``"osm"``, a tile URL template or an ipyleaflet basemap to add tiles instead.
     """
-    from ipyleaflet import GeoJSON, LayersControl, Map, basemap_to_tiles
+    from ipyleaflet import GeoJSON, LayersControl, Map
+
+    from ai4geo_lab.widgets.basemap import add_base
 
     bounds = [lay.bounds for lay in layers]
     south = min(b[0][0] for b in bounds)
@@ -110,8 +113,7 @@ def raster_map(layers: list[Any], footprints: dict[str, Any] | None = None, base
             layout={"height": height})
     for lay in list(m.layers):
         m.remove(lay)
-    if basemap is not None:
-        m.add(basemap_to_tiles(basemap))
+    add_base(m, basemap)
     for lay in layers:
         m.add(lay)
     for name, geom in (footprints or {}).items():

@@ -2,7 +2,8 @@
 
 All the work is done by :mod:`ai4geo_lab.catalog`; this module only lays out widgets. ``panel.aoi`` (an
 :class:`~ai4geo_lab.aoi.AOI`) and ``panel.results`` (a :class:`~ai4geo_lab.catalog.SearchResults`) are live.
-With no base layer (the default) the map needs no tile server, so it works offline.
+With no base layer (the default) the map needs no tile server, so it works offline: it shows country outlines, a
+graticule and the local catalogue's extent, as the Lab's search panel does.
 """
 
 from __future__ import annotations
@@ -14,24 +15,11 @@ from typing import Any
 import ipywidgets as w
 
 from ai4geo_lab.errors import Ai4geoError
+from ai4geo_lab.widgets.basemap import add_base
 
 FOOTPRINT = {"color": "#e4572e", "weight": 2, "fillOpacity": 0.08, "opacity": 0.9}
 SELECTED = {"color": "#17bebb", "weight": 4, "fillOpacity": 0.25, "opacity": 1.0}
 AOI_STYLE = {"color": "#3454d1", "weight": 2, "fillOpacity": 0.05}
-
-
-def _base_layer(basemap: Any) -> Any:
-    from ipyleaflet import TileLayer, basemap_to_tiles, basemaps
-
-    if basemap is None:
-        return None
-    if isinstance(basemap, TileLayer):
-        return basemap
-    if basemap == "osm":
-        return basemap_to_tiles(basemaps.OpenStreetMap.Mapnik)
-    if isinstance(basemap, str):
-        return TileLayer(url=basemap, max_zoom=20, name="base")
-    return basemap_to_tiles(basemap)
 
 
 class SearchPanel(w.VBox):
@@ -40,7 +28,8 @@ class SearchPanel(w.VBox):
     Draw a rectangle or polygon (or load a saved AOI or a vector file), choose provider, collection, dates and
     maximum cloud cover, press Search: results appear in a table and as footprints (clicking either highlights
     both), with a quicklook of the selection, previous/next pages, and "Download selected" with a progress bar.
-    ``basemap``: None (blank, offline), ``"osm"``, a tile URL template, an ``ipyleaflet`` basemap or TileLayer.
+    ``basemap``: None (the offline base: country outlines and a graticule), ``"osm"``, a tile URL template, an
+    ``ipyleaflet`` basemap or TileLayer. The local catalogue's extent is drawn over it (a dashed box).
     """
 
     def __init__(self, provider: str | None = "local", collection: str | None = None,
@@ -55,9 +44,9 @@ class SearchPanel(w.VBox):
         self.aoi: Any = None
         self.results: Any = None
         self._pages: list[Any] = []
-        base = _base_layer(basemap)
-        self.map = Map(center=center or self._default_center(), zoom=zoom, layers=(base,) if base else (),
-                       scroll_wheel_zoom=True, layout=w.Layout(height="420px", width="100%"))
+        self.map = Map(center=center or self._default_center(), zoom=zoom, layers=(), scroll_wheel_zoom=True,
+                       layout=w.Layout(height="420px", width="100%"))
+        add_base(self.map, basemap, workspace, catalogue=True)
         self.map.add(ScaleControl(position="bottomleft"))
         self.draw = DrawControl(rectangle={"shapeOptions": AOI_STYLE}, polygon={"shapeOptions": AOI_STYLE},
                                 polyline={}, circlemarker={}, circle={}, marker={}, edit=False, remove=True)
@@ -94,7 +83,7 @@ class SearchPanel(w.VBox):
         self.next_button = w.Button(description="Next ▶", disabled=True)
         self.prev_button.on_click(lambda _: self._previous())
         self.next_button.on_click(lambda _: self._next())
-        self.quicklook = w.Image(format="png", layout=w.Layout(max_width="256px", max_height="256px"))
+        self.quicklook = w.Image(format="png", layout=w.Layout(max_width="256px", max_height="256px", display="none"))
         self.download_button = w.Button(description="Download selected", icon="download", disabled=True)
         self.download_button.on_click(lambda _: self.download_selected())
         self.progress = w.FloatProgress(value=0, min=0, max=1, description="Download",
@@ -207,16 +196,16 @@ class SearchPanel(w.VBox):
         self._show_quicklook()
 
     def _show_quicklook(self) -> None:
-        if not self.table.value or self.results is None:
-            self.quicklook.value = b""
-            return
-        try:
-            qls = self.results.select(self.table.value[:1]).quicklooks(workspace=self.workspace)
-            path = qls.get(self.table.value[0])
-            self.quicklook.value = Path(path).read_bytes() if path else b""
-        except Exception as exc:  # a preview must never break the panel
-            self.quicklook.value = b""
-            self.status.value = f"no quicklook: {exc}"
+        data = b""
+        if self.table.value and self.results is not None:
+            try:
+                qls = self.results.select(self.table.value[:1]).quicklooks(workspace=self.workspace)
+                path = qls.get(self.table.value[0])
+                data = Path(path).read_bytes() if path else b""
+            except Exception as exc:  # a preview must never break the panel
+                self.status.value = f"no quicklook: {exc}"
+        self.quicklook.value = data
+        self.quicklook.layout.display = None if data else "none"  # no broken-image icon while there is none
 
     # ---- actions ---------------------------------------------------------------------------------------------
     def search(self) -> Any:

@@ -10,6 +10,8 @@ import pytest
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 FOOTPRINT_STROKE = "#e4572e"
 SELECTED_STROKE = "#17bebb"
+BASE_STROKE = "#8a94a6"  # graticule and country outlines
+EXTENT_STROKE = "#7c3aed"  # the local catalogue's extent
 
 
 @pytest.fixture
@@ -51,6 +53,12 @@ def test_draw_search_and_see_footprints(lab, chromium):
     page.keyboard.press("Shift+Enter")
     page.wait_for_selector(".ai4geo-search-panel .leaflet-container", timeout=90_000)
     page.wait_for_selector(".leaflet-draw-draw-rectangle", timeout=30_000)
+    # offline, the map is not blank: the graticule (and country outlines) and the local catalogue's extent
+    for stroke in (BASE_STROKE, EXTENT_STROKE):
+        page.wait_for_function(f"() => [...document.querySelectorAll(\".ai4geo-search-panel path[stroke='{stroke}']\")]"
+                               ".some(p => { const r = p.getBoundingClientRect(); return r.width + r.height > 20 })",
+                               timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "search_panel_offline_base.png"))
     box = page.locator(".ai4geo-search-panel .leaflet-container").bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
 
