@@ -42,6 +42,9 @@ def test_notebook_runs(notebook: Path, tmp_path: Path, request: pytest.FixtureRe
     if notebook.stem == "01_sample_city_chain":
         assert (tmp_path / "out" / "report.html").stat().st_size > 10_000
         assert (tmp_path / "out" / "products" / "lod1_1" / "buildings.city.json").is_file()
+        shown = [o.get("data", {}) for c in cells for o in c.get("outputs", [])]
+        widgets = [d for d in shown if "application/vnd.jupyter.widget-view+json" in d]
+        assert len(widgets) >= 2  # the products' map and the 3D view
     if notebook.stem == "05_buildings_3d":
         html = (tmp_path / "out" / "buildings_3d.html").read_text()
         assert "Mesh3d" in html.replace("mesh3d", "Mesh3d") and "<script src=\"http" not in html  # offline
