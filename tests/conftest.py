@@ -21,6 +21,19 @@ def shared_data(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_workspace(tmp_path_factory: pytest.TempPathFactory):
+    """The tests' own default workspace (``AI4GEO_WORKSPACE``, inherited by the servers, kernels and commands they
+    start): nothing they register or save lands in the user's ``~/ai4geo-workspace``."""
+    old = os.environ.get("AI4GEO_WORKSPACE")
+    os.environ["AI4GEO_WORKSPACE"] = str(tmp_path_factory.mktemp("workspace"))
+    yield Path(os.environ["AI4GEO_WORKSPACE"])
+    if old is None:
+        os.environ.pop("AI4GEO_WORKSPACE", None)
+    else:
+        os.environ["AI4GEO_WORKSPACE"] = old
+
+
 @pytest.fixture(scope="session")
 def small_city(tmp_path_factory: pytest.TempPathFactory):
     """A 200 m sample city at 1 m/px, made once per test session."""

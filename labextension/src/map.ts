@@ -94,6 +94,42 @@ const LABEL_HEIGHT = 12;
 const textWidth = (text: string) => 6.2 * text.length; // 10 px digits
 const overlaps = (a: Box, b: Box) => a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
 
+/** Where "Go to" takes the map: a point or a box. */
+export type Place = { kind: 'point'; lat: number; lon: number } | { kind: 'box'; bounds: [number, number, number, number] };
+
+/**
+ * Read what a user typed in "Go to": `lat, lon` (a point) or `west, south, east, north` (a box, as a bbox is
+ * written), in degrees, separated by commas, spaces or semicolons. Returns the place, or a message saying what is
+ * wrong with the text.
+ */
+export function parsePlace(text: string): Place | string {
+  const parts = text.trim().split(/[\s,;]+/).filter(p => p.length > 0);
+  const values = parts.map(Number);
+  if (parts.length === 0) {
+    return 'type "lat, lon" or "west, south, east, north" (degrees)';
+  }
+  if (values.some(v => !Number.isFinite(v)) || (values.length !== 2 && values.length !== 4)) {
+    return 'not a place: type "lat, lon" or "west, south, east, north" (degrees)';
+  }
+  const lonOk = (v: number) => v >= -180 && v <= 180;
+  const latOk = (v: number) => v >= -90 && v <= 90;
+  if (values.length === 2) {
+    const [lat, lon] = values;
+    if (!latOk(lat) || !lonOk(lon)) {
+      return `latitude ${lat} or longitude ${lon} out of range (−90…90, −180…180): "lat, lon"`;
+    }
+    return { kind: 'point', lat, lon };
+  }
+  const [west, south, east, north] = values;
+  if (!lonOk(west) || !lonOk(east) || !latOk(south) || !latOk(north)) {
+    return 'a box is "west, south, east, north" with longitudes in −180…180 and latitudes in −90…90';
+  }
+  if (west >= east || south >= north) {
+    return 'a box needs west < east and south < north ("west, south, east, north")';
+  }
+  return { kind: 'box', bounds: [west, south, east, north] };
+}
+
 /**
  * A Leaflet map with the configured tiles, falling back by itself to an offline base (country outlines served by
  * the server extension, and a graticule) when no tile URL is set or the tiles cannot be loaded.
@@ -140,6 +176,7 @@ export class BaseMap {
     }
     this.catalogue.addTo(this.map);
     this.addZoomToCatalogue();
+    this.addGoTo();
     this.graticule.draw(); // again, now that every control has its place
     catalogueListeners.add(this.onCatalogueChanged);
     void this.showCatalogue();
@@ -170,6 +207,55 @@ export class BaseMap {
       }
     });
     new ZoomTo({ position: 'topleft' }).addTo(this.map);
+  }
+
+  /** A field under the buttons: type coordinates or a box and press Enter to go there. */
+  private addGoTo(): void {
+    const GoTo = L.Control.extend({
+      onAdd: () => {
+        const box = L.DomUtil.create('div', 'ai4geo-goto');
+        const input = L.DomUtil.create('input', 'ai4geo-goto-input', box) as HTMLInputElement;
+        input.type = 'text';
+        input.placeholder = 'Go to: lat, lon or W, S, E, N';
+        input.title = 'Type "lat, lon" or a box "west, south, east, north" (degrees), then Enter';
+        input.setAttribute('aria-label', 'Go to coordinates or a box');
+        const message = L.DomUtil.create('div', 'ai4geo-goto-message', box);
+        message.setAttribute('role', 'alert');
+        L.DomEvent.disableClickPropagation(box);
+        L.DomEvent.disableScrollPropagation(box);
+        L.DomEvent.on(input, 'keydown', (e: Event) => {
+          const key = (e as KeyboardEvent).key;
+          e.stopPropagation(); // typing must not drive the map or the Lab's shortcuts
+          if (key === 'Enter') {
+            const error = this.goTo(input.value);
+            input.classList.toggle('ai4geo-invalid', error !== null);
+            input.setAttribute('aria-invalid', String(error !== null));
+            message.textContent = error ?? '';
+          } else if (key === 'Escape') {
+            input.value = '';
+            input.classList.remove('ai4geo-invalid');
+            message.textContent = '';
+          }
+        });
+        return box;
+      }
+    });
+    new GoTo({ position: 'topleft' }).addTo(this.map);
+  }
+
+  /** Go to the place `text` names (see {@link parsePlace}); returns null, or what is wrong with the text. */
+  goTo(text: string): string | null {
+    const place = parsePlace(text);
+    if (typeof place === 'string') {
+      return place;
+    }
+    if (place.kind === 'point') {
+      this.map.setView([place.lat, place.lon], Math.max(this.map.getZoom(), 15));
+    } else {
+      const [west, south, east, north] = place.bounds;
+      this.map.fitBounds(L.latLngBounds([south, west], [north, east]), { maxZoom: 18 });
+    }
+    return null;
   }
 
   private updateZoomButton(): void {
