@@ -140,6 +140,16 @@ def test_cluster_panel_figures_scale_dashboard_and_stop(tmp_path, jupyter_lab, c
             page.locator(".ai4geo-dashboard").wait_for(state="detached", timeout=10_000)
             assert page.locator(".lm-TabBar-tab", has_text="— Status").count() == 0
 
+            # ---- a kernel's cluster that ends: its dashboard tab is marked stopped ----
+            with announce(KernelCluster(), "local", ws, label="ended.ipynb"):
+                ended = panel.locator(".ai4geo-cluster", has_text="ended.ipynb")
+                ended.wait_for(timeout=30_000)  # the list is refreshed every 5 s while the panel is shown
+                ended.locator(".ai4geo-plot[data-plot='status']").click()
+                page.locator(".lm-TabBar-tab", has_text="ended.ipynb — Status").wait_for(timeout=10_000)
+            page.locator(".lm-TabBar-tab", has_text="ended.ipynb — Status (cluster stopped)").wait_for(timeout=30_000)
+            assert "This cluster has stopped" in page.locator(".ai4geo-dashboard-stopped").inner_text()
+            assert ended.count() == 0
+
             # ---- forgetting the kernel's cluster ----
             kernel.locator(".ai4geo-forget").click()
             page.locator(".jp-Dialog").wait_for(timeout=10_000)
