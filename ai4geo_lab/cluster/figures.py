@@ -47,13 +47,33 @@ def summarise(counts: dict[str, Any], identity: dict[str, Any]) -> dict[str, Any
     }
 
 
-async def scheduler_figures(dashboard_link: str | None, timeout: float = 1.5) -> dict[str, Any]:
+async def _by_rpc(scheduler_address: str, timeout: float) -> dict[str, Any]:
+    """Figures from the scheduler's ``identity`` over its own protocol (no tasks nor clients counted there)."""
+    from distributed.core import rpc
+
+    r = rpc(scheduler_address, timeout=timeout)
+    try:
+        identity = await asyncio.wait_for(r.identity(), timeout)
+    except (TimeoutError, OSError) as exc:
+        return {"reachable": False, "error": f"the scheduler did not answer within {timeout:g} s"
+                if isinstance(exc, TimeoutError) else "the scheduler does not answer"}
+    finally:
+        await r.close_rpc()
+    return {**summarise({}, identity), "processing": None, "tasks": None, "clients": None}
+
+
+async def scheduler_figures(dashboard_link: str | None, timeout: float = 1.5,
+                            scheduler_address: str | None = None) -> dict[str, Any]:
     """Figures of the cluster whose dashboard is at ``dashboard_link``, or ``{"reachable": False, "error": ...}``
-    when its scheduler does not answer within ``timeout`` seconds (or has no dashboard)."""
+    when its scheduler does not answer within ``timeout`` seconds. Without a dashboard reachable by URL (none, or a
+    relative link behind a proxy), a plain ``tcp://`` ``scheduler_address`` is asked for its identity instead
+    (then tasks and clients are unknown: ``None``)."""
     from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
     base = _json_base(dashboard_link) if dashboard_link else None
     if base is None:
+        if scheduler_address and scheduler_address.startswith("tcp://"):
+            return await _by_rpc(scheduler_address, timeout)
         return {"reachable": False, "error": "no dashboard to read the figures from"}
     http = AsyncHTTPClient()
 

@@ -48,8 +48,8 @@ def with_dashboard(info: dict[str, Any], base_url: str) -> dict[str, Any]:
 async def with_figures(clusters: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Add each cluster's live ``figures`` (asked of all schedulers at once, each bounded by a short timeout);
     ``workers`` becomes the count the scheduler reports when it answers."""
-    figures = await asyncio.gather(*(scheduler_figures(c.get("dashboard_link"), FIGURES_TIMEOUT_S)
-                                     for c in clusters))
+    figures = await asyncio.gather(*(scheduler_figures(c.get("dashboard_link"), FIGURES_TIMEOUT_S,
+                                                       c.get("scheduler_address")) for c in clusters))
     out = []
     for c, f in zip(clusters, figures, strict=True):
         out.append({**c, "figures": f, "workers": f["workers"] if f.get("reachable") else c.get("workers")})

@@ -12,9 +12,9 @@ export interface IFigures {
   memory?: number;
   memory_limit?: number | null;
   cpu?: number;
-  processing?: number;
-  tasks?: number;
-  clients?: number;
+  processing?: number | null;
+  tasks?: number | null;
+  clients?: number | null;
 }
 
 export interface ICluster {
@@ -124,9 +124,10 @@ class Card {
     this.node.dataset.reachable = String(!!f?.reachable);
     this.node.classList.toggle('ai4geo-cluster-silent', !!f && !f.reachable);
     if (f?.reachable) {
+      // tasks and clients are unknown (null) when the figures came without the dashboard
       this.figures.textContent = [plural(f.workers ?? 0, 'worker'), plural(f.threads ?? 0, 'thread'),
-        `CPU ${Math.round(f.cpu ?? 0)}%`, `${f.processing ?? 0} processing`,
-        plural(f.clients ?? 0, 'client')].join(' · ');
+        `CPU ${Math.round(f.cpu ?? 0)}%`, f.processing == null ? null : `${f.processing} processing`,
+        f.clients == null ? null : plural(f.clients, 'client')].filter(x => x !== null).join(' · ');
       const used = f.memory ?? 0;
       const limit = f.memory_limit ?? 0;
       const share = limit ? Math.min(1, used / limit) : 0;

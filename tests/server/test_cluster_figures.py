@@ -115,3 +115,20 @@ def test_a_kernel_cluster_is_named_after_its_notebook(monkeypatch):
     assert kernel_label() == "map the flood.ipynb" and kernel_label("mine") == "mine"
     monkeypatch.delenv("JPY_SESSION_NAME")
     assert kernel_label() is None
+
+
+@pytest.mark.slow
+async def test_figures_without_a_dashboard_come_from_the_scheduler_itself():
+    from distributed import LocalCluster
+
+    from ai4geo_lab.cluster.figures import scheduler_figures
+
+    async with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address="127.0.0.1:0",
+                            host="127.0.0.1", asynchronous=True) as cluster:
+        f = await scheduler_figures(None, 1.5, cluster.scheduler_address)  # as with no dashboard link
+        assert f["reachable"] and (f["workers"], f["threads"]) == (1, 2) and f["memory_limit"] > 0
+        assert f["clients"] is None  # not known without the dashboard's counts
+    t0 = time.monotonic()
+    f = await scheduler_figures("/user/me/proxy/8787/status", 1.5, cluster.scheduler_address)
+    assert not f["reachable"] and time.monotonic() - t0 < 3  # a closed scheduler: refused, or retried until 1.5 s
+    assert f["error"] in ("the scheduler does not answer", "the scheduler did not answer within 1.5 s")
