@@ -151,11 +151,11 @@ def start_cluster(spec: ClusterConfig | dict | str | Path | None = None) -> Any:
 
 
 @contextmanager
-def connect(spec: ClusterConfig | dict | str | Path | None = None) -> Iterator[Any]:
+def connect(spec: ClusterConfig | dict | str | Path | None = None, label: str | None = None) -> Iterator[Any]:
     """Yield a ``distributed.Client`` for ``spec`` (``None`` for synchronous), closing what it started.
 
     A cluster started here is announced in the workspace (``clusters/``) while it runs, so the Lab's cluster
-    panel shows it too."""
+    panel shows it too, named ``label`` (default: the kernel's notebook, else its kind and address)."""
     config = parse_spec(spec)
     if config.kind == "synchronous":
         yield None
@@ -176,5 +176,5 @@ def connect(spec: ClusterConfig | dict | str | Path | None = None) -> Iterator[A
     from ai4geo_lab.cluster.registry import announce
 
     cluster = start_cluster(config)
-    with cluster, Client(cluster) as client, announce(cluster, config.kind):
+    with cluster, Client(cluster) as client, announce(cluster, config.kind, label=label):
         yield client

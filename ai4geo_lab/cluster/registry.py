@@ -45,6 +45,23 @@ def describe(cluster: Any, kind: str) -> dict[str, Any]:
             "name": getattr(cluster, "name", None)}
 
 
+def title(record: dict[str, Any]) -> str:
+    """A readable name: the label given, else the kind and the scheduler's host:port (never an id alone)."""
+    if record.get("label"):
+        return str(record["label"])
+    address = str(record.get("scheduler_address") or "")
+    where = address.split("://", 1)[-1] if address else "(no address yet)"
+    return f"{record.get('kind') or 'cluster'} at {where}"
+
+
+def kernel_label(label: str | None = None) -> str | None:
+    """``label``, else the notebook a Jupyter kernel runs for (``JPY_SESSION_NAME``, set by Jupyter Server)."""
+    if label:
+        return label
+    session = os.environ.get("JPY_SESSION_NAME", "")
+    return Path(session).name or None if session else None
+
+
 def write_record(cluster_id: str, record: dict[str, Any], workspace: str | Path | None = None) -> Path | None:
     """Write (or update) a record; returns None when the workspace cannot be written (announcing is best effort)."""
     folder = registry_dir(workspace)
@@ -84,10 +101,12 @@ def list_records(workspace: str | Path | None = None) -> list[dict[str, Any]]:
 
 @contextmanager
 def announce(cluster: Any, kind: str, workspace: str | Path | None = None,
-             origin: str = "kernel") -> Iterator[str]:
-    """Keep a record of ``cluster`` while the block runs; yields its id."""
+             origin: str = "kernel", label: str | None = None) -> Iterator[str]:
+    """Keep a record of ``cluster`` while the block runs; yields its id. ``label`` is the name the Lab shows
+    (default: the notebook of the kernel, when Jupyter runs it)."""
     cluster_id = f"{origin}-{os.getpid()}-{secrets.token_hex(3)}"
     rec = {**describe(cluster, kind), "id": cluster_id, "pid": os.getpid(), "origin": origin,
+           "label": kernel_label(label),
            "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     write_record(cluster_id, rec, workspace)
     try:

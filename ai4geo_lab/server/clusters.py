@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlparse
 
@@ -9,7 +10,10 @@ import tornado.web
 from jupyter_server.utils import url_path_join
 from pydantic import BaseModel, Field
 
+from ai4geo_lab.cluster.figures import scheduler_figures
 from ai4geo_lab.server.base import BaseHandler, json_errors
+
+FIGURES_TIMEOUT_S = 1.5
 
 
 class StartBody(BaseModel):
@@ -41,13 +45,25 @@ def with_dashboard(info: dict[str, Any], base_url: str) -> dict[str, Any]:
     return {**info, "dashboard_url": url}
 
 
+async def with_figures(clusters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add each cluster's live ``figures`` (asked of all schedulers at once, each bounded by a short timeout);
+    ``workers`` becomes the count the scheduler reports when it answers."""
+    figures = await asyncio.gather(*(scheduler_figures(c.get("dashboard_link"), FIGURES_TIMEOUT_S,
+                                                       c.get("scheduler_address")) for c in clusters))
+    out = []
+    for c, f in zip(clusters, figures, strict=True):
+        out.append({**c, "figures": f, "workers": f["workers"] if f.get("reachable") else c.get("workers")})
+    return out
+
+
 class ClustersHandler(BaseHandler):
-    """GET: clusters (this server's, then those kernels announced). POST {spec, name?}: start one."""
+    """GET: clusters (this server's, then those kernels announced) with their live figures. POST {spec, name?}:
+    start one."""
 
     @tornado.web.authenticated
     @json_errors
     async def get(self) -> None:
-        found = await self.call(self.clusters.list)
+        found = await with_figures(await self.call(self.clusters.list))
         self.reply([with_dashboard(c, self.base_url) for c in found])
 
     @tornado.web.authenticated
@@ -59,7 +75,8 @@ class ClustersHandler(BaseHandler):
 
 
 class ClusterHandler(BaseHandler):
-    """PATCH {workers}: scale. DELETE: stop."""
+    """PATCH {workers}: scale. DELETE: stop one of this server's clusters; ``DELETE ?forget=true``: forget the
+    record of one a kernel started (it keeps running: only its kernel can close it)."""
 
     @tornado.web.authenticated
     @json_errors
@@ -71,6 +88,9 @@ class ClusterHandler(BaseHandler):
     @tornado.web.authenticated
     @json_errors
     async def delete(self, cluster_id: str) -> None:
-        await self.call(self.clusters.stop, cluster_id)
+        if self.get_query_argument("forget", "") in ("1", "true"):
+            await self.call(self.clusters.forget, cluster_id)
+        else:
+            await self.call(self.clusters.stop, cluster_id)
         self.set_status(204)
         self.finish()

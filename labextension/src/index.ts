@@ -9,7 +9,7 @@ import { IStateDB } from '@jupyterlab/statedb';
 import { IFrame } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 import { api, describeError, post } from './api';
-import { ClusterPanel, ICluster, plotUrl } from './clusters';
+import { ClusterPanel, ICluster, IDashboards, plotUrl } from './clusters';
 import { City3DHost, isCityJSON } from './cityfile';
 import { cityIcon, clusterIcon, mapIcon, recipeIcon, searchIcon, stepsIcon } from './icons';
 import { insertCode } from './insert';
@@ -55,19 +55,52 @@ const clusters: JupyterFrontEndPlugin<void> = {
   requires: [INotebookTracker],
   optional: [ILayoutRestorer],
   activate: (app: JupyterFrontEnd, tracker: INotebookTracker, restorer: ILayoutRestorer | null) => {
-    const open = (c: ICluster, plot: string, title: string) => {
-      const frame = new IFrame({ sandbox: ['allow-scripts', 'allow-same-origin'] });
-      frame.url = plotUrl(c, plot);
-      const widget = new MainAreaWidget({ content: frame });
-      widget.id = `ai4geo-dashboard-${c.id}-${plot}`;
-      widget.title.label = `${title} — ${c.label ?? c.kind}`;
-      widget.title.icon = clusterIcon;
-      widget.title.closable = true;
-      widget.addClass('ai4geo-dashboard');
-      app.shell.add(widget, 'main', { mode: 'split-right' });
-      app.shell.activateById(widget.id);
+    // dashboard tabs by cluster id: opened as tabs of the main area (beside the first dashboard tab, else beside
+    // the current tab), never as narrow splits; closed or marked when their cluster stops
+    const opened = new Map<string, MainAreaWidget<IFrame>[]>();
+    const dashboards: IDashboards = {
+      open: (c: ICluster, plot: string, title: string) => {
+        const id = `ai4geo-dashboard-${c.id}-${plot}`;
+        const mine = (opened.get(c.id) ?? []).filter(w => !w.isDisposed);
+        const existing = mine.find(w => w.id === id);
+        if (existing) {
+          app.shell.activateById(id);
+          return;
+        }
+        const frame = new IFrame({ sandbox: ['allow-scripts', 'allow-same-origin'] });
+        frame.url = plotUrl(c, plot);
+        const widget = new MainAreaWidget({ content: frame });
+        widget.id = id;
+        widget.title.label = `${c.title} — ${title}`;
+        widget.title.caption = `Dask dashboard of ${c.title}: ${title} (${c.scheduler_address ?? ''})`;
+        widget.title.icon = clusterIcon;
+        widget.title.closable = true;
+        widget.addClass('ai4geo-dashboard');
+        widget.node.dataset.cluster = c.id;
+        widget.node.dataset.plot = plot;
+        const first = [...opened.values()].flat().find(w => !w.isDisposed && w.isAttached);
+        app.shell.add(widget, 'main', first ? { mode: 'tab-after', ref: first.id } : { mode: 'tab-after' });
+        opened.set(c.id, [...mine, widget]);
+        app.shell.activateById(widget.id);
+      },
+      clusterGone: (clusterId: string, closed: boolean) => {
+        const mine = (opened.get(clusterId) ?? []).filter(w => !w.isDisposed);
+        opened.delete(clusterId);
+        for (const w of mine) {
+          if (closed) {
+            w.dispose();
+          } else {
+            w.title.label = `${w.title.label} (cluster stopped)`;
+            w.addClass('ai4geo-dashboard-stopped');
+            const note = new Widget();
+            note.node.textContent = 'This cluster has stopped: the dashboard no longer updates.';
+            note.addClass('ai4geo-dashboard-stopped-note');
+            w.toolbar.addItem('stopped', note);
+          }
+        }
+      }
     };
-    const panel = new ClusterPanel(code => insertCode(app, tracker, code), open);
+    const panel = new ClusterPanel(code => insertCode(app, tracker, code), dashboards);
     panel.title.icon = clusterIcon;
     app.shell.add(panel, 'left', { rank: 660 });
     restorer?.add(panel, 'ai4geo-clusters');

@@ -93,7 +93,8 @@ def test_connect_announces_its_cluster(tmp_path, monkeypatch):
     from ai4geo_lab.cluster.registry import list_records
 
     monkeypatch.setenv("AI4GEO_WORKSPACE", str(tmp_path))
-    with connect("local:1") as client:
+    with connect("local:1", label="flood") as client:
         (rec,) = list_records()
         assert rec["scheduler_address"] == client.scheduler.address and rec["origin"] == "kernel"
+        assert rec["label"] == "flood"
     assert list_records() == []
