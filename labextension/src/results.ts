@@ -340,12 +340,13 @@ export class ResultsView {
 
   private drawTable(): void {
     const hasPlatform = this.features.some(f => platformOf(f) !== null);
+    // the cloud cover right after the date: the two values most items are chosen on fit in the side bar's width
     const columns: [SortKey | null, string, string][] = [
       [null, '', 'ai4geo-col-select'],
       [null, '', 'ai4geo-col-look'],
       ['date', 'Date', 'ai4geo-col-date'],
-      ['collection', 'Collection', 'ai4geo-col-collection'],
       ['cloud', 'Cloud %', 'ai4geo-col-cloud ai4geo-num'],
+      ['collection', 'Collection', 'ai4geo-col-collection'],
       ...(hasPlatform ? [['platform', 'Platform', 'ai4geo-col-platform'] as [SortKey, string, string]] : []),
       ['id', 'Id', 'ai4geo-col-id']
     ];
@@ -405,8 +406,8 @@ export class ResultsView {
       h('td', { class: 'ai4geo-col-select' }, check),
       h('td', { class: 'ai4geo-col-look' }, look),
       cell(when, 'ai4geo-col-date', p.datetime ?? undefined),
-      cell(p.collection ?? null, 'ai4geo-col-collection'),
       cell(cloud, 'ai4geo-col-cloud ai4geo-num'),
+      cell(p.collection ?? null, 'ai4geo-col-collection'),
       hasPlatform ? cell(platformOf(f), 'ai4geo-col-platform') : null,
       cell(shortId(f.id), 'ai4geo-col-id ai4geo-item-id', f.id)
     );

@@ -133,7 +133,7 @@ def _drive(page) -> None:
     assert count.inner_text() == "9 of 9 results"
     assert panel.locator(".ai4geo-results tbody tr").count() == 9
     headers = [t.strip() for t in panel.locator(".ai4geo-results thead th").all_inner_texts()]
-    assert headers == ["", "", "Date", "Collection", "Cloud %", "Platform", "Id"], headers
+    assert headers == ["", "", "Date", "Cloud %", "Collection", "Platform", "Id"], headers
     # a missing cloud cover is a dash; the id is shortened, whole on hover
     assert _column(panel, "ai4geo-col-cloud").count("—") == 1
     one_id = panel.locator(".ai4geo-results tbody tr[data-id='series-2024-05-02-cell0'] td.ai4geo-col-id")
@@ -169,6 +169,10 @@ def _drive(page) -> None:
                                   "return Math.round(r.getBoundingClientRect().right) }")
         rights.add(r)
     assert len(rights) == 1, rights
+    # at the side bar's width the date and the cloud cover are seen without scrolling
+    scroll = panel.locator(".ai4geo-results-scroll").bounding_box()
+    cloud_box = panel.locator(".ai4geo-sort[data-key='cloud']").bounding_box()
+    assert cloud_box["x"] + cloud_box["width"] <= scroll["x"] + scroll["width"] + 1, (cloud_box, scroll)
     panel.screenshot(path=str(ARTIFACTS / "lab_results_sorted.png"))
 
     # the date histogram: months January to September, every bar drawn
