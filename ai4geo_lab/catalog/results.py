@@ -124,15 +124,21 @@ class SearchResults:
 
     # ---- exports --------------------------------------------------------------------------------------------
     def to_geojson(self) -> dict[str, Any]:
-        """A GeoJSON FeatureCollection (JSON-serialisable dict): one feature per item with its summary properties,
+        """A GeoJSON FeatureCollection (JSON-serialisable dict): one feature per item with its summary properties
+        (id, collection, provider, datetime, cloud_cover, quicklook, platform and instruments when known, assets),
         plus paging (``page``, ``next_token``), the request and the notes as foreign members."""
         features = []
         for it, row in zip(self.items, self.frame.itertuples(index=False), strict=True):
             cloud = None if pd.isna(row.cloud_cover) else float(row.cloud_cover)
             when = None if pd.isna(row.datetime) else row.datetime.isoformat().replace("+00:00", "Z")
+            props = it.get("properties") or {}
+            instruments = props.get("instruments")
             features.append({"type": "Feature", "id": row.id, "geometry": it.get("geometry"), "bbox": it.get("bbox"),
                              "properties": {"id": row.id, "collection": row.collection, "provider": row.provider,
                                             "datetime": when, "cloud_cover": cloud, "quicklook": row.quicklook,
+                                            "platform": props.get("platform"),
+                                            "instruments": list(instruments) if isinstance(instruments, list)
+                                            else None,
                                             "assets": sorted((it.get("assets") or {}).keys())}})
         return {"type": "FeatureCollection", "features": features, "page": self.page, "limit": self.request.limit,
                 "next_token": self.next_token, "provider": self.provider, "notes": self.notes,

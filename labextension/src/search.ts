@@ -5,11 +5,15 @@ import { api, describeError, post } from './api';
 import { field, h } from './dom';
 import { L } from './leaflet';
 import { BaseMap, catalogueChanged, IMapConfig } from './map';
+import { ResultsView } from './results';
 import type { SearchRequest } from '../schema/search_request';
 
 const AOI_STYLE = { color: '#3454d1', weight: 2, fillOpacity: 0.05 };
 const FOOTPRINT_STYLE = { color: '#e4572e', weight: 2, fillOpacity: 0.08, opacity: 0.9, className: 'ai4geo-footprint' };
 const SELECTED_STYLE = { color: '#17bebb', weight: 4, fillOpacity: 0.25, opacity: 1 };
+// a footprint with its quicklook drawn in it: the outline only, so the image shows
+const LOOK_STYLE = { fillOpacity: 0 };
+const LOOK_PANE = 'ai4geo-looks'; // under the footprints' outlines
 const COMMON = new Set(['aoi', 'start', 'end', 'max_cloud']);
 
 /** The search form's body: SearchRequest's fields (less the paging state), and a saved AOI by name. */
@@ -31,8 +35,9 @@ interface IPage {
 }
 
 /**
- * The search panel: a map to draw or load an AOI, the search form, the results (list and footprints) with pages,
- * quicklooks, download of the selection with progress, and the code of the search for a notebook.
+ * The search panel: a map to draw or load an AOI, the search form, the results (a date histogram that filters a
+ * sortable table, and footprints) with pages, quicklooks drawn on their footprints, download of the selection with
+ * progress, and the code of the search for a notebook.
  * All searching happens on the server (the core API); this panel only holds the page tokens of its own results.
  */
 export class SearchPanel extends Widget {
@@ -45,6 +50,8 @@ export class SearchPanel extends Widget {
   private history: SearchRequest[] = []; // requests of the pages before this one
   private selected = new Set<string>();
   private layersById = new Map<string, Leaflet.Path>();
+  private looks = new Map<string, Leaflet.ImageOverlay>(); // quicklooks drawn on their footprints
+  private lookUrls = new Map<string, string>();
   private drawn = 0;
 
   private mapNode = h('div', { class: 'ai4geo-map' });
@@ -62,7 +69,13 @@ export class SearchPanel extends Widget {
   private extra = h('div', { class: 'ai4geo-queryables' });
   private status = h('div', { class: 'ai4geo-status' });
   private summary = h('div', { class: 'ai4geo-summary' });
-  private list = h('ul', { class: 'ai4geo-results' });
+  private results = new ResultsView({
+    toggle: (id, on) => this.toggle(id, on),
+    focus: id => this.focus(id),
+    hover: (id, on) => this.hover(id, on),
+    quicklook: (id, show) => this.quicklook(id, show),
+    filtered: visible => this.filterFootprints(visible)
+  });
   private prevButton = h('button', { class: 'jp-Button ai4geo-prev', disabled: true }, '◀ Previous');
   private nextButton = h('button', { class: 'jp-Button ai4geo-next', disabled: true }, 'Next ▶');
   private downloadButton = h('button', { class: 'jp-Button ai4geo-download', disabled: true }, 'Download selected');
@@ -136,7 +149,7 @@ export class SearchPanel extends Widget {
       ),
       this.status,
       this.summary,
-      this.list,
+      this.results.node,
       h('div', { class: 'ai4geo-row' }, this.prevButton, this.nextButton, this.downloadButton),
       this.progress,
       this.progressText
@@ -156,6 +169,7 @@ export class SearchPanel extends Widget {
     this.mapNode.setAttribute('data-base', this.base.mode);
     const map = this.base.map;
     this.aoiLayer.addTo(map);
+    map.createPane(LOOK_PANE).style.zIndex = '390';
     map.pm.addControls({
       position: 'topleft',
       drawMarker: false,
@@ -468,16 +482,20 @@ export class SearchPanel extends Widget {
     this.selected.clear();
     this.layersById.clear();
     this.footprints?.remove();
+    this.looks.forEach(look => look.remove());
+    this.looks.clear();
+    this.lookUrls.clear();
     const map = this.base!.map;
     this.footprints = L.geoJSON(page as any, {
       style: () => FOOTPRINT_STYLE,
       onEachFeature: (feature: any, layer: any) => {
         this.layersById.set(feature.id, layer);
+        layer.on('add', () => layer.getElement()?.setAttribute('data-id', feature.id));
         layer.on('click', () => this.toggle(feature.id));
         layer.bindTooltip(`${feature.id}<br>${feature.properties.datetime ?? ''}`, { sticky: true });
       }
     } as any).addTo(map);
-    this.list.replaceChildren(...page.features.map(f => this.row(f)));
+    this.results.show(page.features);
     const more = page.next_token ? ', more on the next page' : '';
     this.summary.textContent = `${page.count} items (page ${page.page}${more}) from ${page.provider}`;
     this.summary.dataset.count = String(page.count);
@@ -489,25 +507,13 @@ export class SearchPanel extends Widget {
     }
   }
 
-  private row(feature: any): HTMLElement {
-    const p = feature.properties;
-    const check = h('input', { type: 'checkbox', class: 'ai4geo-select', dataset: { id: feature.id } });
-    check.onchange = () => this.toggle(feature.id, check.checked);
-    const cloud = p.cloud_cover === null || p.cloud_cover === undefined ? '' : ` · ☁ ${p.cloud_cover.toFixed(0)} %`;
-    const look = h('button', { class: 'jp-Button ai4geo-quicklook-button', title: 'show the quicklook' }, 'Quicklook');
-    const img = h('img', { class: 'ai4geo-quicklook', hidden: true, alt: `quicklook of ${feature.id}` });
-    look.onclick = () => void this.quicklook(feature.id, img);
-    const li = h(
-      'li',
-      { dataset: { id: feature.id } },
-      h('label', {}, check, h('span', { class: 'ai4geo-item-id' }, feature.id)),
-      h('div', { class: 'ai4geo-item-meta' }, `${(p.datetime ?? '').slice(0, 19)} · ${p.collection}${cloud}`, look),
-      img
-    );
-    li.onmouseenter = () => this.layersById.get(feature.id)?.setStyle({ weight: 4 });
-    li.onmouseleave = () => this.layersById.get(feature.id)?.setStyle(
-      this.selected.has(feature.id) ? SELECTED_STYLE : FOOTPRINT_STYLE);
-    return li;
+  private styleOf(id: string): Leaflet.PathOptions {
+    const base = this.selected.has(id) ? SELECTED_STYLE : FOOTPRINT_STYLE;
+    return this.looks.has(id) ? { ...base, ...LOOK_STYLE } : base;
+  }
+
+  private hover(id: string, on: boolean): void {
+    this.layersById.get(id)?.setStyle(on ? { ...this.styleOf(id), weight: 4 } : this.styleOf(id));
   }
 
   private toggle(id: string, on?: boolean): void {
@@ -517,32 +523,88 @@ export class SearchPanel extends Widget {
     } else {
       this.selected.delete(id);
     }
-    this.layersById.get(id)?.setStyle(want ? SELECTED_STYLE : FOOTPRINT_STYLE);
-    const box = this.list.querySelector<HTMLInputElement>(`input[data-id="${CSS.escape(id)}"]`);
-    if (box) {
-      box.checked = want;
-      box.closest('li')?.classList.toggle('ai4geo-selected', want);
-    }
+    this.layersById.get(id)?.setStyle(this.styleOf(id));
+    this.results.setSelected(id, want);
     this.downloadButton.disabled = this.selected.size === 0;
     this.downloadButton.textContent = this.selected.size ? `Download selected (${this.selected.size})` :
       'Download selected';
   }
 
-  private async quicklook(id: string, img: HTMLImageElement): Promise<void> {
-    if (!img.hidden) {
-      img.hidden = true;
+  /** A row was clicked: its item is selected and the map zooms to its footprint. */
+  private focus(id: string): void {
+    this.toggle(id, true);
+    const layer = this.layersById.get(id) as Leaflet.Polygon | undefined;
+    if (layer && this.base) {
+      this.base.map.fitBounds(layer.getBounds(), { maxZoom: 17, padding: [20, 20] });
+      layer.bringToFront();
+    }
+  }
+
+  /** Only the footprints (and quicklooks) of the rows shown stay on the map. */
+  private filterFootprints(visible: Set<string>): void {
+    if (!this.footprints || !this.base) {
       return;
     }
-    try {
-      const urls = await post<Record<string, string>>('quicklooks', { request: this.page!.request, ids: [id] });
-      if (urls[id]) {
-        img.src = urls[id];
-        img.hidden = false;
-      } else {
-        this.say(`no quicklook for ${id}`);
+    for (const [id, layer] of this.layersById) {
+      const on = visible.has(id);
+      if (on && !this.footprints.hasLayer(layer)) {
+        this.footprints.addLayer(layer);
+      } else if (!on && this.footprints.hasLayer(layer)) {
+        this.footprints.removeLayer(layer);
       }
+      const look = this.looks.get(id);
+      if (look && on !== this.base.map.hasLayer(look)) {
+        if (on) {
+          look.addTo(this.base.map);
+        } else {
+          look.remove();
+        }
+      }
+    }
+    this.mapNode.dataset.footprints = String(visible.size);
+  }
+
+  /** Draw (or take away) the item's quicklook on its footprint; resolves to whether it is drawn. */
+  private async quicklook(id: string, show: boolean): Promise<boolean> {
+    const layer = this.layersById.get(id) as Leaflet.Polygon | undefined;
+    if (!show) {
+      this.looks.get(id)?.remove();
+      this.looks.delete(id);
+      layer?.setStyle(this.styleOf(id));
+      return false;
+    }
+    if (!layer || !this.base) {
+      return false;
+    }
+    try {
+      let url = this.lookUrls.get(id);
+      if (!url) {
+        const urls = await post<Record<string, string>>('quicklooks', { request: this.page!.request, ids: [id] });
+        url = urls[id];
+      }
+      if (!url) {
+        this.say(`no quicklook for ${id}`);
+        return false;
+      }
+      this.lookUrls.set(id, url);
+      const look = L.imageOverlay(url, layer.getBounds(), {
+        className: 'ai4geo-quicklook-overlay',
+        alt: `quicklook of ${id}`,
+        interactive: false,
+        pane: LOOK_PANE
+      });
+      look.addTo(this.base.map);
+      look.getElement()?.setAttribute('data-id', id);
+      this.looks.set(id, look);
+      layer.setStyle(this.styleOf(id));
+      layer.bringToFront();
+      if (!this.base.map.getBounds().intersects(layer.getBounds())) {
+        this.base.map.fitBounds(layer.getBounds(), { maxZoom: 17 });
+      }
+      return true;
     } catch (err) {
       this.say(describeError(err), true);
+      return false;
     }
   }
 

@@ -102,6 +102,8 @@ def test_exports(local, city_items):
     assert gj["type"] == "FeatureCollection" and len(gj["features"]) == len(res)
     assert {"id", "collection", "provider", "datetime", "cloud_cover", "quicklook"} <= set(gj["features"][0]
                                                                                              ["properties"])
+    first = gj["features"][0]["properties"]
+    assert first["platform"] == "ai4geo-sample" and first["instruments"] == ["pan"]
     ic = pystac.ItemCollection.from_dict(res.to_stac())
     assert sorted(i.id for i in ic) == sorted(res.ids)
     assert all(Path(a.href).is_file() for i in ic for a in i.assets.values())

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from ai4geo_lab.recipes import list_recipes
+from tests.labextension.test_map_browser import _lab_args
 
 PACKAGE = Path(__file__).resolve().parents[2] / "ai4geo_lab"
 
@@ -28,28 +29,6 @@ def _installed_labextension() -> Path | None:
         if (Path(folder) / "ai4geo-lab" / "package.json").is_file():
             return Path(folder)
     return None
-
-
-def _lab_args(tmp_path: Path) -> list[str]:
-    """Server options: the extension as installed, else the one built in the source tree (a development setup)."""
-    # a tile server that cannot answer (as with no network): the panel must fall back to its offline map
-    import socket
-
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{s.getsockname()[1]}/{{z}}/{{x}}/{{y}}.png"
-    args = ["--ServerApp.jpserver_extensions={'ai4geo_lab.server': True}", f"--Ai4geoLab.tile_url={dead}"]
-    if _installed_labextension() is None:
-        built = PACKAGE / "labextension"
-        if not (built / "package.json").is_file():
-            if os.environ.get("CI") == "true":
-                pytest.fail("the Lab extension is neither installed nor built")
-            pytest.skip("the Lab extension is not built (bash scripts/setup.sh builds and installs it)")
-        extra = tmp_path / "labextensions"
-        extra.mkdir()
-        (extra / "ai4geo-lab").symlink_to(built)
-        args.append(f"--LabApp.extra_labextensions_path={extra}")
-    return args
 
 
 @pytest.mark.slow
@@ -84,7 +63,8 @@ def test_panels_in_a_real_lab(tmp_path, small_city, jupyter_lab, chromium):
     everything = search(None, "sample-ortho", provider="local", workspace=ws)
     root = tmp_path / "lab"
     root.mkdir()
-    url, token, started = jupyter_lab(root, {"AI4GEO_WORKSPACE": str(ws)}, tuple(_lab_args(tmp_path)))
+    args, _ = _lab_args(tmp_path)  # the extension built in this tree, else the installed one
+    url, token, started = jupyter_lab(root, {"AI4GEO_WORKSPACE": str(ws)}, tuple(args))
     server_up = time.monotonic() - started
 
     page = chromium.new_page(viewport={"width": 1500, "height": 1000})
@@ -154,13 +134,16 @@ def _drive(page, root, ws, started, server_up, artifacts, everything):
     page.wait_for_function("() => document.querySelector('#ai4geo-search .ai4geo-summary').dataset.count === '2'",
                            timeout=60_000)
     count = int(summary.get_attribute("data-count"))
-    assert panel.locator(".ai4geo-results li").count() == count
+    assert panel.locator(".ai4geo-results tbody tr").count() == count
+    assert panel.locator(".ai4geo-results-count").inner_text() == f"{count} of {count} results"
     page.locator("#ai4geo-search path.leaflet-interactive[stroke='#e4572e']").first.wait_for()
     panel.locator(".ai4geo-select").first.check()
     page.screenshot(path=str(artifacts / "lab_search_panel.png"))
-    panel.locator(".ai4geo-quicklook-button").first.click()  # a PNG made on the server from the image itself
-    page.wait_for_function("() => { const i = document.querySelector('#ai4geo-search .ai4geo-quicklook:not([hidden])');"
-                           " return i && i.complete && i.naturalWidth > 0 }", timeout=60_000)
+    # a PNG made on the server from the image itself, drawn on its footprint in the map
+    panel.locator(".ai4geo-quicklook-button").first.click()
+    page.wait_for_function("() => { const i = document.querySelector('#ai4geo-search .ai4geo-map "
+                           "img.ai4geo-quicklook-overlay'); return i && i.complete && i.naturalWidth > 0 }",
+                           timeout=60_000)
     page.screenshot(path=str(artifacts / "lab_search_quicklook.png"))
 
     # ---- insert code: no notebook is open, so a new one; it names the saved AOI ----
