@@ -140,10 +140,16 @@ class View3D:
                             self.max_dsm_pixels)
 
     def render(self) -> None:
-        """Redraw the figure into the widget's output."""
-        self.output.clear_output(wait=True)
-        with self.output:
-            self.figure().show(renderer="plotly_mimetype")
+        """Redraw the figure into the widget's output.
+
+        The output is set as data, not captured with ``with self.output: fig.show()``: capturing routes the
+        kernel's messages through the widget, and a notebook run headless (papermill, nbclient) could then wait
+        forever for a cell that had finished.
+        """
+        import plotly.io as pio
+
+        bundle = pio.renderers["plotly_mimetype"].to_mimebundle(self.figure().to_dict())
+        self.output.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -63,6 +63,12 @@ def test_scene_figure_and_offline_page(tmp_path) -> None:
     assert view.figure().data[-1].type == "mesh3d"
     view.terrain.value = False
     assert all(t.type == "mesh3d" for t in view.figure().data)
+    # the widget's output holds the figure drawn for the switches (one plotly output, terrain left out)
+    (shown,) = view.output.outputs
+    traces = shown["data"]["application/vnd.plotly.v1+json"]["data"]
+    assert traces and all(t["type"] == "mesh3d" for t in traces)
+    view.terrain.value = True
+    assert any(t["type"] == "surface" for t in view.output.outputs[0]["data"]["application/vnd.plotly.v1+json"]["data"])
 
 
 def test_params_form_validates_like_the_config() -> None:
