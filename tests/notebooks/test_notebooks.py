@@ -34,8 +34,9 @@ def test_notebook_runs(notebook: Path, tmp_path: Path, request: pytest.FixtureRe
 
         params |= {"DATA": str(shared_data("buildings")), "EPOCHS": 2, "SAMPLES_PER_EPOCH": 16, "ATL_EPOCHS": 1}
     out = tmp_path / notebook.name
+    # a cell that never ends fails in 10 minutes, naming itself, instead of holding the run until the test's timeout
     papermill.execute_notebook(str(notebook), str(out), parameters=params, cwd=str(tmp_path),
-                               kernel_name="python3", progress_bar=False)
+                               kernel_name="python3", progress_bar=False, execution_timeout=600)
     cells = json.loads(out.read_text())["cells"]
     errors = [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
