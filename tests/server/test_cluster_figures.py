@@ -5,12 +5,12 @@ clusters kernels announce, and forgetting one of them."""
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import time
 
 import pytest
-from tornado.httpclient import HTTPClientError
+
+from tests.server.conftest import api_json, server_config
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -22,49 +22,36 @@ def workspace(tmp_path):
 
 @pytest.fixture
 def jp_server_config(workspace):
-    from traitlets.config import Config
-
-    return Config({"ServerApp": {"jpserver_extensions": {"ai4geo_lab.server": True}},
-                   "Ai4geoLab": {"workspace": str(workspace), "tile_url": ""}})
-
-
-async def _json(jp_fetch, *parts, method="GET", body=None, expect=200, **kw):
-    try:
-        resp = await jp_fetch("ai4geo", *parts, method=method, body=None if body is None else json.dumps(body), **kw)
-    except HTTPClientError as exc:
-        assert exc.code == expect, exc.response.body if exc.response else exc
-        return json.loads(exc.response.body)
-    assert resp.code == expect, resp.body
-    return json.loads(resp.body) if resp.body else None
+    return server_config(workspace=str(workspace))
 
 
 @pytest.mark.slow
 async def test_figures_of_a_real_local_cluster(jp_fetch):
     from distributed import Client
 
-    started = await _json(jp_fetch, "clusters", method="POST", body={"spec": "local:1"}, expect=201)
+    started = await api_json(jp_fetch, "clusters", method="POST", body={"spec": "local:1"}, expect=201)
     try:
         assert started["title"].startswith("local at 127.0.0.1:")  # no label given: kind and address
-        (c,) = await _json(jp_fetch, "clusters")
+        (c,) = await api_json(jp_fetch, "clusters")
         f = c["figures"]
         assert f["reachable"] and (f["workers"], f["threads"], f["clients"]) == (1, 1, 0)
         assert 0 < f["memory"] < f["memory_limit"] and f["cpu"] >= 0 and f["processing"] == 0
 
         async with Client(c["scheduler_address"], asynchronous=True):
-            (c,) = await _json(jp_fetch, "clusters")
+            (c,) = await api_json(jp_fetch, "clusters")
             assert c["figures"]["clients"] == 1
 
         t0 = time.monotonic()
-        scaled = await _json(jp_fetch, "clusters", c["id"], method="PATCH", body={"workers": 2})
+        scaled = await api_json(jp_fetch, "clusters", c["id"], method="PATCH", body={"workers": 2})
         assert scaled["target"] == 2 and time.monotonic() - t0 < 10  # the request returns before the workers come
         deadline = time.monotonic() + 60
-        while (c := (await _json(jp_fetch, "clusters"))[0])["figures"]["workers"] < 2:
+        while (c := (await api_json(jp_fetch, "clusters"))[0])["figures"]["workers"] < 2:
             assert time.monotonic() < deadline, c
             await asyncio.sleep(0.5)
         assert c["workers"] == 2 and c["figures"]["threads"] == 2 and c["target"] == 2
     finally:
-        await _json(jp_fetch, "clusters", started["id"], method="DELETE", expect=204)
-    assert await _json(jp_fetch, "clusters") == []
+        await api_json(jp_fetch, "clusters", started["id"], method="DELETE", expect=204)
+    assert await api_json(jp_fetch, "clusters") == []
 
 
 async def test_a_silent_scheduler_is_flagged_quickly_and_kernel_clusters_have_names(jp_fetch, workspace):
@@ -87,7 +74,7 @@ async def test_a_silent_scheduler_is_flagged_quickly_and_kernel_clusters_have_na
     try:
         with announce(Silent(), "local", workspace, label="flood.ipynb"), announce(Gone(), "slurm", workspace):
             t0 = time.monotonic()
-            listed = await _json(jp_fetch, "clusters")
+            listed = await api_json(jp_fetch, "clusters")
             assert time.monotonic() - t0 < 4  # both asked at once, each within 1.5 s
             by_title = {c["title"]: c for c in listed}
             assert set(by_title) == {"flood.ipynb", "slurm at 127.0.0.1:1"}
@@ -97,11 +84,12 @@ async def test_a_silent_scheduler_is_flagged_quickly_and_kernel_clusters_have_na
             assert not gone["reachable"] and gone["error"].startswith("the scheduler does not answer")
 
             # the panel cannot stop a kernel's cluster; it can forget it
-            err = await _json(jp_fetch, "clusters", listed[0]["id"], method="DELETE", expect=400)
+            err = await api_json(jp_fetch, "clusters", listed[0]["id"], method="DELETE", expect=400)
             assert "started by a kernel" in err["error"]
-            await _json(jp_fetch, "clusters", listed[0]["id"], method="DELETE", expect=204, params={"forget": "true"})
-            assert [c["id"] for c in await _json(jp_fetch, "clusters")] == [listed[1]["id"]]
-            err = await _json(jp_fetch, "clusters", "kernel-1-x", method="DELETE", expect=404,
+            await api_json(jp_fetch, "clusters", listed[0]["id"], method="DELETE", expect=204,
+                           params={"forget": "true"})
+            assert [c["id"] for c in await api_json(jp_fetch, "clusters")] == [listed[1]["id"]]
+            err = await api_json(jp_fetch, "clusters", "kernel-1-x", method="DELETE", expect=404,
                               params={"forget": "true"})
             assert err["error"] == "no cluster 'kernel-1-x'"
     finally:

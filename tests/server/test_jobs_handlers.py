@@ -9,17 +9,10 @@ import time
 
 import numpy as np
 import pytest
-from tornado.httpclient import HTTPClientError
+
+from tests.server.conftest import api_json
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
-
-
-@pytest.fixture
-def jp_server_config():
-    from traitlets.config import Config
-
-    return Config({"ServerApp": {"jpserver_extensions": {"ai4geo_lab.server": True}},
-                   "Ai4geoLab": {"tile_url": ""}})
 
 
 @pytest.fixture
@@ -29,20 +22,10 @@ def dsm(jp_root_dir, small_city):
     return "data/dsm.tif"
 
 
-async def _json(jp_fetch, *parts, method="GET", body=None, expect=200):
-    try:
-        resp = await jp_fetch("ai4geo", *parts, method=method, body=None if body is None else json.dumps(body))
-    except HTTPClientError as exc:
-        assert exc.code == expect, exc.response.body if exc.response else exc
-        return json.loads(exc.response.body)
-    assert resp.code == expect, resp.body
-    return json.loads(resp.body) if resp.body else None
-
-
 async def _wait(jp_fetch, job_id, until=("done", "failed", "cancelled"), timeout=120.0):
     deadline = time.monotonic() + timeout
     while True:
-        job = await _json(jp_fetch, "jobs", job_id)
+        job = await api_json(jp_fetch, "jobs", job_id)
         if job["state"] in until:
             return job
         assert time.monotonic() < deadline, job
@@ -50,7 +33,7 @@ async def _wait(jp_fetch, job_id, until=("done", "failed", "cancelled"), timeout
 
 
 async def test_a_job_runs_a_step_and_gives_its_products(jp_fetch, jp_root_dir, dsm):
-    job = await _json(jp_fetch, "jobs", method="POST", expect=201,
+    job = await api_json(jp_fetch, "jobs", method="POST", expect=201,
                       body={"step": "terrain", "inputs": {"dsm": dsm}, "out": "runs/t1", "tile_size": 64,
                             "params": {"morphology": {"max_object_size_m": 30}}})
     assert job["state"] in ("queued", "running") and job["out"] == "runs/t1"
@@ -69,7 +52,7 @@ async def test_a_job_runs_a_step_and_gives_its_products(jp_fetch, jp_root_dir, d
     with rasterio.open(jp_root_dir / "runs" / "t1" / "terrain" / "ndsm.tif") as src:
         ndsm = src.read(1)
     assert np.nanmax(ndsm) > 3  # buildings stand above the ground
-    listed = await _json(jp_fetch, "jobs")
+    listed = await api_json(jp_fetch, "jobs")
     assert [j["id"] for j in listed] == [job["id"]]
 
 
@@ -91,24 +74,24 @@ async def test_a_job_runs_a_step_and_gives_its_products(jp_fetch, jp_root_dir, d
      "no cluster 'server-1-abc'"),
 ])
 async def test_bad_jobs_are_refused_naming_the_field(jp_fetch, jp_root_dir, dsm, body, status, field, says):
-    err = await _json(jp_fetch, "jobs", method="POST", body=body, expect=status)
+    err = await api_json(jp_fetch, "jobs", method="POST", body=body, expect=status)
     assert err["field"] == field and says in err["error"] and err["hint"], err
     assert field in err["fields"] and says.split("'")[0] in err["fields"][field]
     assert "\n" not in err["error"] and str(jp_root_dir.resolve()) not in json.dumps(err)
-    assert await _json(jp_fetch, "jobs") == []  # nothing started
+    assert await api_json(jp_fetch, "jobs") == []  # nothing started
 
 
 async def test_an_output_folder_that_cannot_be_written(jp_fetch, jp_root_dir, dsm):
     # a folder under a file cannot be made, whoever runs the server (root included)
-    err = await _json(jp_fetch, "jobs", method="POST", expect=403,
+    err = await api_json(jp_fetch, "jobs", method="POST", expect=403,
                       body={"step": "terrain", "inputs": {"dsm": dsm}, "out": "data/dsm.tif/run"})
     assert err["field"] == "out" and err["error"] == "the output folder 'data/dsm.tif/run' is not writable"
-    assert await _json(jp_fetch, "jobs") == []
+    assert await api_json(jp_fetch, "jobs") == []
 
 
 async def test_a_failing_step_says_why_on_one_line(jp_fetch, jp_root_dir, dsm):
     (jp_root_dir / "data" / "broken.tif").write_bytes(b"not a tiff")
-    job = await _json(jp_fetch, "jobs", method="POST", expect=201,
+    job = await api_json(jp_fetch, "jobs", method="POST", expect=201,
                       body={"step": "terrain", "inputs": {"dsm": "data/broken.tif"}, "out": "runs/bad"})
     done = await _wait(jp_fetch, job["id"])
     assert done["state"] == "failed" and done["error"] and "\n" not in done["error"]
@@ -132,7 +115,7 @@ def _big_dsm(root):
 async def _some_tiles_done(jp_fetch, job_id, n=3):
     deadline = time.monotonic() + 60
     while True:
-        seen = await _json(jp_fetch, "jobs", job_id)
+        seen = await api_json(jp_fetch, "jobs", job_id)
         dtm = [p for p in seen["progress"] if p["record"] == "terrain/dtm"]
         if dtm and dtm[0]["done"] >= n:
             return
@@ -146,7 +129,7 @@ async def test_a_crashed_job_leaves_the_server_running(jp_fetch, jp_root_dir):
 
     import psutil
 
-    job = await _json(jp_fetch, "jobs", method="POST", body=_big_dsm(jp_root_dir), expect=201)
+    job = await api_json(jp_fetch, "jobs", method="POST", body=_big_dsm(jp_root_dir), expect=201)
     await _some_tiles_done(jp_fetch, job["id"])
     workers = [p for p in psutil.Process().children(recursive=True)
                if "ai4geo_lab.server.job_worker" in " ".join(p.cmdline())]
@@ -155,16 +138,16 @@ async def test_a_crashed_job_leaves_the_server_running(jp_fetch, jp_root_dir):
     final = await _wait(jp_fetch, job["id"], timeout=30)
     assert final["state"] == "failed"
     assert final["error"] == "the job's process ended unexpectedly (signal 9)" and "resume" in final["hint"]
-    assert (await _json(jp_fetch, "steps"))  # the server still answers
+    assert (await api_json(jp_fetch, "steps"))  # the server still answers
 
 
 async def test_cancel_stops_the_process_and_a_rerun_resumes(jp_fetch, jp_root_dir):
     import psutil
 
     body = _big_dsm(jp_root_dir)
-    job = await _json(jp_fetch, "jobs", method="POST", body=body, expect=201)
+    job = await api_json(jp_fetch, "jobs", method="POST", body=body, expect=201)
     await _some_tiles_done(jp_fetch, job["id"])
-    stopped = await _json(jp_fetch, "jobs", job["id"], method="DELETE")
+    stopped = await api_json(jp_fetch, "jobs", job["id"], method="DELETE")
     assert stopped["id"] == job["id"]
     final = await _wait(jp_fetch, job["id"], timeout=30)
     assert final["state"] == "cancelled" and not final["outputs"]
@@ -172,10 +155,10 @@ async def test_cancel_stops_the_process_and_a_rerun_resumes(jp_fetch, jp_root_di
                 if "ai4geo_lab.server.job_worker" in " ".join(p.cmdline())]  # its process is gone
     tiles_then = next(p for p in final["progress"] if p["record"] == "terrain/dtm")
     assert 3 <= tiles_then["done"] < tiles_then["total"]  # stopped before the end
-    again = await _json(jp_fetch, "jobs", job["id"], method="DELETE", expect=409)
+    again = await api_json(jp_fetch, "jobs", job["id"], method="DELETE", expect=409)
     assert again["field"] == "job" and "cancelled" in again["error"]
 
-    rerun = await _json(jp_fetch, "jobs", method="POST", body=body, expect=201)
+    rerun = await api_json(jp_fetch, "jobs", method="POST", body=body, expect=201)
     done = await _wait(jp_fetch, rerun["id"], timeout=300)
     assert done["state"] == "done", (done["error"], done["hint"], done["log"])
     assert done["outputs"]["ndsm"] == "runs/big/terrain/ndsm.tif"
@@ -188,14 +171,14 @@ async def test_cancel_stops_the_process_and_a_rerun_resumes(jp_fetch, jp_root_di
 
 
 async def test_unknown_job(jp_fetch):
-    err = await _json(jp_fetch, "jobs", "abc123", expect=404)
+    err = await api_json(jp_fetch, "jobs", "abc123", expect=404)
     assert err["field"] == "job" and "no job 'abc123'" in err["error"]
 
 
 async def test_a_job_on_one_of_the_labs_clusters(jp_fetch, jp_root_dir, dsm):
-    cluster = await _json(jp_fetch, "clusters", method="POST", body={"spec": "local:1", "name": "jobs"}, expect=201)
+    cluster = await api_json(jp_fetch, "clusters", method="POST", body={"spec": "local:1", "name": "jobs"}, expect=201)
     try:
-        job = await _json(jp_fetch, "jobs", method="POST", expect=201,
+        job = await api_json(jp_fetch, "jobs", method="POST", expect=201,
                           body={"step": "building_mask", "inputs": {"ndsm": dsm}, "out": "runs/mask",
                                 "cluster": cluster["id"], "tile_size": 100})
         assert job["cluster"] == cluster["id"]
@@ -205,4 +188,4 @@ async def test_a_job_on_one_of_the_labs_clusters(jp_fetch, jp_root_dir, dsm):
         assert done["progress"] == [{"record": "building_mask/mask", "done": 4, "total": 4}]
         assert done["outputs"] == {"mask": "runs/mask/building_mask/mask.tif"}
     finally:
-        await _json(jp_fetch, "clusters", cluster["id"], method="DELETE", expect=204)
+        await api_json(jp_fetch, "clusters", cluster["id"], method="DELETE", expect=204)

@@ -6,7 +6,8 @@ import json
 import shutil
 
 import pytest
-from tornado.httpclient import HTTPClientError
+
+from tests.server.conftest import api_json, server_config
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -18,38 +19,25 @@ def workspace(tmp_path):
 
 @pytest.fixture
 def jp_server_config(workspace):
-    from traitlets.config import Config
-
-    return Config({"ServerApp": {"jpserver_extensions": {"ai4geo_lab.server": True}},
-                   "Ai4geoLab": {"workspace": str(workspace), "tile_url": ""}})
-
-
-async def _json(jp_fetch, *parts, method="GET", body=None, expect=200):
-    try:
-        resp = await jp_fetch("ai4geo", *parts, method=method, body=None if body is None else json.dumps(body))
-    except HTTPClientError as exc:
-        assert exc.code == expect, exc.response.body if exc.response else exc
-        return json.loads(exc.response.body)
-    assert resp.code == expect, resp.body
-    return json.loads(resp.body)
+    return server_config(workspace=str(workspace))
 
 
 async def test_add_a_catalogue_folder_of_the_root(jp_fetch, jp_root_dir, small_city, tmp_path):
-    assert await _json(jp_fetch, "catalog", "local") == {"catalogs": [], "bbox": None, "items": 0}
+    assert await api_json(jp_fetch, "catalog", "local") == {"catalogs": [], "bbox": None, "items": 0}
     shutil.copytree(small_city.root, jp_root_dir / "city")
     (jp_root_dir / "empty").mkdir()
 
-    err = await _json(jp_fetch, "catalog", "local", method="POST", body={"path": "empty"}, expect=404)
+    err = await api_json(jp_fetch, "catalog", "local", method="POST", body={"path": "empty"}, expect=404)
     assert err["error"] == "empty holds no catalog.json or collection.json" and err["hint"]
     assert str(jp_root_dir) not in json.dumps(err)  # no server path reaches the browser
-    err = await _json(jp_fetch, "catalog", "local", method="POST", body={"path": "../elsewhere"}, expect=403)
+    err = await api_json(jp_fetch, "catalog", "local", method="POST", body={"path": "../elsewhere"}, expect=403)
     assert "outside the server's root folder" in err["error"]
-    err = await _json(jp_fetch, "catalog", "local", method="POST", body={"path": ""}, expect=400)
+    err = await api_json(jp_fetch, "catalog", "local", method="POST", body={"path": ""}, expect=400)
     assert err["error"].startswith("invalid request")
 
-    added = await _json(jp_fetch, "catalog", "local", method="POST", body={"path": "city"}, expect=201)
+    added = await api_json(jp_fetch, "catalog", "local", method="POST", body={"path": "city"}, expect=201)
     assert added["items"] > 0 and len(added["catalogs"]) == 1 and "sample-ortho" in added["catalogs"][0]["collections"]
-    assert await _json(jp_fetch, "catalog", "local") == added
+    assert await api_json(jp_fetch, "catalog", "local") == added
 
 
 async def test_needs_auth(http_server_client, jp_base_url):

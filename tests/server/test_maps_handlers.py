@@ -14,14 +14,6 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 
 @pytest.fixture
-def jp_server_config():
-    from traitlets.config import Config
-
-    return Config({"ServerApp": {"jpserver_extensions": {"ai4geo_lab.server": True}},
-                   "Ai4geoLab": {"tile_url": ""}})
-
-
-@pytest.fixture
 def rasters(jp_root_dir):
     from tests.maps.conftest import write_products
 

@@ -11,14 +11,6 @@ from tornado.httpclient import HTTPClientError
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 
-@pytest.fixture
-def jp_server_config():
-    from traitlets.config import Config
-
-    return Config({"ServerApp": {"jpserver_extensions": {"ai4geo_lab.server": True}},
-                   "Ai4geoLab": {"tile_url": ""}})
-
-
 async def _get(jp_fetch, path):
     resp = await jp_fetch("ai4geo", "stac", "layers", params={"path": path})
     return json.loads(resp.body)
