@@ -52,7 +52,8 @@ fi
 # one stamp per mode, holding the hash of the project files it was made from; the JupyterLab extension's
 # sources count too: a change to them rebuilds the prebuilt extension
 want=$(cat pyproject.toml scripts/setup.sh labextension/package.json labextension/package-lock.json \
-  labextension/tsconfig.json labextension/webpack.config.js $(find labextension/src labextension/style -type f | sort) \
+  labextension/tsconfig.json labextension/webpack.config.js $(find labextension/src labextension/style labextension/scripts -type f \
+  -not -path 'labextension/style/scoped/*' | sort) \
   2>/dev/null | sha256sum | cut -d' ' -f1)
 stamp() { echo ".venv/.ai4geo-setup-$1"; }
 done_as() { [ "$(cat "$(stamp "$1")" 2>/dev/null || true)" = "$want" ]; }

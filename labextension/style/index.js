@@ -1,4 +1,4 @@
-import 'leaflet/dist/leaflet.css';
-import '@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css';
+import './scoped/leaflet.css';
+import './scoped/leaflet-geoman.css';
 import './base.css';
 import './city3d.css';
