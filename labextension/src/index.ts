@@ -15,6 +15,7 @@ import { cityIcon, clusterIcon, mapIcon, recipeIcon, searchIcon, stepsIcon } fro
 import { insertCode } from './insert';
 import { IMapConfig } from './map';
 import { IMapStore, ISavedMap, MapView, RASTER_FILE, STAC_FILE, VECTOR_FILE } from './mapview';
+import type { IResultsMaps } from './resultslayer';
 import { SearchPanel } from './search';
 import { StepsPanel } from './steps';
 
@@ -34,8 +35,17 @@ const search: JupyterFrontEndPlugin<void> = {
   optional: [ILayoutRestorer, ICommandPalette, IDefaultFileBrowser],
   activate: (app: JupyterFrontEnd, tracker: INotebookTracker, restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null, browser: IDefaultFileBrowser | null) => {
+    // the results go to the AI4GEO Map last used; "Show on map" opens one when none is
+    const resultsMaps: IResultsMaps = {
+      current: () => lastMapView(),
+      open: async () => {
+        await app.commands.execute('ai4geo:open-map');
+        return lastMapView();
+      }
+    };
     const panel = new SearchPanel(code => insertCode(app, tracker, code), () => api('config'),
-      () => browser?.model.path ?? '');
+      () => browser?.model.path ?? '', resultsMaps);
+    mapsChanged = () => panel.updateShowOnMap();
     panel.title.icon = searchIcon;
     app.shell.add(panel, 'left', { rank: 650 });
     restorer?.add(panel, 'ai4geo-search');
@@ -217,6 +227,10 @@ const STATE_PREFIX = 'ai4geo-lab:map:';
 
 /** The files of the layers of the map the user was last in (set by the map plugin, read by the steps panel). */
 let lastMapLayers: () => string[] = () => [];
+/** The map the user was last in, if one is open (set by the map plugin, used by the search panel). */
+let lastMapView: () => MapView | null = () => null;
+/** Called when the map last used changes or a map closes (set by the search plugin). */
+let mapsChanged: () => void = () => undefined;
 
 /** A map's place in the state DB: what `load` answers only when `restoring` (a reload of the workspace). */
 function stateStore(db: IStateDB | null, key: string, restoring: boolean): IMapStore | null {
@@ -249,8 +263,9 @@ const maps: JupyterFrontEndPlugin<void> = {
       w && !w.isDisposed && (w instanceof MainAreaWidget || w instanceof DocumentWidget) &&
       w.content instanceof MapView ? w.content : null;
     app.shell.currentChanged?.connect((_shell, change) => {
-      if (viewOf(change.newValue)) {
+      if (viewOf(change.newValue) && change.newValue !== current) {
         current = change.newValue;
+        mapsChanged();
       }
     });
     const openMap = (id?: string): MapView => {
@@ -264,6 +279,7 @@ const maps: JupyterFrontEndPlugin<void> = {
       const widget = new MainAreaWidget({ content });
       widget.id = widgetId;
       widget.disposed.connect(() => {
+        mapsChanged();
         if (restored) {
           void db?.remove(STATE_PREFIX + widgetId); // closed by the user: nothing to bring back
         }
@@ -277,6 +293,7 @@ const maps: JupyterFrontEndPlugin<void> = {
       app.shell.add(widget, 'main');
       app.shell.activateById(widget.id);
       current = widget;
+      mapsChanged();
       return content;
     };
     app.commands.addCommand('ai4geo:open-map', {
@@ -288,6 +305,7 @@ const maps: JupyterFrontEndPlugin<void> = {
       }
     });
     lastMapLayers = () => viewOf(current)?.layerPaths() ?? [];
+    lastMapView = () => viewOf(current);
     const open3D = (path: string) => app.commands.execute('docmanager:open', { path, factory: FACTORY_3D });
     app.commands.addCommand('ai4geo:open-in-3d', {
       label: 'Open in 3D',

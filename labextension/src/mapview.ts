@@ -6,6 +6,9 @@ import { api, ApiError, describeError as describeApiError } from './api';
 import { h } from './dom';
 import { L } from './leaflet';
 import { BaseMap, IMapConfig } from './map';
+import {
+  FOOTPRINT_COLOUR, FootprintLayer, IResultsEvents, IResultsLayerHost, IResultsOnMap, SELECTED_COLOUR
+} from './resultslayer';
 
 /** What `raster/info` answers. */
 export interface IRasterInfo {
@@ -100,6 +103,16 @@ interface IMapLayer {
   setOpacity: (value: number) => void;
 }
 
+/** The search results on the map: one entry of the layer list, transient (not kept with the workspace). */
+interface IResultsEntry {
+  state: IResultsOnMap;
+  events: IResultsEvents;
+  drawing: FootprintLayer | null;
+  node: HTMLElement;
+  meta: HTMLElement;
+  visible: boolean;
+}
+
 /** File names the map opens: GeoTIFF rasters, and vectors. */
 export const RASTER_FILE = /\.tiff?$/i;
 export const VECTOR_FILE = /\.(gpkg|geojson|fgb|shp)$/i;
@@ -186,7 +199,7 @@ function propertiesNode(name: string, feature: any): HTMLElement {
  * over the configured base map or the offline one, with a layer list (legend, opacity, remove) and the value under
  * the mouse.
  */
-export class MapView extends Widget {
+export class MapView extends Widget implements IResultsLayerHost {
   private base: BaseMap | null = null;
   private layers: IMapLayer[] = [];
   private groups: IGroup[] = [];
@@ -205,6 +218,8 @@ export class MapView extends Widget {
 
   private saveTimer: number | null = null;
   private restoring = false;
+  private results: IResultsEntry | null = null;
+  private removedResults: string | null = null; // the key of the results the user removed
 
   constructor(private config: () => Promise<IMapConfig>, private store: IMapStore | null = null) {
     super();
@@ -682,6 +697,117 @@ export class MapView extends Widget {
     this.changed();
   }
 
+  /**
+   * Show search results (the search panel's page) as the "Search results" entry of the layer list: footprints,
+   * selection and quicklooks as the panel has them; a click on a footprint is sent back to the panel. `null` takes
+   * them off. Results the user removed stay off until another page comes, or `reveal` asks for them.
+   */
+  showResults(results: IResultsOnMap | null, events: IResultsEvents, reveal = false): boolean {
+    if (!results) {
+      this.dropResults();
+      return false;
+    }
+    if (this.isDisposed || (results.key === this.removedResults && !reveal)) {
+      return false;
+    }
+    this.removedResults = null;
+    const fresh = !this.results || this.results.state.key !== results.key;
+    if (!this.results) {
+      this.results = this.resultsEntry(results, events);
+      this.list.prepend(this.results.node);
+    }
+    this.results.state = results;
+    this.results.events = events;
+    if (reveal && !this.results.visible) {
+      this.setResultsVisible(true);
+    }
+    void this.ready.then(() => this.drawResults(fresh || reveal));
+    return true;
+  }
+
+  private resultsEntry(state: IResultsOnMap, events: IResultsEvents): IResultsEntry {
+    const visible = h('input', { type: 'checkbox', class: 'ai4geo-visible', title: 'show the search results',
+      checked: true });
+    const zoom = h('button', { class: 'jp-Button ai4geo-layer-zoom', title: 'zoom to the footprints' }, 'Zoom');
+    const remove = h('button', { class: 'jp-Button ai4geo-layer-remove', title: 'take the results off the map' },
+      'Remove');
+    const meta = h('div', { class: 'ai4geo-layer-meta' });
+    const node = h(
+      'div',
+      { class: 'ai4geo-mapview-layer ai4geo-results-layer', dataset: { type: 'results', visible: 'true' } },
+      h('label', { class: 'ai4geo-layer-head' }, visible,
+        h('span', { class: 'ai4geo-layer-title', title: 'the search panel\'s results (not kept with the workspace)' },
+          'Search results')),
+      meta,
+      h('div', { class: 'ai4geo-legend ai4geo-legend-vector' },
+        h('span', { class: 'ai4geo-swatch', style: `border: 2px solid ${FOOTPRINT_COLOUR}` }), 'footprint',
+        h('span', { class: 'ai4geo-swatch', style: `border: 2px solid ${SELECTED_COLOUR}; background: ` +
+          `${SELECTED_COLOUR}40` }), 'selected'),
+      h('div', { class: 'ai4geo-row' }, zoom, remove)
+    );
+    visible.onchange = () => this.setResultsVisible(visible.checked);
+    zoom.onclick = () => {
+      const bounds = this.results?.drawing?.bounds();
+      if (bounds) {
+        this.base?.map.fitBounds(bounds, { maxZoom: 17, padding: [20, 20] });
+      }
+    };
+    remove.onclick = () => {
+      this.removedResults = this.results?.state.key ?? null;
+      this.dropResults();
+    };
+    return { state, events, drawing: null, node, meta, visible: true };
+  }
+
+  private drawResults(fit: boolean): void {
+    const entry = this.results;
+    if (!entry || !this.base) {
+      return;
+    }
+    entry.drawing = entry.drawing ?? new FootprintLayer(this.base.map, id => this.results?.events.select(id));
+    entry.drawing.update(entry.state);
+    entry.drawing.setVisible(entry.visible);
+    const { shown, features, selected, looks, summary } = entry.state;
+    const parts = [`${shown.size} of ${features.length} footprints`, summary];
+    if (selected.size) {
+      parts.push(`${selected.size} selected`);
+    }
+    if (looks.size) {
+      parts.push(`${looks.size} quicklook${looks.size === 1 ? '' : 's'}`);
+    }
+    entry.meta.textContent = parts.join(' · ');
+    entry.node.dataset.footprints = String(shown.size);
+    entry.node.dataset.selected = String(selected.size);
+    entry.node.dataset.state = 'loaded';
+    const bounds = entry.drawing.bounds();
+    if (fit && bounds) {
+      this.base.map.fitBounds(bounds, { maxZoom: 17, padding: [20, 20] });
+    }
+  }
+
+  private setResultsVisible(visible: boolean): void {
+    const entry = this.results;
+    if (!entry) {
+      return;
+    }
+    entry.visible = visible;
+    entry.drawing?.setVisible(visible);
+    entry.node.dataset.visible = String(visible);
+    entry.node.querySelector<HTMLInputElement>('.ai4geo-visible')!.checked = visible;
+  }
+
+  /** Take the search results off the map, and tell the panel. */
+  private dropResults(): void {
+    const entry = this.results;
+    if (!entry) {
+      return;
+    }
+    this.results = null;
+    entry.drawing?.remove();
+    entry.node.remove();
+    entry.events.gone();
+  }
+
   /** Ask the server for the value under the mouse, at most every HOVER_MS, for the topmost layer there. */
   private hover(at: Leaflet.LatLng): void {
     this.hoverAt = at;
@@ -758,7 +884,13 @@ export class MapView extends Widget {
   }
 
   dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    const events = this.results?.events;
+    this.results = null;
     this.base?.dispose();
     super.dispose();
+    events?.gone(); // the search panel offers "Show on map" again
   }
 }

@@ -6,14 +6,10 @@ import { field, h } from './dom';
 import { L } from './leaflet';
 import { BaseMap, catalogueChanged, IMapConfig } from './map';
 import { ResultsView } from './results';
+import { FootprintLayer, IResultsEvents, IResultsLayerHost, IResultsMaps, IResultsOnMap } from './resultslayer';
 import type { SearchRequest } from '../schema/search_request';
 
 const AOI_STYLE = { color: '#3454d1', weight: 2, fillOpacity: 0.05 };
-const FOOTPRINT_STYLE = { color: '#e4572e', weight: 2, fillOpacity: 0.08, opacity: 0.9, className: 'ai4geo-footprint' };
-const SELECTED_STYLE = { color: '#17bebb', weight: 4, fillOpacity: 0.25, opacity: 1 };
-// a footprint with its quicklook drawn in it: the outline only, so the image shows
-const LOOK_STYLE = { fillOpacity: 0 };
-const LOOK_PANE = 'ai4geo-looks'; // under the footprints' outlines
 const COMMON = new Set(['aoi', 'start', 'end', 'max_cloud']);
 
 /** The search form's body: SearchRequest's fields (less the paging state), and a saved AOI by name. */
@@ -34,24 +30,37 @@ interface IPage {
   provider: string;
 }
 
+/** No AI4GEO Map to show the results on (the panel alone). */
+const NO_MAPS: IResultsMaps = { current: () => null, open: async () => null };
+
 /**
  * The search panel: a map to draw or load an AOI, the search form, the results (a date histogram that filters a
  * sortable table, and footprints) with pages, quicklooks drawn on their footprints, download of the selection with
- * progress, and the code of the search for a notebook.
+ * progress, and the code of the search for a notebook. The results are drawn on the AI4GEO Map last used too.
  * All searching happens on the server (the core API); this panel only holds the page tokens of its own results.
  */
 export class SearchPanel extends Widget {
   private base: BaseMap | null = null;
   private aoiLayer: Leaflet.FeatureGroup;
-  private footprints: Leaflet.GeoJSON | null = null;
+  private drawing: FootprintLayer | null = null; // the results on the panel's own map
   private aoi: any = null; // GeoJSON geometry
   private aoiName: string | null = null; // set when the AOI is a saved one
   private page: IPage | null = null;
   private history: SearchRequest[] = []; // requests of the pages before this one
+  private pages = 0; // pages shown so far: the key of the one shown
   private selected = new Set<string>();
-  private layersById = new Map<string, Leaflet.Path>();
-  private looks = new Map<string, Leaflet.ImageOverlay>(); // quicklooks drawn on their footprints
+  private shown = new Set<string>(); // the items the date range keeps
+  private looks = new Map<string, string>(); // quicklooks drawn on their footprints: id → image URL
   private lookUrls = new Map<string, string>();
+  private host: IResultsLayerHost | null = null; // the AI4GEO Map the results were last sent to
+  private onHost = false; // whether that map shows them
+  private mapEvents: IResultsEvents = {
+    select: id => this.toggle(id),
+    gone: () => {
+      this.onHost = false;
+      this.updateShowOnMap();
+    }
+  };
   private drawn = 0;
 
   private mapNode = h('div', { class: 'ai4geo-map' });
@@ -79,6 +88,8 @@ export class SearchPanel extends Widget {
   private prevButton = h('button', { class: 'jp-Button ai4geo-prev', disabled: true }, '◀ Previous');
   private nextButton = h('button', { class: 'jp-Button ai4geo-next', disabled: true }, 'Next ▶');
   private downloadButton = h('button', { class: 'jp-Button ai4geo-download', disabled: true }, 'Download selected');
+  private showOnMapButton = h('button', { class: 'jp-Button ai4geo-show-on-map', hidden: true,
+    title: 'Draw the results on the AI4GEO Map (a map is opened if none is)' }, 'Show on map');
   private progress = h('progress', { class: 'ai4geo-progress', max: 1, value: 0, hidden: true });
   private progressText = h('div', { class: 'ai4geo-progress-text' });
   private localCatalogs = 0;
@@ -106,7 +117,8 @@ export class SearchPanel extends Widget {
   constructor(
     private insertCode: (code: string) => Promise<void>,
     private config: () => Promise<IMapConfig>,
-    private currentFolder: () => string = () => ''
+    private currentFolder: () => string = () => '',
+    private maps: IResultsMaps = NO_MAPS
   ) {
     super();
     this.id = 'ai4geo-search';
@@ -148,7 +160,7 @@ export class SearchPanel extends Widget {
         button('Insert code', 'ai4geo-insert', () => void this.insert())
       ),
       this.status,
-      this.summary,
+      h('div', { class: 'ai4geo-row ai4geo-summary-row' }, this.summary, this.showOnMapButton),
       this.results.node,
       h('div', { class: 'ai4geo-row' }, this.prevButton, this.nextButton, this.downloadButton),
       this.progress,
@@ -157,6 +169,7 @@ export class SearchPanel extends Widget {
     this.prevButton.onclick = () => void this.previous();
     this.nextButton.onclick = () => void this.next();
     this.downloadButton.onclick = () => void this.download();
+    this.showOnMapButton.onclick = () => void this.showOnMap();
     this.fileInput.onchange = () => void this.upload();
     this.provider.onchange = () => void this.refreshCollections();
     this.collection.onchange = () => void this.refreshQueryables();
@@ -169,7 +182,7 @@ export class SearchPanel extends Widget {
     this.mapNode.setAttribute('data-base', this.base.mode);
     const map = this.base.map;
     this.aoiLayer.addTo(map);
-    map.createPane(LOOK_PANE).style.zIndex = '390';
+    this.drawing = new FootprintLayer(map, id => this.toggle(id));
     map.pm.addControls({
       position: 'topleft',
       drawMarker: false,
@@ -479,41 +492,78 @@ export class SearchPanel extends Widget {
 
   private showPage(page: IPage): void {
     this.page = page;
+    this.pages += 1;
     this.selected.clear();
-    this.layersById.clear();
-    this.footprints?.remove();
-    this.looks.forEach(look => look.remove());
     this.looks.clear();
     this.lookUrls.clear();
-    const map = this.base!.map;
-    this.footprints = L.geoJSON(page as any, {
-      style: () => FOOTPRINT_STYLE,
-      onEachFeature: (feature: any, layer: any) => {
-        this.layersById.set(feature.id, layer);
-        layer.on('add', () => layer.getElement()?.setAttribute('data-id', feature.id));
-        layer.on('click', () => this.toggle(feature.id));
-        layer.bindTooltip(`${feature.id}<br>${feature.properties.datetime ?? ''}`, { sticky: true });
-      }
-    } as any).addTo(map);
-    this.results.show(page.features);
+    this.shown = new Set(page.features.map(f => f.id));
+    this.results.show(page.features); // its date range (the whole page) comes back through filterFootprints
     const more = page.next_token ? ', more on the next page' : '';
     this.summary.textContent = `${page.count} items (page ${page.page}${more}) from ${page.provider}`;
     this.summary.dataset.count = String(page.count);
     this.prevButton.disabled = this.history.length === 0;
     this.nextButton.disabled = !page.next_token;
     this.downloadButton.disabled = true;
-    if (page.features.length && !this.aoi) {
-      map.fitBounds(this.footprints.getBounds(), { maxZoom: 17 });
+    const bounds = this.drawing?.bounds();
+    if (bounds && !this.aoi) {
+      this.base!.map.fitBounds(bounds, { maxZoom: 17 });
     }
   }
 
-  private styleOf(id: string): Leaflet.PathOptions {
-    const base = this.selected.has(id) ? SELECTED_STYLE : FOOTPRINT_STYLE;
-    return this.looks.has(id) ? { ...base, ...LOOK_STYLE } : base;
+  /** The results as the maps draw them (null before the first search). */
+  private resultsState(): IResultsOnMap | null {
+    const page = this.page;
+    if (!page) {
+      return null;
+    }
+    return {
+      key: String(this.pages), features: page.features, shown: this.shown, selected: this.selected,
+      looks: this.looks, summary: `page ${page.page} · ${page.provider}`
+    };
+  }
+
+  /** Draw the results as they are now on the panel's map and on the AI4GEO Map last used (if one is open). */
+  private sync(reveal = false): void {
+    const state = this.resultsState();
+    if (state) {
+      this.drawing?.update(state);
+    }
+    this.mapNode.dataset.footprints = String(this.shown.size);
+    this.sendToMap(this.maps.current(), state, reveal);
+  }
+
+  private sendToMap(host: IResultsLayerHost | null, state: IResultsOnMap | null, reveal: boolean): void {
+    if (this.host && this.host !== host && !this.host.isDisposed) {
+      this.host.showResults(null, this.mapEvents); // the results move to the map now in use
+    }
+    this.host = host && !host.isDisposed ? host : null;
+    this.onHost = this.host && state ? this.host.showResults(state, this.mapEvents, reveal) : false;
+    this.updateShowOnMap();
+  }
+
+  /** "Show on map" stays offered while the results are not on the map in use (none open, or removed from it). */
+  updateShowOnMap(): void {
+    const current = this.maps.current();
+    const shown = this.onHost && this.host !== null && !this.host.isDisposed && this.host === current;
+    this.showOnMapButton.hidden = !this.page || shown;
+  }
+
+  /** Draw the results on the map last used, brought forward, or on a new AI4GEO Map. */
+  private async showOnMap(): Promise<void> {
+    try {
+      const host = await this.maps.open();
+      if (!host) {
+        this.say('no AI4GEO Map could be opened', true);
+        return;
+      }
+      this.sendToMap(host, this.resultsState(), true);
+    } catch (err) {
+      this.say(describeError(err), true);
+    }
   }
 
   private hover(id: string, on: boolean): void {
-    this.layersById.get(id)?.setStyle(on ? { ...this.styleOf(id), weight: 4 } : this.styleOf(id));
+    this.drawing?.hover(id, on);
   }
 
   private toggle(id: string, on?: boolean): void {
@@ -523,7 +573,7 @@ export class SearchPanel extends Widget {
     } else {
       this.selected.delete(id);
     }
-    this.layersById.get(id)?.setStyle(this.styleOf(id));
+    this.sync();
     this.results.setSelected(id, want);
     this.downloadButton.disabled = this.selected.size === 0;
     this.downloadButton.textContent = this.selected.size ? `Download selected (${this.selected.size})` :
@@ -533,53 +583,34 @@ export class SearchPanel extends Widget {
   /** A row was clicked: its item is selected and the map zooms to its footprint. */
   private focus(id: string): void {
     this.toggle(id, true);
-    const layer = this.layersById.get(id) as Leaflet.Polygon | undefined;
-    if (layer && this.base) {
-      this.base.map.fitBounds(layer.getBounds(), { maxZoom: 17, padding: [20, 20] });
-      layer.bringToFront();
+    const bounds = this.drawing?.boundsOf(id);
+    if (bounds && this.base) {
+      this.base.map.fitBounds(bounds, { maxZoom: 17, padding: [20, 20] });
+      this.drawing!.bringToFront(id);
     }
   }
 
-  /** Only the footprints (and quicklooks) of the rows shown stay on the map. */
+  /** Only the footprints (and quicklooks) of the rows shown stay on the maps. */
   private filterFootprints(visible: Set<string>): void {
-    if (!this.footprints || !this.base) {
-      return;
-    }
-    for (const [id, layer] of this.layersById) {
-      const on = visible.has(id);
-      if (on && !this.footprints.hasLayer(layer)) {
-        this.footprints.addLayer(layer);
-      } else if (!on && this.footprints.hasLayer(layer)) {
-        this.footprints.removeLayer(layer);
-      }
-      const look = this.looks.get(id);
-      if (look && on !== this.base.map.hasLayer(look)) {
-        if (on) {
-          look.addTo(this.base.map);
-        } else {
-          look.remove();
-        }
-      }
-    }
-    this.mapNode.dataset.footprints = String(visible.size);
+    this.shown = new Set(visible);
+    this.sync();
   }
 
   /** Draw (or take away) the item's quicklook on its footprint; resolves to whether it is drawn. */
   private async quicklook(id: string, show: boolean): Promise<boolean> {
-    const layer = this.layersById.get(id) as Leaflet.Polygon | undefined;
     if (!show) {
-      this.looks.get(id)?.remove();
       this.looks.delete(id);
-      layer?.setStyle(this.styleOf(id));
+      this.sync();
       return false;
     }
-    if (!layer || !this.base) {
+    const bounds = this.drawing?.boundsOf(id);
+    if (!bounds || !this.base || !this.page) {
       return false;
     }
     try {
       let url = this.lookUrls.get(id);
       if (!url) {
-        const urls = await post<Record<string, string>>('quicklooks', { request: this.page!.request, ids: [id] });
+        const urls = await post<Record<string, string>>('quicklooks', { request: this.page.request, ids: [id] });
         url = urls[id];
       }
       if (!url) {
@@ -587,19 +618,11 @@ export class SearchPanel extends Widget {
         return false;
       }
       this.lookUrls.set(id, url);
-      const look = L.imageOverlay(url, layer.getBounds(), {
-        className: 'ai4geo-quicklook-overlay',
-        alt: `quicklook of ${id}`,
-        interactive: false,
-        pane: LOOK_PANE
-      });
-      look.addTo(this.base.map);
-      look.getElement()?.setAttribute('data-id', id);
-      this.looks.set(id, look);
-      layer.setStyle(this.styleOf(id));
-      layer.bringToFront();
-      if (!this.base.map.getBounds().intersects(layer.getBounds())) {
-        this.base.map.fitBounds(layer.getBounds(), { maxZoom: 17 });
+      this.looks.set(id, url);
+      this.sync();
+      this.drawing!.bringToFront(id);
+      if (!this.base.map.getBounds().intersects(bounds)) {
+        this.base.map.fitBounds(bounds, { maxZoom: 17 });
       }
       return true;
     } catch (err) {
