@@ -3,9 +3,14 @@
 ``POST jobs`` {step, inputs {role: path}, params, out, cluster?, tile_size?} checks everything a form can get
 wrong before anything starts (each problem named with the field it concerns), then runs the step in a separate
 process (:mod:`ai4geo_lab.server.job_worker`): a crash or a heavy step never takes the Jupyter server down, and
-the run is resumable (submit the same job again to continue). ``GET jobs``, ``GET jobs/ID``: state (queued,
-running, done, failed, cancelled), tiles done/total per tiled product, log lines, outputs; ``DELETE jobs/ID``
-cancels. Every path in and out is relative to the server's root folder.
+the run is resumable (submit the same job again to continue). ``GET jobs`` (newest first, without their logs),
+``GET jobs/ID``: state (queued, running, done, failed, cancelled, interrupted), tiles done/total per tiled product,
+log lines, outputs; ``DELETE jobs/ID`` cancels, ``DELETE jobs/ID?forget=true`` forgets a finished job. Every path
+in and out is relative to the server's root folder.
+
+Each job is kept as a record in the workspace (:mod:`ai4geo_lab.server.job_records`), written at each change of
+state and at most every :data:`SAVE_EVERY_S` while it progresses: a restarted server lists the jobs again, and
+those it had not finished come back ``interrupted`` (running the same form again resumes them).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import secrets
 import signal
@@ -20,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +40,7 @@ from ai4geo_lab.execution.step_run import check_writable
 from ai4geo_lab.execution.tiles import DEFAULT_TILE_SIZE
 from ai4geo_lab.geo.paths import confine, relative_to
 from ai4geo_lab.server.base import BaseHandler, json_errors
+from ai4geo_lab.server.job_records import JobRecord, JobRecords, TileProgress, rebase
 
 #: Jobs running at once (more wait, queued): the machine's cores are shared with the Lab and the kernels.
 MAX_RUNNING = 2
@@ -40,6 +48,15 @@ MAX_RUNNING = 2
 LOG_LINES = 400
 #: Seconds a cancelled job's process has to stop before it is killed.
 STOP_GRACE_S = 5.0
+#: Seconds between two writes of a job's record while it only progresses (a change of state is written at once).
+SAVE_EVERY_S = 1.0
+#: States of a job that has not ended.
+ACTIVE = ("queued", "running")
+#: What a job that was not finished when the server stopped says.
+INTERRUPTED_ERROR = "the Jupyter server stopped before the job ended"
+INTERRUPTED_HINT = "run the same form again (Run again) to resume: only the missing tiles are computed"
+
+_log = logging.getLogger("ai4geo_lab.server.jobs")
 
 
 class JobBody(BaseModel):
@@ -181,6 +198,7 @@ class Job:
     hint: str | None = None
     process: subprocess.Popen[bytes] | None = None
     cancelled: bool = False
+    saved_at: float = 0.0
 
     def rel(self, path: str | Path) -> str:
         """``path`` relative to the root folder (a path outside it is only named)."""
@@ -194,11 +212,11 @@ class Job:
         root = str(self.root)
         return text.replace(root + "/", "").replace(root, ".")
 
-    def as_json(self) -> dict[str, Any]:
-        """The job for the browser: relative paths only."""
+    def as_json(self, with_log: bool = True) -> dict[str, Any]:
+        """The job for the browser: relative paths only (``with_log=False``: without its log lines)."""
         s = self.spec
         catalog = s.out / "stac" / "catalog.json"
-        return {"id": self.id, "step": s.step, "state": self.state, "created": self.created,
+        data = {"id": self.id, "step": s.step, "state": self.state, "created": self.created,
                 "started": self.started, "finished": self.finished,
                 "inputs": {k: self.rel(v) for k, v in s.inputs.items()}, "params": s.shown or s.params,
                 "out": self.rel(s.out),
@@ -207,6 +225,42 @@ class Job:
                 "log": list(self.log), "outputs": dict(self.outputs),
                 "catalog": self.rel(catalog) if self.state == "done" and catalog.is_file() else None,
                 "error": self.error, "hint": self.hint}
+        if not with_log:
+            del data["log"]
+        return data
+
+    def record(self) -> JobRecord:
+        """What is kept of the job on disk (paths relative to the root folder)."""
+        s = self.spec
+        return JobRecord(id=self.id, root=str(self.root), step=s.step,
+                         inputs={k: self.rel(v) for k, v in s.inputs.items()}, params=s.shown or s.params,
+                         run_params=s.params, out=self.rel(s.out), cluster=s.cluster, tile_size=s.tile_size,
+                         state=self.state, created=self.created, started=self.started, finished=self.finished,
+                         progress={k: TileProgress(**v) for k, v in self.progress.items()}, log=list(self.log),
+                         outputs=dict(self.outputs), error=self.error, hint=self.hint)
+
+    @classmethod
+    def from_record(cls, record: JobRecord, root: Path) -> Job:
+        """The job a record keeps, its paths taken relative to ``root`` (a ``ValueError`` when one lies outside);
+        a job the server did not finish is ``interrupted``."""
+        def here(path: str) -> Path:
+            return root / rebase(record.root, root, path)
+
+        spec = JobSpec(record.step, {k: here(v) for k, v in record.inputs.items()}, record.run_params,
+                       here(record.out), None, record.cluster, record.tile_size, record.params)
+        job = cls(record.id, spec, root, state=record.state, created=record.created, started=record.started,
+                  finished=record.finished, progress={k: v.model_dump() for k, v in record.progress.items()},
+                  log=deque(record.log[-LOG_LINES:], maxlen=LOG_LINES),
+                  outputs={k: rebase(record.root, root, v) for k, v in record.outputs.items()},
+                  error=record.error, hint=record.hint)
+        if job.state in ACTIVE:
+            job.interrupt()
+        return job
+
+    def interrupt(self) -> None:
+        """The server stopped before the job ended: ``interrupted``, with how to resume it."""
+        self.state = "interrupted"
+        self.error, self.hint = INTERRUPTED_ERROR, INTERRUPTED_HINT
 
 
 def _now() -> str:
@@ -214,20 +268,83 @@ def _now() -> str:
 
 
 class JobRunner:
-    """The server's jobs: each in its own process, at most :data:`MAX_RUNNING` at once."""
+    """The server's jobs: each in its own process, at most :data:`MAX_RUNNING` at once; with ``records`` (and the
+    server's ``root`` folder), each job is kept on disk and those of an earlier server are listed again."""
 
-    def __init__(self, max_running: int = MAX_RUNNING) -> None:
+    def __init__(self, max_running: int = MAX_RUNNING, records: JobRecords | None = None,
+                 root: Path | None = None) -> None:
         self.jobs: dict[str, Job] = {}
         self.lock = threading.Lock()
         self.slots = threading.Semaphore(max_running)
+        self.records = records
+        self.closing = False
+        self._saving = threading.Lock()
+        if records is not None and root is not None:
+            self._load(records, Path(root).expanduser().resolve())
+
+    def _load(self, records: JobRecords, root: Path) -> None:
+        """Take back the jobs kept on disk under this root folder (a job left unfinished becomes interrupted)."""
+        try:
+            records.prune()
+            found = records.read_all()
+        except Exception as exc:  # never a reason not to start
+            _log.warning("ai4geo: the job records in %s cannot be read (%s)", records.folder, exc)
+            return
+        for record in found:
+            try:
+                job = Job.from_record(record, root)
+            except ValueError as exc:
+                # another root folder's job (another server sharing the workspace), or a record tampered with
+                _log.info("ai4geo: job %s is not listed: %s", record.id, exc)
+                continue
+            except Exception as exc:  # a record the server did not write: skipped, the server starts
+                _log.warning("ai4geo: skipping the job record %s (%s: %s)", record.id, type(exc).__name__, exc)
+                continue
+            self.jobs[job.id] = job
+            if job.state != record.state:
+                self._save(job, force=True)
+
+    def _save(self, job: Job, force: bool = False) -> None:
+        """Write ``job``'s record: at once when ``force`` (a change of state), else at most every
+        :data:`SAVE_EVERY_S`."""
+        if self.records is None:
+            return
+        now = time.monotonic()
+        with self._saving:
+            if not force and now - job.saved_at < SAVE_EVERY_S:
+                return
+            with self.lock:
+                if job.id not in self.jobs:
+                    return  # forgotten meanwhile
+                record = job.record()
+                job.saved_at = now
+            self.records.write(record)
 
     def submit(self, spec: JobSpec, root: Path) -> Job:
         """Queue a checked job; it starts as soon as a slot is free."""
         job = Job(secrets.token_hex(6), spec, root)
         with self.lock:
             self.jobs[job.id] = job
+        self._save(job, force=True)
+        self._prune()
         threading.Thread(target=self._run, args=(job,), name=f"ai4geo-job-{job.id}", daemon=True).start()
         return job
+
+    def _prune(self) -> None:
+        """Keep the newest jobs only (as many as records are kept); a queued or running job is never dropped."""
+        if self.records is None:
+            return
+        with self.lock:
+            extra = len(self.jobs) - self.records.keep
+            for job in list(self.jobs.values()):
+                if extra <= 0:
+                    break
+                if job.state not in ACTIVE:
+                    del self.jobs[job.id]
+                    self.records.remove(job.id)
+                    extra -= 1
+            active = {j.id for j in self.jobs.values() if j.state in ACTIVE}
+        self.records.prune(active)
 
     def get(self, job_id: str) -> Job:
         """One job, or a 404 error."""
@@ -239,41 +356,66 @@ class JobRunner:
     def list(self) -> list[Job]:
         """Every job of this server, newest first."""
         with self.lock:
-            return list(reversed(self.jobs.values()))  # submitted in this order
+            return list(reversed(self.jobs.values()))  # submitted (or taken back from disk) in this order
 
     def cancel(self, job_id: str) -> Job:
         """Cancel a queued or running job (its process is stopped; finished tiles stay for a resume)."""
         job = self.get(job_id)
         with self.lock:
-            if job.state not in ("queued", "running"):
+            if job.state not in ACTIVE:
                 raise FieldError({"job": f"job '{job_id}' is {job.state}, not running"},
                                  "only a queued or running job can be cancelled", 409)
             job.cancelled = True
             proc = job.process
-            if job.state == "queued":
+            queued = job.state == "queued"
+            if queued:
                 job.state, job.finished = "cancelled", _now()
+        if queued:
+            self._save(job, force=True)
         if proc is not None:
             _stop(proc)
         return job
 
+    def forget(self, job_id: str) -> None:
+        """Forget a finished job: it leaves the list and its record is removed (its products stay)."""
+        job = self.get(job_id)
+        with self.lock:
+            if job.state in ACTIVE:
+                raise FieldError({"job": f"job '{job_id}' is {job.state}: it cannot be forgotten yet"},
+                                 "cancel it first, or wait for it to end", 409)
+            self.jobs.pop(job_id, None)
+        with self._saving:  # after any write of it under way
+            if self.records is not None:
+                self.records.remove(job_id)
+
     def close_all(self) -> None:
-        """Stop every running job (the server is stopping)."""
+        """Stop every running job (the server is stopping): their records say interrupted."""
+        self.closing = True
         for job in self.list():
-            if job.process is not None and job.process.poll() is None:
-                _stop(job.process, grace=1.0)
+            with self.lock:
+                if job.state not in ACTIVE:
+                    continue
+                job.interrupt()
+                job.finished = _now()
+                proc = job.process
+            self._save(job, force=True)
+            if proc is not None and proc.poll() is None:
+                _stop(proc, grace=1.0)
 
     def _run(self, job: Job) -> None:
         with self.slots:
             with self.lock:
-                if job.cancelled:
+                if job.cancelled or self.closing:
                     return
                 job.state, job.started = "running", _now()
+            self._save(job, force=True)
             try:
                 self._execute(job)
             except Exception as exc:  # the runner itself failed: said on the job, never raised in the server
                 with self.lock:
                     job.state, job.finished = "failed", _now()
                     job.error = job.clean(f"the job could not run: {type(exc).__name__}: {exc}")
+            self._save(job, force=True)
 
     def _execute(self, job: Job) -> None:
         s = job.spec
@@ -284,8 +426,13 @@ class JobRunner:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
         with tempfile.TemporaryFile() as stderr:
             with self.lock:
-                if job.cancelled:
-                    job.state, job.finished = "cancelled", _now()
+                if job.cancelled or self.closing:
+                    if job.state in ACTIVE:
+                        job.finished = _now()
+                        if job.cancelled:
+                            job.state = "cancelled"
+                        else:
+                            job.interrupt()
                     return
                 job.process = proc = subprocess.Popen(
                     [sys.executable, "-m", "ai4geo_lab.server.job_worker"], stdin=subprocess.PIPE,
@@ -300,10 +447,14 @@ class JobRunner:
                 except ValueError:
                     continue
                 ended = self._apply(job, event) or ended
+                if event.get("event") in ("log", "progress"):
+                    self._save(job)
             code = proc.wait()
             stderr.seek(0)
             tail = stderr.read()[-4000:].decode(errors="replace")
         with self.lock:
+            if job.state == "interrupted":  # the server stopped it (close_all): said so already
+                return
             job.finished = _now()
             if job.cancelled:
                 job.state = "cancelled"
@@ -321,10 +472,7 @@ class JobRunner:
                 job.error = f"the job's process ended unexpectedly ({how})"
                 job.hint = "finished tiles are kept; run the job again to resume (see the Jupyter server log)"
                 if tail.strip():
-                    import logging
-
-                    logging.getLogger("ai4geo_lab.server.jobs").warning("job %s ended (%s): %s", job.id, how,
-                                                                         tail.strip()[-2000:])
+                    _log.warning("job %s ended (%s): %s", job.id, how, tail.strip()[-2000:])
 
     def _apply(self, job: Job, event: dict[str, Any]) -> dict[str, Any] | None:
         """Take one event of the job's process into the job; the final event is returned."""
@@ -370,7 +518,7 @@ class JobsHandler(_JobsBase):
     @tornado.web.authenticated
     @json_errors
     async def get(self) -> None:
-        self.reply([j.as_json() for j in self.runner.list()])
+        self.reply([j.as_json(with_log=False) for j in self.runner.list()])
 
     @tornado.web.authenticated
     @json_errors
@@ -383,7 +531,7 @@ class JobsHandler(_JobsBase):
 
 
 class JobHandler(_JobsBase):
-    """GET: one job. DELETE: cancel it."""
+    """GET: one job. DELETE: cancel it; ``DELETE ?forget=true``: forget a finished job (409 while it runs)."""
 
     @tornado.web.authenticated
     @json_errors
@@ -393,4 +541,9 @@ class JobHandler(_JobsBase):
     @tornado.web.authenticated
     @json_errors
     async def delete(self, job_id: str) -> None:
+        if self.get_query_argument("forget", "") in ("1", "true"):
+            await self.call(self.runner.forget, job_id)
+            self.set_status(204)
+            self.finish()
+            return
         self.reply(self.runner.cancel(job_id).as_json())

@@ -24,6 +24,7 @@ from ai4geo_lab.server.catalog import (
 )
 from ai4geo_lab.server.clusters import ClusterHandler, ClustersHandler
 from ai4geo_lab.server.config import ConfigHandler, OutlinesHandler
+from ai4geo_lab.server.job_records import JobRecords, records_dir
 from ai4geo_lab.server.jobs import JobHandler, JobRunner, JobsHandler
 from ai4geo_lab.server.maps import (
     RasterInfoHandler,
@@ -48,7 +49,7 @@ ROUTES: list[tuple[str, type]] = [
     ("clusters", ClustersHandler), (r"clusters/([A-Za-z0-9_.-]+)", ClusterHandler),
     ("recipes", RecipesHandler), (f"recipes/{NAME}", RecipeHandler),
     ("steps", StepsHandler), (f"steps/{NAME}", StepHandler),
-    ("jobs", JobsHandler), (r"jobs/([a-f0-9]{1,32})", JobHandler),
+    ("jobs", JobsHandler), (r"jobs/([a-f0-9]{1,32})", JobHandler),  # the ids of job_records.JOB_ID
     (r"tiles/(\d{1,2})/(\d{1,10})/(\d{1,10})\.png", TileHandler), ("raster/info", RasterInfoHandler),
     ("raster/value", RasterValueHandler), ("vector", VectorHandler), ("stac/layers", StacLayersHandler),
 ]
@@ -59,8 +60,10 @@ def setup_handlers(serverapp: Any, config: Any) -> None:
     from ai4geo_lab.catalog.jobs import DownloadJobs
 
     web_app = serverapp.web_app
+    # the jobs of an earlier server under the same root folder are listed again (WORKSPACE/jobs)
+    jobs = JobRunner(records=JobRecords(records_dir(config.workspace)), root=serverapp.root_dir)
     state = {"config": config, "downloads": DownloadJobs(), "clusters": None, "root_dir": serverapp.root_dir,
-             "lock": threading.Lock(), "jobs": JobRunner()}
+             "lock": threading.Lock(), "jobs": jobs}
     web_app.settings["ai4geo"] = state
     base = url_path_join(web_app.settings["base_url"], "ai4geo")
     web_app.add_handlers(".*$", [(url_path_join(base, path), handler) for path, handler in ROUTES])

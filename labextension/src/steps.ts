@@ -1,6 +1,9 @@
 import { Widget } from '@lumino/widgets';
 import { api, ApiError, describeError, post } from './api';
 import { h } from './dom';
+import { IJob, JobList, jobTime, stepTitle } from './joblist';
+
+export { IJob, stepTitle };
 
 /** A step of the pipeline as `GET ai4geo/steps` describes it. */
 export interface IStep {
@@ -30,20 +33,6 @@ interface ISchema {
   $defs?: Record<string, ISchema>;
 }
 
-/** A job of the server (`ai4geo/jobs`): one step run in a process of its own. */
-export interface IJob {
-  id: string;
-  step: string;
-  state: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
-  progress: { record: string; done: number; total: number }[];
-  log: string[];
-  outputs: Record<string, string>;
-  catalog: string | null;
-  error: string | null;
-  hint: string | null;
-  out: string;
-}
-
 interface IClusterChoice {
   id: string;
   label?: string;
@@ -63,23 +52,19 @@ export interface IStepsHost {
   openOnMap(paths: string[]): Promise<void>;
 }
 
-/** One leaf parameter of the form: where it sits in the parameters, its schema and how to read it. */
+/** One leaf parameter of the form: where it sits in the parameters, its schema, how to read and set it. */
 interface IParamField {
   path: string[];
   schema: ISchema;
   nullable: boolean;
   read: () => { value: unknown; empty: boolean };
+  write: (value: unknown) => void;
 }
 
 const POLL_MS = 400;
+/** Products opened on the map when a run ends (rasters and vectors). */
 const MAP_FILE = /\.(tiff?|gpkg|geojson|fgb|shp)$/i;
 const UNITS: Record<string, string> = { m: 'm', m2: 'm²', m3: 'm³', px: 'px', deg: '°', s: 's', pct: '%' };
-
-/** `building_mask` → `Building mask`. */
-export function stepTitle(name: string): string {
-  const words = name.replace(/_/g, ' ');
-  return words.charAt(0).toUpperCase() + words.slice(1);
-}
 
 /** `max_object_size_m` → `max object size (m)`. */
 export function paramLabel(key: string): string {
@@ -146,6 +131,7 @@ export class StepsPanel extends Widget {
   private clusters: IClusterChoice[] = [];
   private job: IJob | null = null;
   private timer: number | null = null;
+  private jobList: JobList;
 
   constructor(private host: IStepsHost) {
     super();
@@ -158,6 +144,11 @@ export class StepsPanel extends Widget {
     this.cancelButton.onclick = () => void this.cancel();
     this.codeButton.onclick = () => void this.insertCode();
     this.clusterSelect.onfocus = () => void this.loadClusters();
+    this.jobList = new JobList({
+      runAgain: job => void this.fill(job),
+      openOnMap: paths => this.host.openOnMap(paths),
+      isVisible: () => this.isVisible
+    });
     this.node.append(
       h('h2', {}, 'Run a step'),
       h('label', { class: 'ai4geo-field' }, h('span', {}, 'Step'), this.stepSelect),
@@ -166,9 +157,18 @@ export class StepsPanel extends Widget {
       h('div', { class: 'ai4geo-row' }, this.runButton, this.cancelButton, this.codeButton),
       this.status,
       this.bars,
-      this.logView
+      this.logView,
+      this.jobList.node
     );
     void this.load();
+  }
+
+  protected onAfterShow(): void {
+    void this.jobList.refresh();
+  }
+
+  protected onAfterHide(): void {
+    this.jobList.stop();
   }
 
   /** The steps, from the server; the first one shown. */
@@ -188,6 +188,7 @@ export class StepsPanel extends Widget {
     }
     this.node.dataset.ready = 'true';
     void this.loadClusters();
+    void this.jobList.refresh();
   }
 
   private get step(): IStep | undefined {
@@ -311,6 +312,7 @@ export class StepsPanel extends Widget {
     const dflt = prop.default;
     let control: HTMLInputElement | HTMLSelectElement;
     let read: () => { value: unknown; empty: boolean };
+    let write: (value: unknown) => void;
     const attrs = { dataset: { field: fieldName }, class: 'ai4geo-steps-param' };
     if (base.enum) {
       const select = h('select', attrs, ...(nullable ? [h('option', { value: '' }, '(none)')] : []),
@@ -320,11 +322,13 @@ export class StepsPanel extends Widget {
         const v = base.enum!.find(e => String(e) === select.value);
         return { value: v ?? null, empty: select.value === '' };
       };
+      write = v => (select.value = v === null || v === undefined ? '' : String(v));
       control = select;
     } else if (base.type === 'boolean') {
       const box = h('input', { ...attrs, type: 'checkbox' });
       box.checked = dflt === true;
       read = () => ({ value: box.checked, empty: false });
+      write = v => (box.checked = v === true);
       control = box;
     } else if (base.type === 'number' || base.type === 'integer') {
       const lo = base.minimum ?? base.exclusiveMinimum;
@@ -341,6 +345,7 @@ export class StepsPanel extends Widget {
         }
         return { value: Number(text), empty: false };
       };
+      write = v => (input.value = typeof v === 'number' ? String(v) : '');
       control = input;
     } else {
       const input = h('input', { ...attrs, type: 'text', placeholder: nullable ? 'automatic' : '' });
@@ -359,9 +364,10 @@ export class StepsPanel extends Widget {
           return { value: text, empty: false };
         }
       };
+      write = v => (input.value = v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
       control = input;
     }
-    this.params.push({ path, schema: prop, nullable, read });
+    this.params.push({ path, schema: prop, nullable, read, write });
     const bounds: string[] = [];
     if (base.minimum !== undefined) {
       bounds.push(`≥ ${base.minimum}`);
@@ -486,6 +492,41 @@ export class StepsPanel extends Widget {
     this.cancelButton.hidden = false;
     this.showJob(job);
     this.poll(job.id);
+    void this.jobList.refresh();
+  }
+
+  /** Fill the form with a job's step, inputs, parameters, output folder, tile size and cluster (Run again). */
+  async fill(job: IJob): Promise<void> {
+    if (!this.steps.some(s => s.name === job.step)) {
+      this.say(`The step '${job.step}' is not among the steps of this server.`, true);
+      return;
+    }
+    this.stepSelect.value = job.step;
+    this.showStep(job.step);
+    for (const [role, path] of Object.entries(job.inputs)) {
+      const input = this.inputs.get(role);
+      if (input) {
+        input.value = path;
+      }
+    }
+    for (const f of this.params) {
+      let value: unknown = job.params;
+      for (const key of f.path) {
+        value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+      }
+      if (value !== undefined) {
+        f.write(value);
+      }
+    }
+    this.outInput.value = job.out;
+    this.tileInput.value = String(job.tile_size);
+    await this.loadClusters();
+    const gone = job.cluster && !this.clusters.some(c => c.id === job.cluster);
+    this.clusterSelect.value = gone ? '' : job.cluster ?? '';
+    this.node.dataset.filled = job.id;
+    this.node.scrollTop = 0;
+    this.say(`The form holds the job of ${jobTime(job.started ?? job.created)}: Run runs it again, computing only ` +
+      `the tiles it had not finished.${gone ? ` Its cluster '${job.cluster}' is gone: it runs in process.` : ''}`);
   }
 
   private poll(id: string): void {
@@ -520,7 +561,7 @@ export class StepsPanel extends Widget {
         h('div', { class: 'ai4geo-steps-bar-label' }, h('span', {}, p.record), h('span', {}, `${p.done} / ${p.total} tiles`)),
         bar);
     }));
-    if (job.log.length) {
+    if (job.log?.length) {
       this.logView.hidden = false;
       this.logView.textContent = job.log.join('\n');
       this.logView.scrollTop = this.logView.scrollHeight;
@@ -535,6 +576,7 @@ export class StepsPanel extends Widget {
   private async finished(job: IJob): Promise<void> {
     this.runButton.disabled = false;
     this.cancelButton.hidden = true;
+    void this.jobList.refresh();
     if (job.state === 'done') {
       const products = Object.values(job.outputs).filter(p => MAP_FILE.test(p));
       this.say(`Done: ${Object.values(job.outputs).join(', ')}` +
@@ -598,6 +640,7 @@ export class StepsPanel extends Widget {
     if (this.timer !== null) {
       window.clearTimeout(this.timer);
     }
+    this.jobList.stop();
     super.dispose();
   }
 }

@@ -104,7 +104,7 @@ def _big_dsm(root):
 
     from ai4geo_lab.geo.raster import write_raster
 
-    (root / "data").mkdir()
+    (root / "data").mkdir(exist_ok=True)
     rng = np.random.default_rng(0)
     heights = (100 + rng.random((640, 640)) * 5).astype("float32")
     write_raster(root / "data" / "big.tif", heights, from_origin(500000, 4800000, 1, 1), "EPSG:32631", np.nan)
