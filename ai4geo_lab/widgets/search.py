@@ -110,6 +110,7 @@ class SearchPanel(w.VBox):
         self._drawn = 0
         self._features: dict[str, dict[str, Any]] = {}  # the page's GeoJSON features by item id
         self._pending_name: str | None = None  # an existing AOI name waiting for "Overwrite"
+        self._quiet = False  # True while the saved AOI list is refilled
 
         # ---- map ----
         self.map = Map(center=center or self._default_center(), zoom=zoom, layers=(), scroll_wheel_zoom=True,
@@ -366,15 +367,17 @@ class SearchPanel(w.VBox):
 
     def _on_saved(self) -> None:
         name = self.saved.value
-        if name and self.use_aoi(name, name) is not None:
+        if name and not self._quiet and self.use_aoi(name, name) is not None:
             self.aoi_name_field.value = name
             self._fit(self.aoi.bounds)
 
     def _refresh_saved(self, select: str = "") -> None:
-        self.saved.unobserve_all("value")  # a refreshed list does not load anything
-        self.saved.options = self._saved_options()
-        self.saved.value = select
-        self.saved.observe(lambda _: self._on_saved(), names="value")
+        self._quiet = True  # a refreshed list does not load anything
+        try:
+            self.saved.options = self._saved_options()
+            self.saved.value = select
+        finally:
+            self._quiet = False
 
     def _ask_overwrite(self, name: str | None) -> None:
         self._pending_name = name
