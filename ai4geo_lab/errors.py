@@ -12,15 +12,29 @@ class Ai4geoError(Exception):
     """Base class of every error ai4geo_lab raises on purpose.
 
     The message is meant for a user: what went wrong, then what to do about it.
-    The CLI prints it on one line without a traceback; the server maps it to an HTTP status.
+    The CLI prints it on one line without a traceback; the server maps it to an HTTP status. ``field`` names the
+    form field at fault when there is one (``fields``: field → message), so that forms say it beside that field.
     """
 
     http_status: int = 400
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, field: str | None = None) -> None:
         self.message = message
         self.hint = hint
+        self.fields: dict[str, str] = {field: message} if field else {}
         super().__init__(f"{message} — {hint}" if hint else message)
+
+    @property
+    def field(self) -> str | None:
+        """The form field at fault (the first of ``fields``), or None."""
+        return next(iter(self.fields), None)
+
+
+def at_field(exc: Ai4geoError, field: str) -> Ai4geoError:
+    """``exc``, naming ``field`` as the one at fault unless it names a field already."""
+    if not exc.fields:
+        exc.fields = {field: exc.message}
+    return exc
 
 
 class InputNotFoundError(Ai4geoError):

@@ -54,6 +54,15 @@ def list_aois(workspace: str | Path | None = None) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.geojson")) if folder.is_dir() else []
 
 
+def unique_name(name: str, workspace: str | Path | None = None) -> str:
+    """``name`` if no saved AOI has it, else ``name-2``, ``name-3``… (the first free one)."""
+    taken = set(list_aois(workspace))
+    if name not in taken:
+        return name
+    stem = name[:60]
+    return next(f"{stem}-{i}" for i in range(2, len(taken) + 3) if f"{stem}-{i}" not in taken)
+
+
 def delete_aoi(name: str, workspace: str | Path | None = None) -> None:
     """Remove a saved AOI."""
     path = _path(name, workspace)

@@ -23,9 +23,11 @@ from ai4geo_lab.catalog.request import (
 )
 from ai4geo_lab.catalog.results import SearchResults
 from ai4geo_lab.errors import (
+    Ai4geoError,
     InvalidInputError,
     ProviderAuthError,
     ProviderError,
+    at_field,
 )
 
 
@@ -45,8 +47,8 @@ def _parse_when(value: Any, name: str, end: bool) -> dt.datetime | None:
             else:
                 when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError as exc:
-            raise InvalidInputError(f"{name} '{value}' is not a date", "write it as YYYY-MM-DD or an ISO 8601 "
-                                                                        "date-time") from exc
+            raise InvalidInputError(f"{name} '{value}' is not a date",
+                                    "write it as YYYY-MM-DD or an ISO 8601 date-time", field=name) from exc
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return when.astimezone(dt.UTC)
@@ -61,23 +63,30 @@ def build_request(aoi: Any, collection: str, start: Any = None, end: Any = None,
                   **queryables: Any) -> SearchRequest:
     """Validate the arguments of :func:`search` into a :class:`SearchRequest` (clear errors for bad input)."""
     if not collection or not isinstance(collection, str):
-        raise InvalidInputError("no collection given", "name one; see ai4geo_lab.catalog.collections()")
+        raise InvalidInputError("no collection given", "name one; see ai4geo_lab.catalog.collections()",
+                                field="collection")
     t0, t1 = _parse_when(start, "start", False), _parse_when(end, "end", True)
     if t0 is not None and t1 is not None and t1 < t0:
         raise InvalidInputError(f"the end date {_iso(t1)} is before the start date {_iso(t0)}",
-                                "swap them, or give an end after the start")
+                                "swap them, or give an end after the start", field="end")
     if max_cloud is not None:
         try:
             max_cloud = float(max_cloud)
         except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"max_cloud must be a number, got {max_cloud!r}") from exc
+            raise InvalidInputError(f"max_cloud must be a number, got {max_cloud!r}", field="max_cloud") from exc
         if math.isnan(max_cloud) or not 0 <= max_cloud <= 100:
-            raise InvalidInputError(f"max_cloud {max_cloud} is outside 0–100", "give a percentage from 0 to 100")
+            raise InvalidInputError(f"max_cloud {max_cloud} is outside 0–100", "give a percentage from 0 to 100",
+                                    field="max_cloud")
     if not 1 <= int(limit) <= MAX_LIMIT:
-        raise InvalidInputError(f"limit {limit} is outside 1–{MAX_LIMIT}", "ask for fewer items per page")
+        raise InvalidInputError(f"limit {limit} is outside 1–{MAX_LIMIT}", "ask for fewer items per page",
+                                field="limit")
     if int(page) < 1:
         raise InvalidInputError(f"page {page} must be 1 or more")
-    geometry = None if aoi is None else mapping(to_aoi(aoi, max_area_km2=None).geometry)
+    try:
+        geometry = None if aoi is None else mapping(to_aoi(aoi, max_area_km2=None).geometry)
+    except Ai4geoError as exc:
+        at_field(exc, "aoi")
+        raise
     return SearchRequest(collection=collection, aoi=geometry, start=_iso(t0), end=_iso(t1), max_cloud=max_cloud,
                          provider=provider, queryables=queryables, limit=int(limit), page=int(page))
 
@@ -159,7 +168,11 @@ def _check_stac_api(url: str, collection: str, timeout: float | None = None) -> 
     cached = _COLLECTIONS.get(root)
     if cached is not None and time.monotonic() - cached[0] < COLLECTIONS_TTL_S and collection in cached[1]:
         return
-    known = _stac_api_collections(root, timeout)
+    try:
+        known = _stac_api_collections(root, timeout)
+    except Ai4geoError as exc:
+        at_field(exc, "provider")
+        raise
     _COLLECTIONS[root] = (time.monotonic(), known)
     if collection not in known:
         raise unknown_collection(collection, known, f"the STAC API {prov.safe_url(root)}")

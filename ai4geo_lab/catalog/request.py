@@ -17,6 +17,7 @@ from ai4geo_lab.errors import (
     ProviderAuthError,
     ProviderError,
     UnknownCollectionError,
+    at_field,
 )
 
 DEFAULT_LIMIT = 20
@@ -59,10 +60,15 @@ def unknown_collection(collection: str, known: list[str], where: str) -> Unknown
     hint = f"did you mean {', '.join(close)}?" if close else (
         f"known collections: {', '.join(known[:15])}{'…' if len(known) > 15 else ''}" if known else
         "this provider lists no collections")
-    return UnknownCollectionError(f"unknown collection '{collection}' in {where}", hint)
+    return UnknownCollectionError(f"unknown collection '{collection}' in {where}", hint, field="collection")
 
 
 def eodag_error(exc: Exception, provider: str | None, workspace: str | Path | None) -> Ai4geoError:
+    """The error an EODAG failure becomes, naming the form field at fault (the provider unless told otherwise)."""
+    return at_field(_eodag_error(exc, provider, workspace), "provider")
+
+
+def _eodag_error(exc: Exception, provider: str | None, workspace: str | Path | None) -> Ai4geoError:
     from eodag.utils import exceptions as ex
 
     from ai4geo_lab.catalog import sources as prov
@@ -80,9 +86,10 @@ def eodag_error(exc: Exception, provider: str | None, workspace: str | Path | No
         return ProviderError(f"{who} did not answer in time", "try again later, or with a smaller area or period")
     if isinstance(exc, ex.UnsupportedCollection | ex.NoMatchingCollection):
         return UnknownCollectionError(f"{who} does not know this collection",
-                                      "see ai4geo_lab.catalog.collections(provider)")
+                                      "see ai4geo_lab.catalog.collections(provider)", field="collection")
     if isinstance(exc, ex.ValidationError):
-        return InvalidInputError(f"{who} refused the search parameters: {exc}", "check the queryables")
+        return InvalidInputError(f"{who} refused the search parameters: {exc}", "check the queryables",
+                                 field="queryables")
     if isinstance(exc, ex.UnsupportedProvider):
         return ConfigError(f"{who} cannot serve this search: {exc}", "choose another provider")
     return ProviderError(f"{who} failed: {type(exc).__name__}", "check the provider is reachable and try again")

@@ -182,14 +182,16 @@ def resolve(provider: str | None, workspace: str | Path | None = None, allow_pat
         if not paths:
             raise InputNotFoundError("the local catalogue is empty",
                                      "add a static STAC catalogue with `ai4geo catalog add PATH` or "
-                                     "ai4geo_lab.catalog.add_local_catalog(PATH), e.g. a sample city folder")
+                                     "ai4geo_lab.catalog.add_local_catalog(PATH), e.g. a sample city folder",
+                                     field="provider")
         return Provider(LOCAL, LOCAL, paths)
     if provider.startswith(("http://", "https://")):
         return Provider("stac-api", url_provider(provider, workspace), url=provider.rstrip("/"))
     if provider.startswith(("file:", "/", ".", "~")) or Path(provider).suffix == ".json":
         if not allow_paths:
             raise InvalidInputError("a catalogue path cannot be given here",
-                                    "add the catalogue to the local catalogue, then use provider 'local'")
+                                    "add the catalogue to the local catalogue, then use provider 'local'",
+                                    field="provider")
         cat = _catalog_file(provider.removeprefix("file://").removeprefix("file:"))
         return Provider(LOCAL, LOCAL, (cat,))
     names = eodag_providers(workspace)
@@ -199,5 +201,6 @@ def resolve(provider: str | None, workspace: str | Path | None = None, allow_pat
         close = difflib.get_close_matches(provider, [LOCAL, *names], n=3)
         raise InvalidInputError(f"unknown provider '{provider}'",
                                 f"did you mean {', '.join(close)}?" if close else
-                                f"use '{LOCAL}', a STAC API URL, a catalogue path, or one of: {', '.join(names)}")
+                                f"use '{LOCAL}', a STAC API URL, a catalogue path, or one of: {', '.join(names)}",
+                                field="provider")
     return Provider("eodag", provider)

@@ -76,10 +76,9 @@ class FieldError(ConfigError):
 
     def __init__(self, fields: dict[str, str], hint: str | None = None, status: int = 400,
                  message: str | None = None) -> None:
-        name, first = next(iter(fields.items()))
+        first = next(iter(fields.values()))
         super().__init__(message or first, hint)
-        self.field = name
-        self.fields = fields
+        self.fields = fields  # the first one is ``field``
         self.http_status = status
 
 

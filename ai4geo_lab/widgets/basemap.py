@@ -65,6 +65,34 @@ def view_bounds(center: tuple[float, float] | list[float], zoom: float, width_px
     return (max(lat - half_h, -85.0), lon - half_w), (min(lat + half_h, 85.0), lon + half_w)
 
 
+def _mercator_y(lat: float) -> float:
+    """Web Mercator y of a latitude, in units of the world's width (0 at the equator)."""
+    lat = max(min(lat, 85.0), -85.0)
+    return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)) / (2 * math.pi)
+
+
+def view_size(m: Any) -> tuple[float, float]:
+    """The map's size in pixels: from the view the browser reports, else 1000 px by its layout height (or 500)."""
+    if m.bounds:
+        (south, west), (north, east) = m.bounds
+        world = 256 * 2 ** float(m.zoom)
+        return (east - west) / 360 * world, (_mercator_y(north) - _mercator_y(south)) * world
+    height = str(getattr(m.layout, "height", "") or "")
+    return 1000.0, float(height[:-2]) if height.endswith("px") else 500.0
+
+
+def fit_view(m: Any, bounds: tuple[float, float, float, float], max_zoom: int = 18, padding_px: int = 20) -> None:
+    """Centre map ``m`` on ``bounds`` (west, south, east, north) at the largest zoom that shows them whole."""
+    west, south, east, north = bounds
+    width, height = view_size(m)
+    dx = max(east - west, 1e-9) / 360
+    dy = max(_mercator_y(north) - _mercator_y(south), 1e-9)
+    fit = min((width - 2 * padding_px) / (256 * dx), (height - 2 * padding_px) / (256 * dy))
+    zoom = max(0, min(max_zoom, math.floor(math.log2(max(fit, 1e-9)))))
+    m.center = ((south + north) / 2, (west + east) / 2)
+    m.zoom = zoom
+
+
 def add_graticule(m: Any) -> Any:
     """A graticule on map ``m``, redrawn when the view changes (the map's ``bounds`` come from the browser)."""
     from ipyleaflet import LayerGroup, Polyline
@@ -105,6 +133,36 @@ def catalogue_extent(workspace: str | Path | None = None) -> Any | None:
         return None
     return GeoJSON(data={"type": "FeatureCollection", "features": features}, style=EXTENT_STYLE,
                    name=CATALOGUE_NAME)
+
+
+def add_catalogue_zoom(m: Any, workspace: str | Path | None = None) -> Any:
+    """A "zoom to catalogue" button under map ``m``'s zoom buttons; returns it (disabled while the local
+    catalogue is empty)."""
+    import ipywidgets as w
+    from ipyleaflet import WidgetControl
+
+    from ai4geo_lab.catalog import local_extent
+    from ai4geo_lab.errors import Ai4geoError
+
+    button = w.Button(icon="crosshairs", tooltip="zoom to the local catalogue",
+                      layout=w.Layout(width="34px", height="30px", padding="0"))
+    button.add_class("ai4geo-zoom-catalogue")
+
+    def zoom(_: Any = None) -> None:
+        try:
+            bbox = local_extent(workspace)["bbox"]
+        except Ai4geoError:
+            bbox = None
+        if bbox:
+            fit_view(m, tuple(bbox))
+
+    try:
+        button.disabled = not local_extent(workspace)["bbox"]
+    except Ai4geoError:
+        button.disabled = True
+    button.on_click(zoom)
+    m.add(WidgetControl(widget=button, position="topleft"))
+    return button
 
 
 def add_base(m: Any, basemap: Any = None, workspace: str | Path | None = None, catalogue: bool = False) -> None:

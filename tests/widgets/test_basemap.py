@@ -83,3 +83,18 @@ def test_search_panel_and_raster_map_use_the_offline_base(small_city, tmp_path) 
     assert named(panel.map, OFFLINE_NAME) is not None and named(panel.map, CATALOGUE_NAME) is not None
     m = raster_map([raster_overlay(small_city.truth("date1", "dsm"), "ndsm", max_px=32)])
     assert named(m, OFFLINE_NAME) is not None and named(m, GRATICULE_NAME) is not None
+
+
+@pytest.mark.parametrize("bounds", [(1.437, 43.602, 1.441, 43.605), (-10.0, 35.0, 30.0, 60.0), (5.0, -1.0, 5.001, 1.0)])
+def test_fit_view_shows_the_bounds_whole_at_the_largest_zoom(bounds) -> None:
+    from ipyleaflet import Map
+
+    from ai4geo_lab.widgets.basemap import fit_view, view_bounds
+
+    m = Map(layers=(), center=(0, 0), zoom=2, layout={"height": "420px"})
+    fit_view(m, bounds, padding_px=0)
+    w, s, e, n = bounds
+    (south, west), (north, east) = view_bounds(m.center, m.zoom, 1000, 420)
+    assert south <= s and west <= w and north >= n and east >= e  # all of it in the view
+    (south, west), (north, east) = view_bounds(m.center, m.zoom + 1, 1000, 420)
+    assert south > s or west > w or north < n or east < e  # one zoom more would cut it

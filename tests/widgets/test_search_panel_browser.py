@@ -68,7 +68,7 @@ def test_draw_search_and_see_footprints(lab, chromium):
     page.mouse.move(cx + 90, cy + 70, steps=10)
     page.mouse.up()
     panel = page.locator(".ai4geo-search-panel")
-    panel.get_by_text("AOI:").wait_for(timeout=30_000)
+    panel.get_by_text("AOI: drawn").wait_for(timeout=30_000)
 
     panel.locator("button", has_text="Search").click()
     panel.get_by_text("2 items").wait_for(timeout=60_000)
@@ -77,16 +77,44 @@ def test_draw_search_and_see_footprints(lab, chromium):
     assert footprints.count() == 2  # two ortho images of the sample city, both in the drawn rectangle
     page.screenshot(path=str(ARTIFACTS / "search_panel_results.png"))
 
-    # a click on a footprint selects its row and highlights it; a row selection highlights footprints
+    # the results as a table: a header of sort buttons, then a line per item (checkbox, QL, date, cloud, ...)
+    table = panel.locator(".ai4geo-results")
+    checks = table.locator("input[type='checkbox']")
+    assert checks.count() == 2
+    dates = table.locator(".ai4geo-cell").filter(has_text="20")
+    assert [t.strip() for t in dates.all_inner_texts()][:2] == ["2025-06-20", "2024-06-15"]
+    table.locator("button.ai4geo-sort", has_text="Cloud %").click()
+    page.wait_for_function("() => [...document.querySelectorAll('.ai4geo-results .ai4geo-sort')]"
+                           ".some(b => b.innerText.includes('Cloud % ▲'))", timeout=30_000)
+    page.wait_for_function("() => [...document.querySelectorAll('.ai4geo-results button.ai4geo-cell')]"
+                           ".find(b => /^20/.test(b.innerText)).innerText.trim() === '2024-06-15'", timeout=30_000)
+
+    # a click on a footprint checks its row and highlights it; a click on a row selects it too
     selected = page.locator(f".ai4geo-search-panel path[stroke='{SELECTED_STROKE}']")
-    select = panel.locator("select[multiple]")
+    page.locator(".ai4geo-search-panel .leaflet-container").scroll_into_view_if_needed()
     fp = footprints.last.bounding_box()
     page.mouse.click(fp["x"] + 8, fp["y"] + fp["height"] / 2)  # inside the footprint, outside the AOI
     selected.first.wait_for(timeout=30_000)
     assert selected.count() == 1
-    page.wait_for_function("s => s.selectedOptions.length === 1", arg=select.element_handle(), timeout=30_000)
+    page.wait_for_function("() => document.querySelectorAll(\".ai4geo-results input[type='checkbox']:checked\")"
+                           ".length === 1", timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "search_panel_clicked.png"))
-    select.select_option(index=[0, 1])
+    unchecked = table.locator("input[type='checkbox']:not(:checked)")
+    row_of = unchecked.first.evaluate("c => [...c.closest('.ai4geo-results').querySelectorAll(\"input[type="
+                                      "'checkbox']\")].indexOf(c)")
+    table.locator("button.ai4geo-cell").nth(row_of * 5).click()  # the date cell of the other row
     page.wait_for_function(f"() => document.querySelectorAll(\".ai4geo-search-panel path[stroke='"
                            f"{SELECTED_STROKE}']\").length === 2", timeout=30_000)
+    assert panel.locator("button", has_text="Download selected (2)").count() == 1
+
+    # QL draws the item's quicklook on its footprint
+    table.locator("button", has_text="QL").first.click()
+    page.wait_for_selector(".ai4geo-search-panel img.leaflet-image-layer[src^='data:image/png']", timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "search_panel_selected.png"))
+    look = page.locator(".ai4geo-search-panel img.leaflet-image-layer")
+    page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=look.element_handle(), timeout=30_000)
+    look_box, map_box = look.bounding_box(), page.locator(".ai4geo-search-panel .leaflet-container").bounding_box()
+    assert look_box["width"] > 20 and look_box["height"] > 20  # drawn over its footprint, on the map
+    assert map_box["x"] <= look_box["x"] + look_box["width"] / 2 <= map_box["x"] + map_box["width"]
+    page.locator(".ai4geo-search-panel .leaflet-container").screenshot(path=str(ARTIFACTS /
+                                                                                "search_panel_quicklook.png"))
