@@ -61,6 +61,12 @@ class OutputNotWritableError(Ai4geoError):
     http_status = 403
 
 
+class NameTakenError(OutputNotWritableError):
+    """Something is already saved under the name given, and overwriting it was not asked for."""
+
+    http_status = 409
+
+
 class MissingDependencyError(Ai4geoError):
     """An optional dependency is not installed."""
 

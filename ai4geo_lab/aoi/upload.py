@@ -53,5 +53,15 @@ def save_upload(filename: str, data: bytes | str, name: str | None = None, works
     with tempfile.TemporaryDirectory(prefix="ai4geo-upload-") as tmp:
         path = Path(tmp) / f"upload{'.zip' if suffix == '.shp.zip' else suffix}"
         path.write_bytes(data)
-        save_aoi(path, name, workspace, overwrite=overwrite)
+        try:
+            save_aoi(path, name, workspace, overwrite=overwrite)
+        except InvalidInputError as exc:  # said of the user's file, not of the server's temporary copy
+            raise InvalidInputError(_plain(exc.message, path, Path(filename).name), exc.hint, field="file") from None
     return load_aoi(name, workspace)
+
+
+def _plain(text: str, path: Path, filename: str) -> str:
+    """A reading error about the temporary copy ``path`` told of ``filename``: one line, no server path."""
+    text = text.replace(str(path), filename).replace(str(path.parent), "")
+    text = re.sub(r"\s*;?\s*It might help.*$", "", text, flags=re.S)  # GDAL's advice about driver prefixes
+    return text.strip().splitlines()[0].rstrip(".;: ")

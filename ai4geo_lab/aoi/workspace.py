@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ai4geo_lab.aoi.geometry import AOI, to_aoi
-from ai4geo_lab.errors import InputNotFoundError, InvalidInputError, OutputNotWritableError
+from ai4geo_lab.errors import InputNotFoundError, InvalidInputError, NameTakenError
 from ai4geo_lab.geo.atomic import write_text_atomic
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -34,7 +34,8 @@ def save_aoi(source: Any, name: str, workspace: str | Path | None = None, overwr
     """Validate ``source`` (anything :func:`to_aoi` takes) and save it as ``aois/NAME.geojson``."""
     path = _path(name, workspace)
     if path.exists() and not overwrite:
-        raise OutputNotWritableError(f"an AOI named '{name}' already exists", "choose another name or overwrite")
+        raise NameTakenError(f"an AOI named '{name}' is already saved", "choose another name, or replace it",
+                             field="name")
     aoi = to_aoi(source, name=name, **kwargs)
     return write_text_atomic(path, json.dumps(aoi.to_geojson()))
 

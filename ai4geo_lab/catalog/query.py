@@ -47,8 +47,8 @@ def _parse_when(value: Any, name: str, end: bool) -> dt.datetime | None:
             else:
                 when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError as exc:
-            raise InvalidInputError(f"{name} '{value}' is not a date",
-                                    "write it as YYYY-MM-DD or an ISO 8601 date-time", field=name) from exc
+            raise InvalidInputError(f"the {name} date '{value}' is not a date", "write it as YYYY-MM-DD or an ISO "
+                                    "8601 date-time", field=name) from exc
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return when.astimezone(dt.UTC)
@@ -56,6 +56,13 @@ def _parse_when(value: Any, name: str, end: bool) -> dt.datetime | None:
 
 def _iso(when: dt.datetime | None) -> str | None:
     return None if when is None else when.isoformat().replace("+00:00", "Z")
+
+
+def _readable(when: dt.datetime) -> str:
+    """A date as people write it: the day alone when the time is the start or the end of the day."""
+    if when.time() in (dt.time.min, dt.time.max):
+        return when.date().isoformat()
+    return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def build_request(aoi: Any, collection: str, start: Any = None, end: Any = None, max_cloud: float | None = None,
@@ -67,21 +74,22 @@ def build_request(aoi: Any, collection: str, start: Any = None, end: Any = None,
                                 field="collection")
     t0, t1 = _parse_when(start, "start", False), _parse_when(end, "end", True)
     if t0 is not None and t1 is not None and t1 < t0:
-        raise InvalidInputError(f"the end date {_iso(t1)} is before the start date {_iso(t0)}",
+        raise InvalidInputError(f"the end date {_readable(t1)} is before the start date {_readable(t0)}",
                                 "swap them, or give an end after the start", field="end")
     if max_cloud is not None:
         try:
             max_cloud = float(max_cloud)
         except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"max_cloud must be a number, got {max_cloud!r}", field="max_cloud") from exc
+            raise InvalidInputError(f"the maximum cloud cover (max_cloud) must be a number, got {max_cloud!r}",
+                                    field="max_cloud") from exc
         if math.isnan(max_cloud) or not 0 <= max_cloud <= 100:
-            raise InvalidInputError(f"max_cloud {max_cloud} is outside 0–100", "give a percentage from 0 to 100",
-                                    field="max_cloud")
+            raise InvalidInputError(f"a maximum cloud cover (max_cloud) of {max_cloud:g} % is outside 0–100 %",
+                                    "give a percentage from 0 to 100", field="max_cloud")
     if not 1 <= int(limit) <= MAX_LIMIT:
-        raise InvalidInputError(f"limit {limit} is outside 1–{MAX_LIMIT}", "ask for fewer items per page",
-                                field="limit")
+        raise InvalidInputError(f"{limit} items per page (limit) is outside 1–{MAX_LIMIT}",
+                                "ask for fewer items per page", field="limit")
     if int(page) < 1:
-        raise InvalidInputError(f"page {page} must be 1 or more")
+        raise InvalidInputError(f"page {page} must be 1 or more", field="page")
     try:
         geometry = None if aoi is None else mapping(to_aoi(aoi, max_area_km2=None).geometry)
     except Ai4geoError as exc:

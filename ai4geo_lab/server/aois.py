@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 import tornado.web
@@ -15,7 +17,7 @@ class AOIBody(BaseModel):
     """``{name, geometry}``, ``{name?, filename, content}`` (base64) or ``{name?, path}``: an AOI to save."""
 
     name: str | None = Field(None, description="name to save it under (default for files: the file's stem)")
-    overwrite: bool = True
+    overwrite: bool = Field(True, description="replace an AOI saved under the same name (else: 409)")
     geometry: dict[str, Any] | list[float] | str | None = Field(
         None, description="GeoJSON, [west, south, east, north], 'west,south,east,north' or WKT")
     filename: str | None = Field(None, description="name of the uploaded file (its suffix tells its kind)")
@@ -23,24 +25,38 @@ class AOIBody(BaseModel):
     path: str | None = Field(None, description="a vector file inside the server's root folder")
 
 
-def _described(aoi: Any) -> dict[str, Any]:
-    return {"name": aoi.name, "feature": aoi.to_geojson(), "area_km2": aoi.area_km2}
+def _described(aoi: Any, notes: list[str] | None = None) -> dict[str, Any]:
+    return {"name": aoi.name, "feature": aoi.to_geojson(), "area_km2": aoi.area_km2, "warnings": notes or []}
+
+
+def _noting(save: Callable[[], Any]) -> dict[str, Any]:
+    """Run ``save`` and describe the AOI it returns, with the warnings (a repaired geometry) it gave."""
+    from ai4geo_lab.aoi import AOIWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AOIWarning)
+        aoi = save()
+    return _described(aoi, [str(w.message) for w in caught if issubclass(w.category, AOIWarning)])
 
 
 def _save(source: Any, name: str, workspace: str | None, overwrite: bool, allow_files: bool = False) -> dict[str, Any]:
     from ai4geo_lab.aoi import load_aoi, resolve, save_aoi
 
     if not name:
-        raise InvalidInputError("the AOI has no name", "give it a name to save it under")
-    save_aoi(resolve(source, workspace, allow_files=allow_files), name, workspace, overwrite=overwrite)
-    return _described(load_aoi(name, workspace))
+        raise InvalidInputError("the AOI has no name", "give it a name to save it under", field="name")
+
+    def save() -> Any:
+        save_aoi(resolve(source, workspace, allow_files=allow_files), name, workspace, overwrite=overwrite)
+        return load_aoi(name, workspace)
+
+    return _noting(save)
 
 
 def _save_upload(body: AOIBody, workspace: str | None) -> dict[str, Any]:
     from ai4geo_lab.aoi import save_upload
 
-    return _described(save_upload(body.filename or "", body.content or "", body.name or None, workspace,
-                                  body.overwrite))
+    return _noting(lambda: save_upload(body.filename or "", body.content or "", body.name or None, workspace,
+                                       body.overwrite))
 
 
 class AOIsHandler(BaseHandler):

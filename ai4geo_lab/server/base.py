@@ -32,8 +32,12 @@ def error_body(exc: Exception) -> tuple[int, dict[str, Any]]:
             body.update({"field": next(iter(fields)), "fields": fields})
         return exc.http_status, body
     if isinstance(exc, ValidationError):
-        return 400, {"error": f"invalid request: {format_validation_error(exc)}",
-                     "hint": "check the fields of the request", "type": "ValidationError"}
+        body = {"error": f"invalid request: {format_validation_error(exc)}",
+                "hint": "check the fields of the request", "type": "ValidationError"}
+        fields = {".".join(str(p) for p in e["loc"]): e["msg"] for e in exc.errors() if e["loc"]}
+        if fields:
+            body.update({"field": next(iter(fields)), "fields": fields})
+        return 400, body
     if isinstance(exc, json.JSONDecodeError):
         return 400, {"error": "the request body is not JSON", "hint": "send a JSON object", "type": "JSONDecodeError"}
     return 500, {"error": f"internal error: {type(exc).__name__}: {exc}", "hint": "see the Jupyter server log",

@@ -270,3 +270,48 @@ async def test_a_step_registered_at_run_time_is_listed_with_its_schema(jp_fetch)
     finally:
         unregister("toy_halve")
     await api_json(jp_fetch, "steps", "toy_halve", expect=404)
+
+
+async def test_form_errors_name_their_field_in_words(jp_fetch):
+    err = await api_json(jp_fetch, "search", method="POST", expect=400,
+                         body={"collection": "sample-ortho", "provider": "local", "max_cloud": 150})
+    assert err["field"] == "max_cloud" and "100" in err["fields"]["max_cloud"]
+    err = await api_json(jp_fetch, "search", method="POST", expect=400, body={
+        "collection": "sample-ortho", "provider": "local", "start": "2024-02-01", "end": "2024-01-01"})
+    assert err["field"] == "end"
+    assert err["error"] == "the end date 2024-01-01 is before the start date 2024-02-01"  # no ISO time stamps
+    err = await api_json(jp_fetch, "search", method="POST", expect=400,
+                         body={"collection": "sample-ortho", "provider": "local", "limit": "many"})
+    assert err["field"] == "limit" and set(err["fields"]) == {"limit"}
+
+
+async def test_aoi_upload_errors_warnings_and_replacing(jp_fetch, workspace):
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    # a file that is no vector data: one line about the user's file, nothing of the server's temporary copy
+    err = await api_json(jp_fetch, "aois", method="POST", expect=400,
+                         body={"filename": "junk.gpkg", "content": b64("garbage" * 20)})
+    assert err["field"] == "file" and err["error"].startswith("junk.gpkg cannot be read")
+    assert "/tmp" not in err["error"] and "ai4geo-upload" not in err["error"] and "\n" not in err["error"]
+    assert "It might help" not in err["error"]
+    # a self-intersecting polygon is repaired, and the answer says so
+    bowtie = {"type": "Polygon", "coordinates": [[[1.0, 43.0], [1.01, 43.01], [1.01, 43.0], [1.0, 43.01],
+                                                  [1.0, 43.0]]]}
+    saved = await api_json(jp_fetch, "aois", method="POST", expect=201,
+                           body={"filename": "bowtie.geojson", "content": b64(json.dumps(bowtie))})
+    assert saved["name"] == "bowtie" and len(saved["warnings"]) == 1
+    assert "repaired" in saved["warnings"][0] and "Self-intersection" in saved["warnings"][0]
+    # the same name again: refused unless replacing is asked for, and nothing replaced
+    square = {"type": "Polygon", "coordinates": [[[2.0, 44.0], [2.01, 44.0], [2.01, 44.01], [2.0, 44.01],
+                                                  [2.0, 44.0]]]}
+    err = await api_json(jp_fetch, "aois", method="POST", expect=409,
+                         body={"name": "bowtie", "geometry": square, "overwrite": False})
+    assert err["type"] == "NameTakenError" and err["field"] == "name" and "already saved" in err["error"]
+    from shapely.geometry import shape
+
+    kept = await api_json(jp_fetch, "aois", "bowtie")
+    assert shape(kept["feature"]["geometry"]).bounds[0] < 1.5
+    saved = await api_json(jp_fetch, "aois", method="POST", expect=201,
+                           body={"name": "bowtie", "geometry": square, "overwrite": True})
+    assert saved["warnings"] == [] and shape(saved["feature"]["geometry"]).bounds[0] > 1.5
