@@ -22,6 +22,23 @@ _EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ai4geo-server"
 Body = TypeVar("Body", bound=BaseModel)
 
 
+_WORDS = {"less_than_equal": "at most {le}", "less_than": "less than {lt}", "greater_than_equal": "at least {ge}",
+          "greater_than": "more than {gt}", "int_parsing": "a whole number is needed here",
+          "int_from_float": "a whole number is needed here", "float_parsing": "a number is needed here",
+          "missing": "this field is needed", "string_too_long": "at most {max_length} characters",
+          "string_pattern_mismatch": "this is not an accepted value here"}
+
+
+def _in_words(err: Any) -> str:
+    """A pydantic error of one field as a form says it beside the field."""
+    words = _WORDS.get(err.get("type", ""))
+    try:
+        ctx = {k: f"{v:g}" if isinstance(v, float) else v for k, v in err.get("ctx", {}).items()}
+        return words.format(**ctx) if words else str(err["msg"])
+    except (KeyError, IndexError):
+        return str(err["msg"])
+
+
 def error_body(exc: Exception) -> tuple[int, dict[str, Any]]:
     """The HTTP status and ``{error, hint, type}`` an exception becomes (plus ``field`` and ``fields`` when the
     error concerns fields of a form)."""
@@ -34,7 +51,7 @@ def error_body(exc: Exception) -> tuple[int, dict[str, Any]]:
     if isinstance(exc, ValidationError):
         body = {"error": f"invalid request: {format_validation_error(exc)}",
                 "hint": "check the fields of the request", "type": "ValidationError"}
-        fields = {".".join(str(p) for p in e["loc"]): e["msg"] for e in exc.errors() if e["loc"]}
+        fields = {".".join(str(p) for p in e["loc"]): _in_words(e) for e in exc.errors() if e["loc"]}
         if fields:
             body.update({"field": next(iter(fields)), "fields": fields})
         return 400, body

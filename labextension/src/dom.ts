@@ -29,6 +29,36 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return el;
 }
 
+/** A labelled input, with the slot where a message about it is shown (see `markInvalid`). */
 export function field(label: string, input: HTMLElement, cls = ''): HTMLElement {
-  return h('label', { class: `ai4geo-field ${cls}` }, h('span', {}, label), input);
+  return h('label', { class: `ai4geo-field ${cls}` }, h('span', {}, label), input, errorSlot());
+}
+
+/** An empty message slot (hidden while empty). */
+export function errorSlot(cls = 'ai4geo-field-error'): HTMLElement {
+  return h('div', { class: cls, role: 'alert' });
+}
+
+function slotOf(input: HTMLElement): HTMLElement | null {
+  const box = input.closest('.ai4geo-field');
+  return box?.querySelector<HTMLElement>('.ai4geo-field-error') ?? null;
+}
+
+/** Mark `input` as wrong and say why beside it (in its field's slot, or in `slot`). */
+export function markInvalid(input: HTMLElement, message: string, slot: HTMLElement | null = null): void {
+  input.classList.add('ai4geo-invalid');
+  input.setAttribute('aria-invalid', 'true');
+  const where = slot ?? slotOf(input);
+  if (where) {
+    where.textContent = message;
+  }
+}
+
+/** Take every mark and message of `markInvalid` away inside `root`. */
+export function clearInvalid(root: HTMLElement): void {
+  root.querySelectorAll('.ai4geo-invalid').forEach(e => {
+    e.classList.remove('ai4geo-invalid');
+    e.removeAttribute('aria-invalid');
+  });
+  root.querySelectorAll('.ai4geo-field-error').forEach(e => (e.textContent = ''));
 }

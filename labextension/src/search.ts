@@ -1,8 +1,8 @@
 import type * as Leaflet from 'leaflet';
-import { InputDialog } from '@jupyterlab/apputils';
+import { Dialog, InputDialog, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
-import { api, describeError, post } from './api';
-import { field, h } from './dom';
+import { api, ApiError, describeError, post } from './api';
+import { clearInvalid, errorSlot, field, h, markInvalid } from './dom';
 import { L } from './leaflet';
 import { BaseMap, catalogueChanged, IMapConfig } from './map';
 import { ResultsView } from './results';
@@ -65,8 +65,14 @@ export class SearchPanel extends Widget {
 
   private mapNode = h('div', { class: 'ai4geo-map' });
   private aoiStatus = h('div', { class: 'ai4geo-aoi-status' }, 'AOI: none — draw a rectangle or polygon');
+  private aoiWarning = h('div', { class: 'ai4geo-warning ai4geo-aoi-warning', role: 'status' });
+  private aoiError = errorSlot('ai4geo-field-error ai4geo-aoi-error');
   private savedSelect = h('select', { class: 'ai4geo-saved' });
   private aoiNameInput = h('input', { type: 'text', placeholder: 'name', class: 'ai4geo-aoi-name' });
+  private nameTyped = false; // the name field holds what the user typed (not a proposal of the panel)
+  private aoiShape: Leaflet.Layer | null = null; // the AOI as drawn on the map (editable)
+  private editButton = h('button', { class: 'jp-Button ai4geo-button ai4geo-edit-aoi', disabled: true,
+    title: 'Move the corners of the AOI on the map' }, 'Edit');
   private fileInput = h('input', { type: 'file', accept: '.geojson,.json,.gpkg,.kml,.kmz,.zip,.fgb' });
   private provider = h('select', { class: 'ai4geo-provider' });
   private collection = h('input', { type: 'text', list: 'ai4geo-collections', class: 'ai4geo-collection' });
@@ -137,14 +143,27 @@ export class SearchPanel extends Widget {
       h('h2', {}, 'AI4GEO search'),
       this.mapNode,
       this.aoiStatus,
+      this.aoiWarning,
+      h(
+        'div',
+        { class: 'ai4geo-row' },
+        this.editButton,
+        button('Clear', 'ai4geo-clear-aoi', () => this.clearAOI())
+      ),
       h(
         'div',
         { class: 'ai4geo-row' },
         this.savedSelect,
         button('Load', 'ai4geo-load-aoi', () => void this.loadSaved()),
+        button('Delete', 'ai4geo-delete-aoi', () => void this.deleteSaved())
+      ),
+      h(
+        'div',
+        { class: 'ai4geo-row' },
         this.aoiNameInput,
         button('Save AOI', 'ai4geo-save-aoi', () => void this.saveAOI())
       ),
+      this.aoiError,
       h('div', { class: 'ai4geo-row' }, field('Upload AOI file', this.fileInput, 'ai4geo-upload')),
       field('Provider', this.provider),
       this.empty,
@@ -171,6 +190,8 @@ export class SearchPanel extends Widget {
     this.downloadButton.onclick = () => void this.download();
     this.showOnMapButton.onclick = () => void this.showOnMap();
     this.fileInput.onchange = () => void this.upload();
+    this.aoiNameInput.oninput = () => (this.nameTyped = this.aoiNameInput.value.trim() !== '');
+    this.editButton.onclick = () => this.toggleEdit();
     this.provider.onchange = () => void this.refreshCollections();
     this.collection.onchange = () => void this.refreshQueryables();
   }
@@ -236,13 +257,54 @@ export class SearchPanel extends Widget {
     this.status.classList.toggle('ai4geo-error', error);
   }
 
+  /** The inputs of the form by the names the server gives fields at fault (and where their message goes). */
+  private fieldInput(name: string): [HTMLElement, HTMLElement | null] | null {
+    const inputs: Record<string, [HTMLElement, HTMLElement | null]> = {
+      collection: [this.collection, null], provider: [this.provider, null], start: [this.start, null],
+      end: [this.end, null], max_cloud: [this.maxCloud, null], limit: [this.limit, null], file: [this.fileInput, null],
+      aoi: [this.aoiStatus, this.aoiError], aoi_name: [this.savedSelect, this.aoiError],
+      name: [this.aoiNameInput, this.aoiError]
+    };
+    if (inputs[name]) {
+      return inputs[name];
+    }
+    const key = name.startsWith('queryables.') ? name.slice('queryables.'.length) : null;
+    const input = key ? this.extra.querySelector<HTMLElement>(`[data-queryable="${CSS.escape(key)}"]`) : null;
+    return input ? [input, null] : null;
+  }
+
+  /** An error beside the fields it concerns (the status line says where to look), else in the status line. */
+  private showError(err: unknown): void {
+    const fields = err instanceof ApiError ? Object.entries(err.fields) : [];
+    let marked = 0;
+    for (const [name, message] of fields) {
+      const found = this.fieldInput(name);
+      if (found) {
+        const own = err instanceof ApiError && err.hint && err.body?.type !== 'ValidationError';
+        const hint = fields.length === 1 && own ? ` — ${(err as ApiError).hint}` : '';
+        markInvalid(found[0], message + hint, found[1]);
+        marked += 1;
+      }
+    }
+    if (marked) {
+      this.say(marked > 1 ? 'correct the marked fields' : 'correct the marked field', true);
+    } else {
+      this.say(describeError(err), true);
+    }
+  }
+
   // ---- AOI ------------------------------------------------------------------------------------------------
-  private setAOI(geometry: any, savedName: string | null, suggested?: string): void {
+  private setAOI(geometry: any, savedName: string | null, suggested?: string, warnings: string[] = []): void {
     this.aoi = geometry;
     this.aoiName = savedName;
+    this.stopEdit();
     this.aoiLayer.clearLayers();
-    const shape = L.geoJSON(geometry, { style: AOI_STYLE, interactive: false } as any);
+    const shape = L.geoJSON(geometry, { style: AOI_STYLE, interactive: false, pmIgnore: false } as any);
     this.aoiLayer.addLayer(shape);
+    this.aoiShape = shape;
+    this.editButton.disabled = false;
+    this.aoiWarning.textContent = warnings.join(' ');
+    clearInvalid(this.aoiStatus.parentElement ?? this.node);
     const b = shape.getBounds();
     if (!this.base!.map.getBounds().contains(b)) {
       this.base!.map.fitBounds(b, { maxZoom: 17 });
@@ -251,10 +313,114 @@ export class SearchPanel extends Widget {
     const where = `${sw.lng.toFixed(5)}, ${sw.lat.toFixed(5)}, ${ne.lng.toFixed(5)}, ${ne.lat.toFixed(5)}`;
     this.aoiStatus.textContent = savedName ? `AOI: ${savedName} (saved) — ${where}` : `AOI: drawn — ${where}`;
     this.aoiStatus.dataset.aoi = savedName ?? 'drawn';
-    if (suggested && (!this.aoiNameInput.value || /^drawn-\d+$/.test(this.aoiNameInput.value))) {
+    if (suggested && (!this.nameTyped || /^drawn-\d+$/.test(this.aoiNameInput.value))) {
       this.aoiNameInput.value = suggested;
+      this.nameTyped = false;
     } else if (savedName) {
       this.aoiNameInput.value = savedName;
+      this.nameTyped = false;
+    }
+  }
+
+  /** Forget the AOI: the next search is over everywhere. */
+  private clearAOI(): void {
+    this.stopEdit();
+    this.aoi = null;
+    this.aoiName = null;
+    this.aoiShape = null;
+    this.aoiLayer.clearLayers();
+    this.editButton.disabled = true;
+    this.aoiWarning.textContent = '';
+    this.aoiStatus.textContent = 'AOI: none — draw a rectangle or polygon';
+    this.aoiStatus.dataset.aoi = 'none';
+  }
+
+  /** Edit the AOI's corners on the map (again: done); an edited AOI is a drawn one until it is saved. */
+  private toggleEdit(): void {
+    const layers = (this.aoiShape as Leaflet.GeoJSON | null)?.getLayers() ?? [];
+    const shape = layers[0] as any;
+    if (!shape?.pm) {
+      return;
+    }
+    if (shape.pm.enabled()) {
+      this.stopEdit();
+      return;
+    }
+    shape.pm.enable({ snappable: false, allowSelfIntersection: false });
+    shape.on('pm:edit', () => {
+      this.aoi = shape.toGeoJSON().geometry;
+      this.aoiName = null;
+      this.aoiStatus.dataset.aoi = 'drawn';
+      this.aoiStatus.textContent = 'AOI: drawn (edited) — save it to keep it';
+    });
+    this.editButton.textContent = 'Done';
+    this.editButton.classList.add('jp-mod-accept');
+    this.aoiStatus.dataset.editing = 'true';
+  }
+
+  private stopEdit(): void {
+    ((this.aoiShape as Leaflet.GeoJSON | null)?.getLayers() ?? []).forEach((l: any) => {
+      l.pm?.disable();
+      l.off('pm:edit');
+    });
+    this.editButton.textContent = 'Edit';
+    this.editButton.classList.remove('jp-mod-accept');
+    delete this.aoiStatus.dataset.editing;
+  }
+
+  /** Delete the saved AOI chosen in the list, once confirmed. */
+  private async deleteSaved(): Promise<void> {
+    const name = this.savedSelect.value;
+    if (!name) {
+      markInvalid(this.savedSelect, 'choose a saved AOI to delete', this.aoiError);
+      return;
+    }
+    const answer = await showDialog({
+      title: 'Delete a saved AOI',
+      body: `Delete the AOI '${name}'? Notebooks that load it by name will not find it.`,
+      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+    });
+    if (!answer.button.accept) {
+      return;
+    }
+    try {
+      await api(`aois/${encodeURIComponent(name)}`, { method: 'DELETE' });
+      if (this.aoiName === name) {
+        this.aoiName = null; // the shape stays, as a drawn one
+        this.aoiStatus.dataset.aoi = 'drawn';
+      }
+      await this.refreshSaved();
+      this.say(`AOI '${name}' deleted`);
+    } catch (err) {
+      this.showError(err);
+    }
+  }
+
+  /**
+   * Save with `body`; a name already saved is replaced only once the user says so (null: not saved).
+   */
+  private async saveWithConfirm(body: Record<string, any>): Promise<any | null> {
+    try {
+      return await post('aois', { ...body, overwrite: false });
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 409) {
+        throw err;
+      }
+      const name = body.name || (err.body?.error?.match(/'([^']+)'/)?.[1] ?? '');
+      const answer = await showDialog({
+        title: 'Replace a saved AOI',
+        body: `An AOI named '${name}' is already saved. Replace it?`,
+        buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Replace' })]
+      });
+      if (!answer.button.accept) {
+        markInvalid(this.aoiNameInput, `'${name}' is already saved: choose another name, or replace it`,
+          this.aoiError);
+        if (!body.name) {
+          this.aoiNameInput.value = name;
+        }
+        return null;
+      }
+      return await post('aois', { ...body, overwrite: true });
     }
   }
 
@@ -279,7 +445,7 @@ export class SearchPanel extends Widget {
       this.setAOI(found.feature.geometry, name);
       this.say(`AOI '${name}' loaded (${found.area_km2.toFixed(3)} km²)`);
     } catch (err) {
-      this.say(describeError(err), true);
+      this.showError(err);
     }
   }
 
@@ -290,14 +456,19 @@ export class SearchPanel extends Widget {
       return null;
     }
     const name = this.aoiNameInput.value.trim() || `drawn-${this.drawn || 1}`;
+    clearInvalid(this.node);
     try {
-      const saved = await post('aois', { name, geometry: this.aoi });
-      this.setAOI(saved.feature.geometry, name);
+      const saved = await this.saveWithConfirm({ name, geometry: this.aoi });
+      if (!saved) {
+        this.say('AOI not saved');
+        return null;
+      }
+      this.setAOI(saved.feature.geometry, name, undefined, saved.warnings);
       await this.refreshSaved(name);
       this.say(`AOI saved as '${name}'`);
       return name;
     } catch (err) {
-      this.say(describeError(err), true);
+      this.showError(err);
       return null;
     }
   }
@@ -312,15 +483,20 @@ export class SearchPanel extends Widget {
     for (let i = 0; i < bytes.length; i += 0x8000) {
       binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
     }
+    clearInvalid(this.node);
     try {
-      const name = this.aoiNameInput.value.trim() && !this.aoiNameInput.value.startsWith('drawn-')
-        ? this.aoiNameInput.value.trim() : '';
-      const saved = await post('aois', { name, filename: file.name, content: btoa(binary) });
-      this.setAOI(saved.feature.geometry, saved.name);
+      // the name the user typed, else the server's: the file's name
+      const name = this.nameTyped ? this.aoiNameInput.value.trim() : '';
+      const saved = await this.saveWithConfirm({ name, filename: file.name, content: btoa(binary) });
+      if (!saved) {
+        this.say(`${file.name} not saved`);
+        return;
+      }
+      this.setAOI(saved.feature.geometry, saved.name, undefined, saved.warnings);
       await this.refreshSaved(saved.name);
       this.say(`AOI '${saved.name}' read from ${file.name} and saved (${saved.area_km2.toFixed(3)} km²)`);
     } catch (err) {
-      this.say(describeError(err), true);
+      this.showError(err);
     } finally {
       this.fileInput.value = '';
     }
@@ -478,16 +654,46 @@ export class SearchPanel extends Widget {
 
   private async run(body: SearchBody): Promise<void> {
     this.say('searching…');
+    clearInvalid(this.node);
     this.node.dataset.searching = 'true';
     try {
       const page = await post<IPage>('search', body);
       this.showPage(page);
       this.say(page.notes.join(' '));
     } catch (err) {
-      this.say(describeError(err), true);
+      this.clearResults(); // no results of another search left on screen as if they answered this one
+      this.showError(err);
     } finally {
       delete this.node.dataset.searching;
     }
+  }
+
+  /** Take the results away (after an error): none stay on screen as if they answered the last search. */
+  private clearResults(): void {
+    if (!this.page) {
+      return;
+    }
+    this.page = null;
+    this.pages += 1;
+    this.history = [];
+    this.selected.clear();
+    this.looks.clear();
+    this.lookUrls.clear();
+    this.shown = new Set();
+    this.results.show([]);
+    this.summary.textContent = '';
+    this.summary.dataset.count = '';
+    this.prevButton.disabled = true;
+    this.nextButton.disabled = true;
+    this.downloadButton.disabled = true;
+    this.drawing?.update({ key: String(this.pages), features: [], shown: this.shown, selected: this.selected,
+      looks: this.looks, summary: '' });
+    this.mapNode.dataset.footprints = '0';
+    if (this.host && !this.host.isDisposed) {
+      this.host.showResults(null, this.mapEvents);
+    }
+    this.onHost = false;
+    this.updateShowOnMap();
   }
 
   private showPage(page: IPage): void {
