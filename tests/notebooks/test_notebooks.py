@@ -65,6 +65,9 @@ def test_notebook_runs(notebook: Path, tmp_path: Path, request: pytest.FixtureRe
         assert "changed buildings F1" in text and "gradient boosting" in text
         assert (tmp_path / "out" / "models" / "sample_city.joblib").is_file()
         assert (tmp_path / "out" / "products" / "building_change" / "buildings.gpkg").is_file()
+        change_map = next(c for c in cells if "change_map = raster_map" in "".join(c["source"]))
+        assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
+                   for o in change_map.get("outputs", []))  # the map of the changes was displayed
     if notebook.stem == "08_building_segmentation":
         text = "".join("".join(o.get("data", {}).get("text/plain", "")) + "".join(o.get("text", ""))
                        for c in cells for o in c.get("outputs", []))
