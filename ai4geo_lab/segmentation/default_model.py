@@ -72,8 +72,32 @@ def model_scores(model: UnetModel, data: Path, work: Path, backend: str = "torch
     return scores
 
 
+#: Working resolutions tried at prediction, as multiples of the resolution the model learnt at.
+WORKING_GSD_STEPS = (1.0, 7 / 6, 4 / 3, 5 / 3)
+
+
+def choose_working_gsd(model: UnetModel, data: Path, backend: str = "torch") -> dict[str, float]:
+    """Set the model's ``predict_gsd_m`` to the working resolution (among :data:`WORKING_GSD_STEPS` × its
+    ``gsd_m``) that scores best on Kampala val with touching tiles joined — validation data, never a test set;
+    the finer one on a tie. Returns the IoU of each resolution tried."""
+    if not model.spec.gsd_m:
+        return {}
+    val = xyz_mosaics(kampala_chips(data / "kampala", "val"))
+    tried: dict[str, float] = {}
+    for step in WORKING_GSD_STEPS:
+        gsd = round(model.spec.gsd_m * step, 3)
+        model.spec = model.spec.model_copy(update={"predict_gsd_m": gsd})
+        tried[f"{gsd:g}"] = round(float(evaluate(model, val, model.limits, backend=backend)["all"]["iou"]), 4)
+    best = max(tried, key=lambda g: (tried[g], -float(g)))
+    model.spec = model.spec.model_copy(update={"predict_gsd_m": float(best)})
+    return tried
+
+
 def finish_default_model(model: UnetModel, data: Path, out: str | Path, work: Path, seconds: float) -> None:
-    """Score a trained model (:func:`model_scores`), then write it, its metadata and its card."""
+    """Choose its working resolution (:func:`choose_working_gsd`), score a trained model
+    (:func:`model_scores`), then write it, its metadata and its card."""
+    model.meta["working_gsd_iou"] = choose_working_gsd(model, data)
+    model.meta["spec"] = model.spec.model_dump(mode="json")
     model.meta["scores"] = _scores_table(model_scores(model, data, work))
     model.meta["recipe"] = "ai4geo segment train-default"
     model.meta["seconds"] = round(seconds, 1)
@@ -115,6 +139,12 @@ def model_card(meta: dict[str, Any], path: Path) -> str:
     int8_text = ("" if not int8 else "With the int8 companion (`" + path.with_suffix(".int8.onnx").name
                  + "`, what `backend=\"auto\"` runs on CPUs), IoU: " + ", ".join(
                      f"{name} {s['iou']:.3f}" for name, s in int8.items()) + ".")
+    learnt = "in training" if tp.get("at_model_gsd") else "in training only at prediction"
+    tried = meta.get("working_gsd_iou") or {}
+    working = ("" if not spec.get("predict_gsd_m") else
+               f"\nAt prediction, inputs finer than {spec['predict_gsd_m']} m/px are resampled to it: the working "
+               "resolution that scored best on Kampala val (joined tiles) among " + ", ".join(
+                   f"{g} m (IoU {v:.3f})" for g, v in tried.items()) + ".")
     return f"""# Model card: `{path.name}` — building segmentation, RGB
 
 **What it does.** Building / not-building per pixel from an RGB image (probability 0–1), for
@@ -123,7 +153,7 @@ def model_card(meta: dict[str, Any], path: Path) -> str:
 **Architecture.** U-Net (segmentation-models-pytorch), encoder `{spec["encoder"]}` trained from scratch (no
 pretrained weights), decoder channels {tuple(spec["decoder_channels"])}; inputs {", ".join(spec["inputs"])},
 each stretched linearly between its 2nd and 98th percentile over the whole raster; inputs finer than
-{spec.get("gsd_m")} m/px are resampled to it (in training{"" if tp.get("at_model_gsd") else " only at prediction"}).
+{spec.get("gsd_m")} m/px are resampled to it ({learnt}).{working}
 Weights stored in float16.
 
 **Training data.**

@@ -131,7 +131,8 @@ def predict_proba(model: UnetModel, x: np.ndarray, window: int = WINDOW, overlap
                   views: int = 1) -> np.ndarray:
     """Building probability (H, W) float32 of a scaled input ``x`` (C, H, W) of ``gsd_m`` metres per pixel.
 
-    An input finer than the model's ``gsd_m`` is resampled to it, predicted, and the probability resampled back.
+    An input finer than the model's working resolution (``spec.working_gsd_m``) is resampled to it, predicted,
+    and the probability resampled back.
     ``views`` > 1 averages the logits of that many flips/turns of each window (test-time augmentation: steadier
     masks for ``views`` times the work).
 
@@ -142,7 +143,7 @@ def predict_proba(model: UnetModel, x: np.ndarray, window: int = WINDOW, overlap
     if x.ndim != 3 or x.shape[0] != len(model.spec.inputs):
         raise InvalidInputError(f"input of shape {x.shape}, the model takes {len(model.spec.inputs)} channels "
                                 f"({', '.join(model.spec.inputs)})", "scale the image with scale_inputs first")
-    f = resample_factor(model.spec.gsd_m, gsd_m)
+    f = resample_factor(model.spec.working_gsd_m, gsd_m)
     if f < 1.0:
         from scipy.ndimage import zoom
 

@@ -77,6 +77,15 @@ class UnetSpec(BaseModel):
     ndsm_scale_m: float = Field(default=20.0, gt=0, description="nDSM metres mapped to 1.0 (nDSM input only)")
     gsd_m: float | None = Field(default=None, gt=0, description="finest resolution the model works at (m/px); "
                                 "finer inputs are resampled to it (None: every input as it is)")
+    predict_gsd_m: float | None = Field(default=None, gt=0, description="the resolution finer inputs are "
+                                        "resampled to at prediction (m/px; None: gsd_m), chosen on validation "
+                                        "data: a model may see unknown places better a little coarser than it "
+                                        "learnt")
+
+    @property
+    def working_gsd_m(self) -> float | None:
+        """The resolution a prediction works at (inputs finer than it are resampled to it)."""
+        return self.predict_gsd_m or self.gsd_m
 
     @field_validator("inputs")
     @classmethod

@@ -43,7 +43,7 @@ def error_body(exc: Exception) -> tuple[int, dict[str, Any]]:
     """The HTTP status and ``{error, hint, type}`` an exception becomes (plus ``field`` and ``fields`` when the
     error concerns fields of a form)."""
     if isinstance(exc, Ai4geoError):
-        body = {"error": exc.message, "hint": exc.hint, "type": type(exc).__name__}
+        body: dict[str, Any] = {"error": exc.message, "hint": exc.hint, "type": type(exc).__name__}
         fields = getattr(exc, "fields", None)  # the form fields at fault (field → message), first one first
         if fields:
             body.update({"field": next(iter(fields)), "fields": fields})

@@ -94,6 +94,23 @@ def test_blended_windows_reproduce_a_pixelwise_model_exactly() -> None:
     np.testing.assert_allclose(tiled, direct, atol=1e-6)
 
 
+def test_prediction_works_at_the_working_resolution(tmp_path: Path) -> None:
+    """A model told to predict at 0.3 m sees a 0.15 m input halved: a one-pixel checkerboard averages out."""
+    x = np.zeros((3, 128, 128), np.float32)
+    x[:, ::2, ::2] = x[:, 1::2, 1::2] = 1.0  # fine texture, gone at half the resolution
+    learnt = UnetModel(UnetSpec(gsd_m=0.15), PixelNet().eval())
+    coarse = UnetModel(UnetSpec(gsd_m=0.15, predict_gsd_m=0.3), PixelNet().eval())
+    assert coarse.spec.working_gsd_m == 0.3 and learnt.spec.working_gsd_m == 0.15
+    fine, seen_coarse = predict_proba(learnt, x, gsd_m=0.15), predict_proba(coarse, x, gsd_m=0.15)
+    assert fine.shape == seen_coarse.shape == (128, 128)
+    assert fine.std() > 0.05 and seen_coarse.std() < 0.25 * fine.std()
+    # kept in the model file
+    from ai4geo_lab.segmentation.unet import build_unet
+
+    path = UnetModel(coarse.spec, build_unet(coarse.spec).eval()).save(tmp_path / "m.pt")
+    assert load_unet(path).spec.predict_gsd_m == 0.3
+
+
 def test_eight_views_make_predictions_turn_and_mirror_with_the_input() -> None:
     from ai4geo_lab.segmentation.unet import build_unet
 
