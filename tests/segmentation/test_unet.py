@@ -301,7 +301,15 @@ def test_shipped_model_is_small_and_documented() -> None:
     recipe = params.model_dump(mode="json")
     newer = {k: v for k, v in recipe.items() if k not in model.meta["train"]}  # fields added since, at their
     assert all(v in (None, {}, False) for v in newer.values())  # defaults, which change nothing
-    assert model.spec == spec and model.meta["train"] == {k: v for k, v in recipe.items() if k not in newer}
+    # the working resolution is chosen after training, on validation data, among those the recipe tries
+    from ai4geo_lab.segmentation.default_model import WORKING_GSD_STEPS
+
+    tried = model.meta["working_gsd_iou"]
+    assert model.spec.predict_gsd_m == float(max(tried, key=lambda g: (tried[g], -float(g))))
+    assert sorted(map(float, tried)) == [round(spec.gsd_m * k, 3) for k in WORKING_GSD_STEPS]
+    assert f"inputs finer than {model.spec.predict_gsd_m} m/px are resampled" in card
+    assert model.spec.model_copy(update={"predict_gsd_m": None}) == spec
+    assert model.meta["train"] == {k: v for k, v in recipe.items() if k not in newer}
     int8 = model.int8_file  # shipped with its int8 companion, scored like the model
     assert int8 is not None and DEFAULT_MODEL.stat().st_size + int8.stat().st_size <= 20 * 2**20
     assert abs(model.meta["int8_scores"]["kampala_val"]["iou"] - scores["kampala_val"]["iou"]) < 0.01
