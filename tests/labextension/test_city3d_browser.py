@@ -192,7 +192,9 @@ def test_cityjson_in_3d(tmp_path, jupyter_lab, chromium):
         page.screenshot(path=str(ARTIFACTS / "lab_city3d_broken.png"))
         _open(page, "other.json").click(button="right")
         page.locator(".lm-Menu-item", has_text="Open in 3D").click()
-        message = page.locator(".ai4geo-city3d-document:not(.lm-mod-hidden) .ai4geo-city3d-message[data-state='error']")
+        # the new document's message (the broken file's stays in its own, possibly still shown, tab)
+        message = page.locator(".ai4geo-city3d-document:not(.lm-mod-hidden) .ai4geo-city3d-message[data-state='error']",
+                               has_text="CityJSON")
         message.wait_for(timeout=30_000)
         assert message.inner_text() == 'This is not a CityJSON file (its type is "FeatureCollection").'
         _open(page, "empty.city.json").dblclick()
