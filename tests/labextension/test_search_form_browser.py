@@ -20,6 +20,21 @@ def _beside(page, input_selector: str) -> str:
                          " return f ? f.querySelector('.ai4geo-field-error').textContent : null }", input_selector)
 
 
+def _hollow(png: bytes) -> float:
+    """Share of the pixels inside an icon's central disc that look like its background (its corner pixel):
+    none for a solid dot, many for an outline."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    grey = np.asarray(Image.open(io.BytesIO(png)).convert("L")).astype(int)
+    h, w = grey.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    inside = (yy - (h - 1) / 2) ** 2 + (xx - (w - 1) / 2) ** 2 < (0.3 * min(h, w)) ** 2
+    return float((np.abs(grey - grey[0, 0]) < 40)[inside].mean())
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 def test_the_search_form_guides(tmp_path, small_city, jupyter_lab, chromium):
@@ -35,6 +50,10 @@ def test_the_search_form_guides(tmp_path, small_city, jupyter_lab, chromium):
     page.goto(f"{url}/lab?token={token}")
     panel = page.locator("#ai4geo-search")
     try:
+        # the side bar's globe is drawn as an outline (the theme's icon rules once filled it into a grey dot)
+        icon = page.locator(".jp-SideBar [data-id='ai4geo-search'] svg").first
+        icon.wait_for(timeout=60_000)
+        assert _hollow(icon.screenshot(path=str(ARTIFACTS / "search_form_icon.png"))) > 0.15
         page.locator(".jp-SideBar [data-id='ai4geo-search']").click(timeout=60_000)
         page.wait_for_selector("#ai4geo-search[data-ready='true']", timeout=60_000)
         page.wait_for_function("() => document.querySelector('.ai4geo-collection').value === 'sample-ortho'")
