@@ -84,7 +84,7 @@ class Card {
     title: 'number of workers' });
   readonly workersError = h('div', { class: 'ai4geo-workers-error ai4geo-error' });
   readonly scale = h('button', { class: 'jp-Button ai4geo-scale' }, 'Scale');
-  readonly stop = h('button', { class: 'jp-Button jp-mod-warn ai4geo-stop' }, 'Stop');
+  readonly stop = h('button', { class: 'jp-Button jp-mod-styled jp-mod-warn ai4geo-stop' }, 'Stop');
   readonly forget = h('button', { class: 'jp-Button ai4geo-forget',
     title: 'a kernel started this cluster: the panel can only stop listing it' }, 'Forget');
   readonly code = h('button', { class: 'jp-Button ai4geo-client-code' }, 'Insert Client code');
@@ -156,7 +156,7 @@ export class ClusterPanel extends Widget {
   private spec = h('input', { type: 'text', value: 'local:1', class: 'ai4geo-cluster-spec',
     title: 'local, local:N, tcp://host:port, slurm, pbs, gateway, kubernetes' });
   private label = h('input', { type: 'text', placeholder: 'label (optional)', class: 'ai4geo-cluster-label' });
-  private startButton = h('button', { class: 'jp-Button jp-mod-accept ai4geo-cluster-start' }, 'Start cluster');
+  private startButton = h('button', { class: 'jp-Button jp-mod-styled jp-mod-accept ai4geo-cluster-start' }, 'Start cluster');
   private status = h('div', { class: 'ai4geo-status' });
   private list = h('ul', { class: 'ai4geo-clusters' });
   private timer: number | null = null;

@@ -245,7 +245,7 @@ export class JobList {
     }
     const buttons = h('div', { class: 'ai4geo-row ai4geo-job-actions' });
     if (isActive(job)) {
-      const cancel = h('button', { class: 'jp-Button jp-mod-warn ai4geo-job-cancel' }, 'Cancel');
+      const cancel = h('button', { class: 'jp-Button jp-mod-styled jp-mod-warn ai4geo-job-cancel' }, 'Cancel');
       cancel.onclick = () => void this.act(job, 'DELETE', `jobs/${job.id}`, 'Cancelling');
       buttons.append(cancel);
     }

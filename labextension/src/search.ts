@@ -175,7 +175,7 @@ export class SearchPanel extends Widget {
       h(
         'div',
         { class: 'ai4geo-row' },
-        button('Search', 'ai4geo-search-button jp-mod-accept', () => void this.search()),
+        button('Search', 'ai4geo-search-button jp-mod-styled jp-mod-accept', () => void this.search()),
         button('Insert code', 'ai4geo-insert', () => void this.insert())
       ),
       this.status,
@@ -354,7 +354,7 @@ export class SearchPanel extends Widget {
       this.aoiStatus.textContent = 'AOI: drawn (edited) — save it to keep it';
     });
     this.editButton.textContent = 'Done';
-    this.editButton.classList.add('jp-mod-accept');
+    this.editButton.classList.add('jp-mod-styled', 'jp-mod-accept');
     this.aoiStatus.dataset.editing = 'true';
   }
 
@@ -364,7 +364,7 @@ export class SearchPanel extends Widget {
       l.off('pm:edit');
     });
     this.editButton.textContent = 'Edit';
-    this.editButton.classList.remove('jp-mod-accept');
+    this.editButton.classList.remove('jp-mod-styled', 'jp-mod-accept');
     delete this.aoiStatus.dataset.editing;
   }
 

@@ -116,8 +116,8 @@ export class StepsPanel extends Widget {
   private stepSelect = h('select', { class: 'ai4geo-steps-step' });
   private description = h('div', { class: 'ai4geo-help ai4geo-steps-description' });
   private form = h('div', { class: 'ai4geo-steps-form' });
-  private runButton = h('button', { class: 'jp-Button jp-mod-accept ai4geo-steps-run' }, 'Run');
-  private cancelButton = h('button', { class: 'jp-Button jp-mod-warn ai4geo-steps-cancel', hidden: true }, 'Cancel');
+  private runButton = h('button', { class: 'jp-Button jp-mod-styled jp-mod-accept ai4geo-steps-run' }, 'Run');
+  private cancelButton = h('button', { class: 'jp-Button jp-mod-styled jp-mod-warn ai4geo-steps-cancel', hidden: true }, 'Cancel');
   private codeButton = h('button', { class: 'jp-Button ai4geo-steps-code' }, 'Insert code');
   private status = h('div', { class: 'ai4geo-status ai4geo-steps-status' });
   private bars = h('div', { class: 'ai4geo-steps-progress' });

@@ -6,6 +6,7 @@ edited, cleared and deleted."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -58,6 +59,11 @@ def test_the_search_form_guides(tmp_path, small_city, jupyter_lab, chromium):
         page.wait_for_selector("#ai4geo-search[data-ready='true']", timeout=60_000)
         page.wait_for_function("() => document.querySelector('.ai4geo-collection').value === 'sample-ortho'")
         search = panel.locator(".ai4geo-search-button")
+        # the primary button stands out in the theme's accent colour, the others do not
+        accent, plain = page.evaluate("() => ['.ai4geo-search-button', '.ai4geo-insert'].map(s => getComputedStyle("
+                                      "document.querySelector('#ai4geo-search ' + s)).backgroundColor)")
+        r, _, b = (int(v) for v in re.findall(r"\d+", accent)[:3])
+        assert accent != plain and b > r + 60, (accent, plain)
 
         # results first, so that an error must take them away
         search.click()
