@@ -62,3 +62,8 @@ export function clearInvalid(root: HTMLElement): void {
   });
   root.querySelectorAll('.ai4geo-field-error').forEach(e => (e.textContent = ''));
 }
+
+/** `n` and a noun, singular or plural as `n` needs ("1 item", "3 items"). */
+export function count(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}

@@ -2,7 +2,7 @@ import type * as Leaflet from 'leaflet';
 import { Dialog, InputDialog, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 import { api, ApiError, describeError, post } from './api';
-import { clearInvalid, errorSlot, field, h, markInvalid } from './dom';
+import { clearInvalid, count, errorSlot, field, h, markInvalid } from './dom';
 import { L } from './leaflet';
 import { BaseMap, catalogueChanged, IMapConfig } from './map';
 import { ResultsView } from './results';
@@ -542,7 +542,7 @@ export class SearchPanel extends Widget {
       this.emptyError.textContent = '';
       const title = found.catalogs[found.catalogs.length - 1]?.title ?? path;
       await this.refreshProviders();
-      this.say(`catalogue '${title}' added to the local catalogue (${found.items} items in all)`);
+      this.say(`catalogue '${title}' added to the local catalogue (${count(found.items, 'item')} in all)`);
       catalogueChanged(); // every map draws the new extent
       if (this.base) {
         await this.base.showCatalogue();
@@ -705,7 +705,7 @@ export class SearchPanel extends Widget {
     this.shown = new Set(page.features.map(f => f.id));
     this.results.show(page.features); // its date range (the whole page) comes back through filterFootprints
     const more = page.next_token ? ', more on the next page' : '';
-    this.summary.textContent = `${page.count} items (page ${page.page}${more}) from ${page.provider}`;
+    this.summary.textContent = `${count(page.count, 'item')} (page ${page.page}${more}) from ${page.provider}`;
     this.summary.dataset.count = String(page.count);
     this.prevButton.disabled = this.history.length === 0;
     this.nextButton.disabled = !page.next_token;
@@ -844,8 +844,10 @@ export class SearchPanel extends Widget {
     const ids = [...this.selected];
     this.downloadButton.disabled = true;
     this.progress.hidden = false;
+    this.progress.max = 1;
     this.progress.value = 0;
-    this.progressText.textContent = `downloading ${ids.length} item(s)…`;
+    this.progressText.classList.remove('ai4geo-error');
+    this.progressText.textContent = `downloading ${count(ids.length, 'item')}…`;
     try {
       let job = await post('downloads', { request: this.page.request, ids });
       while (job.state === 'running') {
@@ -859,9 +861,10 @@ export class SearchPanel extends Widget {
         this.progressText.classList.add('ai4geo-error');
       } else {
         const n = Object.values(job.files as Record<string, string[]>).reduce((a, f) => a + f.length, 0);
+        this.progress.max = 1; // full: the bar of a finished download
         this.progress.value = 1;
         this.progressText.classList.remove('ai4geo-error');
-        this.progressText.textContent = `downloaded ${n} file(s) of ${job.items} item(s) in ${job.seconds} s, ` +
+        this.progressText.textContent = `downloaded ${count(n, 'file')} of ${count(job.items, 'item')} in ${job.seconds} s, ` +
           'recorded in the workspace inventory';
       }
       this.progressText.dataset.state = job.state;
@@ -881,7 +884,7 @@ export class SearchPanel extends Widget {
       this.progressText.textContent = `${mb(job.done_bytes)} / ${mb(job.total_bytes)} MB — ${job.current}`;
     } else {
       this.progress.removeAttribute('value');
-      this.progressText.textContent = `${job.files_done} file(s) — ${job.current}`;
+      this.progressText.textContent = `${count(job.files_done, 'file')} — ${job.current}`;
     }
   }
 

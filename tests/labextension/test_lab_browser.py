@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -164,6 +165,13 @@ def _drive(page, root, ws, started, server_up, artifacts, everything):
     # ---- download the selected product, with progress, into the inventory ----
     panel.locator(".ai4geo-download").click()
     page.wait_for_selector("#ai4geo-search .ai4geo-progress-text[data-state='done']", timeout=60_000)
+    # a finished download: the bar full, counts in words
+    bar = page.evaluate("() => { const p = document.querySelector('#ai4geo-search .ai4geo-progress');"
+                        " return [p.value, p.max, p.hidden] }")
+    assert bar[0] == bar[1] and not bar[2], bar
+    said = panel.locator(".ai4geo-progress-text").inner_text()
+    assert re.match(r"downloaded \d+ files? of 1 item in ", said) and "(s)" not in said, said
+    page.screenshot(path=str(artifacts / "lab_download_done.png"))
     from ai4geo_lab.catalog import inventory
 
     assert len(inventory(ws)["item"].unique()) == 1
