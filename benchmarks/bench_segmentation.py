@@ -17,13 +17,15 @@ wide appearance changes, blur and noise) on the OTHER regions only, scored on th
 with touching tiles joined, every Banepa chip, the sample city of seed 0) and on Atlanta's 0.5 m panchromatic
 chip (never trained on); with the training time of each model on this machine. ``--loro-inputs pan`` trains
 one-band models by the satellite model's recipe (views turned grey, roofs recoloured, synthetic trees,
-ground texture, inversion). Budgets: ``--loro-epochs``,
-``--loro-samples`` (views per epoch), ``--loro-minutes`` (a cap per model).
+ground texture, inversion). ``--loro-recipe shipped`` trains by the shipped model's own recipe instead (its
+spec, 66 epochs × 192 views, every (source, zoom) group sampled equally, no resolution or appearance
+augmentation), so the two recipes are compared region by region. Budgets: ``--loro-epochs``,
+``--loro-samples`` (views per epoch; both default to the recipe's), ``--loro-minutes`` (a cap per model).
 
 Usage: python benchmarks/bench_segmentation.py [--data ../shared/data/buildings] [--workers 2] [--side 2000]
        [--train-epochs 0]
-       python benchmarks/bench_segmentation.py --loro [--loro-epochs 28] [--loro-samples 480]
-       [--loro-minutes 42] [--loro-inputs rgb|pan] [--gsd-range 0.1,0.6] [--threads 1]
+       python benchmarks/bench_segmentation.py --loro [--loro-recipe wide|shipped] [--loro-epochs 28]
+       [--loro-samples 480] [--loro-minutes 42] [--loro-inputs rgb|pan] [--gsd-range 0.1,0.6] [--threads 1]
 """
 
 from __future__ import annotations
@@ -188,33 +190,44 @@ LORO_REGIONS = {"kampala": ("kampala-train", "kampala-val-joined"), "banepa": ("
 LORO_WEIGHTS = {"kampala": 1.0, "banepa": 1.0, "city": 0.5}
 
 
-def loro(data: Path, epochs: int, samples: int, minutes: float | None, inputs: str,
-         gsd_range: tuple[float, float], regions: list[str] | None = None) -> None:
+def loro(data: Path, epochs: int | None, samples: int | None, minutes: float | None, inputs: str,
+         gsd_range: tuple[float, float], regions: list[str] | None = None, recipe: str = "wide") -> None:
     """The leave-one-region-out table (see the module)."""
     from ai4geo_lab.segmentation import TrainParams, UnetSpec, train
     from ai4geo_lab.segmentation.chips import WIDE_AUGMENT
     from ai4geo_lab.segmentation.datasets import load_dataset, weighted_datasets
+    from ai4geo_lab.segmentation.default_model import default_recipe
     from ai4geo_lab.segmentation.evaluation import evaluate_datasets
     from ai4geo_lab.segmentation.satellite_model import satellite_recipe
 
-    spec = UnetSpec(inputs=("pan",) if inputs == "pan" else ("red", "green", "blue"), gsd_m=gsd_range[0])
-    # one-band models: the satellite model's augmentations (grey with near infrared, roofs, trees, texture,
-    # inversion); RGB models: the wide appearance changes
-    aug = satellite_recipe()[1].augment if inputs == "pan" else WIDE_AUGMENT
-    assert aug is not None
-    params = TrainParams(epochs=epochs, samples_per_epoch=samples, batch_size=8, crop=192, weight_decay=0.05,
-                         ema_decay=0.99, boundary_weight=4.0, bn_batches=8, max_minutes=minutes,
-                         augment=aug.model_copy(update={"gsd_range": gsd_range}))
+    if recipe == "shipped":
+        spec, params = default_recipe()
+        params = params.model_copy(update={"epochs": epochs or params.epochs, "max_minutes": minutes,
+                                           "samples_per_epoch": samples or params.samples_per_epoch})
+    else:
+        spec = UnetSpec(inputs=("pan",) if inputs == "pan" else ("red", "green", "blue"), gsd_m=gsd_range[0])
+        # one-band models: the satellite model's augmentations (grey with near infrared, roofs, trees, texture,
+        # inversion); RGB models: the wide appearance changes
+        aug = satellite_recipe()[1].augment if inputs == "pan" else WIDE_AUGMENT
+        assert aug is not None
+        params = TrainParams(epochs=epochs or 28, samples_per_epoch=samples or 480, batch_size=8, crop=192,
+                             weight_decay=0.05, ema_decay=0.99, boundary_weight=4.0, bn_batches=8,
+                             max_minutes=minutes, augment=aug.model_copy(update={"gsd_range": gsd_range}))
+    epochs, samples = params.epochs, params.samples_per_epoch
     head = (f"{'held out':10} {'trained on':34} {'epochs':>6} {'minutes':>7} | {'test':18} {'IoU':>6} {'prec':>6} "
             f"{'recall':>6} {'obj F1':>6} | {'Atlanta IoU':>11}")
     rows = [head, "-" * len(head)]
-    print(f"leave-one-region-out, {inputs} models, views at {gsd_range[0]}–{gsd_range[1]} m, {epochs} epochs × "
-          f"{samples} views of 192 px (cap {minutes} min per model), {torch_threads()} thread(s)", flush=True)
+    how = ("the shipped recipe" if recipe == "shipped" else
+           f"the {recipe} recipe, {inputs} models, views at {gsd_range[0]}–{gsd_range[1]} m")
+    print(f"leave-one-region-out, {how}, {epochs} epochs × {samples} views of {params.crop} px (cap {minutes} min "
+          f"per model), {torch_threads()} thread(s)", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for held in regions or list(LORO_REGIONS):
             entries = [(LORO_REGIONS[r][0], LORO_WEIGHTS[r]) for r in LORO_REGIONS if r != held]
             chips, shares = weighted_datasets(entries, data, Path(tmp) / "cities")
-            res = train(chips, [], spec, params.model_copy(update={"source_shares": shares}), progress=False)
+            # the shipped recipe samples every (source, zoom) group equally; the others by dataset weights
+            own = params if recipe == "shipped" else params.model_copy(update={"source_shares": shares})
+            res = train(chips, [], spec, own, progress=False)
             test = LORO_REGIONS[held][1]
             sets = {test: load_dataset(test, data, work=Path(tmp) / "cities"),
                     "atlanta": load_dataset("atlanta", data)}
@@ -240,8 +253,11 @@ def main() -> None:
     ap.add_argument("--train-epochs", type=int, default=0)
     ap.add_argument("--side", type=int, default=2000, help="side (px) of the raster of the tiled prediction")
     ap.add_argument("--loro", action="store_true", help="print the leave-one-region-out table only")
-    ap.add_argument("--loro-epochs", type=int, default=28, help="epochs per LORO model")
-    ap.add_argument("--loro-samples", type=int, default=480, help="training views per epoch")
+    ap.add_argument("--loro-recipe", choices=("wide", "shipped"), default="wide",
+                    help="the generalising recipe, or the shipped model's own")
+    ap.add_argument("--loro-epochs", type=int, default=None, help="epochs per LORO model (default: the recipe's)")
+    ap.add_argument("--loro-samples", type=int, default=None, help="training views per epoch (default: the "
+                    "recipe's)")
     ap.add_argument("--loro-minutes", type=float, default=None, help="cap on each LORO model's training")
     ap.add_argument("--loro-inputs", choices=("rgb", "pan"), default="rgb")
     ap.add_argument("--loro-regions", default=None, help="held-out regions, comma-separated (default: all)")
@@ -252,7 +268,7 @@ def main() -> None:
         set_torch_threads(args.threads)
         lo, hi = (float(v) for v in args.gsd_range.split(","))
         loro(args.data, args.loro_epochs, args.loro_samples, args.loro_minutes, args.loro_inputs, (lo, hi),
-             args.loro_regions.split(",") if args.loro_regions else None)
+             args.loro_regions.split(",") if args.loro_regions else None, args.loro_recipe)
         return
     tile_speed()
     tiled_predict(args.workers, args.side, args.data)
