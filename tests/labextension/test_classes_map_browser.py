@@ -9,7 +9,7 @@ import io
 import numpy as np
 import pytest
 
-from tests.labextension.test_map_browser import ARTIFACTS, _lab_args
+from tests.labextension.test_map_browser import ARTIFACTS, lab_page, open_on_map, wait_for_tiles
 
 
 def _has_colour(png: bytes, hex_colour: str, tol: int = 12) -> float:
@@ -19,14 +19,6 @@ def _has_colour(png: bytes, hex_colour: str, tol: int = 12) -> float:
     rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
     want = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)])
     return float((np.abs(rgb - want).max(-1) <= tol).mean())
-
-
-def _open_on_map(page, name: str, layers: int) -> None:
-    item = page.locator(".jp-DirListing-item", has_text=name)
-    item.wait_for(timeout=60_000)
-    item.click(button="right")
-    page.locator(".lm-Menu-item", has_text="Open on map").click()
-    page.wait_for_selector(f".ai4geo-mapview[data-layers='{layers}']", timeout=60_000)
 
 
 @pytest.mark.browser
@@ -43,20 +35,13 @@ def test_land_cover_and_change_on_the_map(tmp_path, jupyter_lab, chromium):
         made[kind].rename(root / f"{kind}.tif")
     legend = raster_info(root / "landcover.tif")["legend"]["items"]
     change_colour = raster_info(root / "change.tif")["legend"]["items"][0]["color"]
-    args, _ = _lab_args(tmp_path)
-    url, token, _ = jupyter_lab(root, None, tuple(args))
-
-    page = chromium.new_page(viewport={"width": 1400, "height": 900})
-    page.goto(f"{url}/lab?token={token}")
+    page = lab_page(tmp_path, root, jupyter_lab, chromium, width=1400, height=900)
     try:
-        _open_on_map(page, "landcover.tif", 1)
+        open_on_map(page, "landcover.tif", 1)
         view = page.locator(".ai4geo-mapview")
         layer = view.locator(".ai4geo-mapview-layer").first
         layer.locator(".ai4geo-opacity").fill("1")
-        page.wait_for_selector(".ai4geo-mapview-layer[data-state='loaded']", timeout=60_000)
-        page.wait_for_function("() => { const t = [...document.querySelectorAll('.ai4geo-raster-tiles img')];"
-                               " return t.length > 0 && t.every(i => i.complete) }", timeout=60_000)
-        page.wait_for_timeout(600)  # Leaflet fades tiles in
+        wait_for_tiles(page)
         the_map = view.locator(".ai4geo-mapview-map")
         shot = the_map.screenshot(path=str(ARTIFACTS / "lab_map_landcover.png"))
         for item in legend:  # four vertical stripes, one per class, each in its legend colour
@@ -78,7 +63,7 @@ def test_land_cover_and_change_on_the_map(tmp_path, jupyter_lab, chromium):
         assert found, "no value under the mouse named the grassland class"
 
         # the change mask on top, in its colour
-        _open_on_map(page, "change.tif", 2)
+        open_on_map(page, "change.tif", 2)
         page.wait_for_function("() => [...document.querySelectorAll('.ai4geo-mapview-layer')]"
                                ".every(l => l.dataset.state === 'loaded')", timeout=60_000)
         page.wait_for_timeout(800)

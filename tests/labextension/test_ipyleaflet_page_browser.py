@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.labextension.test_map_browser import _lab_args
+from tests.labextension.test_map_browser import lab_page
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
@@ -42,14 +42,11 @@ def _grey_lines(png: bytes) -> float:
 def test_panel_and_map_keep_their_size_beside_an_ipyleaflet_widget(tmp_path, jupyter_lab, chromium):
     pytest.importorskip("ipyleaflet")
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     root = tmp_path / "lab"
     root.mkdir()
     (root / "leaf.ipynb").write_text(json.dumps(NOTEBOOK))
-    args, _ = _lab_args(tmp_path)
-    url, token, _ = jupyter_lab(root, None, tuple(args))
-
-    page = chromium.new_page(viewport={"width": 1500, "height": 1000})
-    page.goto(f"{url}/lab?token={token}")
+    page = lab_page(tmp_path, root, jupyter_lab, chromium)
     try:
         # an AI4GEO Map tab first, from the launcher
         page.locator(".jp-Launcher-section .jp-LauncherCard", has_text="AI4GEO Map").click(timeout=60_000)

@@ -40,6 +40,33 @@ def _lab_args(tmp_path: Path) -> tuple[list[str], Path | None]:
     raise AssertionError  # unreachable
 
 
+def lab_page(tmp_path: Path, root: Path, jupyter_lab, chromium, env: dict | None = None, width: int = 1500,
+             height: int = 1000):
+    """A jupyter-lab on ``root`` with the extension under test (offline tile server), opened in a new page."""
+    args, _ = _lab_args(tmp_path)
+    url, token, _ = jupyter_lab(root, env, tuple(args))
+    page = chromium.new_page(viewport={"width": width, "height": height})
+    page.goto(f"{url}/lab?token={token}")
+    return page
+
+
+def open_on_map(page, name: str, layers: int) -> None:
+    """Right-click ``name`` in the file browser → Open on map; wait until the map holds ``layers`` layers."""
+    item = page.locator(".jp-DirListing-item", has_text=name)
+    item.wait_for(timeout=60_000)
+    item.click(button="right")
+    page.locator(".lm-Menu-item", has_text="Open on map").click()
+    page.wait_for_selector(f".ai4geo-mapview[data-layers='{layers}']", timeout=60_000)
+
+
+def wait_for_tiles(page) -> None:
+    """Until the raster layers are loaded and every tile image drawn (and faded in)."""
+    page.wait_for_selector(".ai4geo-mapview-layer[data-state='loaded']", timeout=60_000)
+    page.wait_for_function("() => { const t = [...document.querySelectorAll('.ai4geo-raster-tiles img')];"
+                           " return t.length > 0 && t.every(i => i.complete) }", timeout=60_000)
+    page.wait_for_timeout(600)  # Leaflet fades tiles in
+
+
 def _saturated_share(png: bytes) -> float:
     """Share of the pixels with a clear colour (the offline base map is grey-blue, its lines grey)."""
     from PIL import Image
@@ -81,10 +108,7 @@ def test_open_a_dsm_on_the_map(tmp_path, jupyter_lab, chromium):
         page.wait_for_selector(".ai4geo-mapview[data-layers='1']", timeout=60_000)
         page.wait_for_function("() => (document.querySelector('.ai4geo-mapview-map').dataset.base || '')"
                                ".startsWith('offline')", timeout=30_000)
-        page.wait_for_selector(".ai4geo-mapview-layer[data-state='loaded']", timeout=60_000)
-        page.wait_for_function("() => { const t = [...document.querySelectorAll('.ai4geo-raster-tiles img')];"
-                               " return t.length > 0 && t.every(i => i.complete) }", timeout=60_000)
-        page.wait_for_timeout(600)  # Leaflet fades tiles in
+        wait_for_tiles(page)
         the_map = view.locator(".ai4geo-mapview-map")
         shot = the_map.screenshot(path=str(ARTIFACTS / "lab_map_dsm.png"))
         assert _saturated_share(shot) > 0.1  # the DSM's colours cover a good part of the map

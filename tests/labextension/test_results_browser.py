@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.labextension.test_map_browser import ARTIFACTS, _lab_args
+from tests.labextension.test_map_browser import ARTIFACTS, lab_page
 
 # (month, day, cloud cover or None), listed out of date order: the server's order is not the sorted one
 SERIES = [(5, 2, 7.2), (1, 10, 12.5), (9, 30, 33.0), (3, 20, None), (7, 1, 0.5), (2, 5, 3.0), (8, 19, 18.0),
@@ -61,21 +61,48 @@ def _series_catalogue(city_root: Path, out: Path) -> Path:
 @pytest.mark.browser
 @pytest.mark.slow
 def test_results_table_histogram_and_quicklook(tmp_path, small_city, jupyter_lab, chromium):
+    page = series_lab(tmp_path, small_city, jupyter_lab, chromium, 1500, 1500)
+    try:
+        _drive(page)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "lab_results_failure.png"))
+        raise
+
+
+def series_lab(tmp_path: Path, small_city, jupyter_lab, chromium, width: int, height: int):
+    """A Lab whose local catalogue holds the series of :func:`_series_catalogue`, opened in a new page."""
     from ai4geo_lab.catalog import add_local_catalog
 
     ws = tmp_path / "ws"
     add_local_catalog(_series_catalogue(small_city.root, tmp_path / "series"), workspace=ws)
     root = tmp_path / "lab"
     root.mkdir()
-    args, _ = _lab_args(tmp_path)
-    url, token, _ = jupyter_lab(root, {"AI4GEO_WORKSPACE": str(ws)}, tuple(args))
-    page = chromium.new_page(viewport={"width": 1500, "height": 1500})
-    page.goto(f"{url}/lab?token={token}")
-    try:
-        _drive(page)
-    except Exception:
-        page.screenshot(path=str(ARTIFACTS / "lab_results_failure.png"))
-        raise
+    return lab_page(tmp_path, root, jupyter_lab, chromium, {"AI4GEO_WORKSPACE": str(ws)}, width, height)
+
+
+def search_over_city(page, panel) -> None:
+    """Find the city from the catalogue extent, draw an AOI over it on the panel's map and search: nine items."""
+    page.wait_for_function("() => document.querySelector('#ai4geo-search .ai4geo-map').dataset.catalogue === '1'",
+                           timeout=30_000)
+    panel.locator(".ai4geo-zoom-catalogue a").click()
+    page.wait_for_timeout(600)
+    extent = panel.locator("path.ai4geo-catalogue-extent").bounding_box()
+    panel.locator(".leaflet-pm-icon-rectangle").click()
+    page.mouse.move(extent["x"] + 0.8 * extent["width"], extent["y"] + 0.8 * extent["height"])
+    page.mouse.down()
+    page.mouse.up()
+    page.mouse.move(extent["x"] + 0.2 * extent["width"], extent["y"] + 0.2 * extent["height"], steps=12)
+    page.mouse.down()
+    page.mouse.up()
+    page.wait_for_selector("#ai4geo-search .ai4geo-aoi-status[data-aoi='drawn']")
+    panel.locator(".ai4geo-search-button").click()
+    page.wait_for_function("() => document.querySelector('#ai4geo-search .ai4geo-summary').dataset.count === '9'",
+                           timeout=60_000)
+
+
+def distinct_colours(a: np.ndarray) -> int:
+    """How many different colours an RGB array holds (an image has many, a plain map few)."""
+    return len(np.unique(a.reshape(-1, 3), axis=0))
 
 
 def _pixels(png: bytes) -> np.ndarray:
@@ -111,24 +138,7 @@ def _drive(page) -> None:
                            "'city-series'", timeout=30_000)
 
     # find the city from the catalogue extent, draw an AOI over it, search
-    page.wait_for_function("() => document.querySelector('#ai4geo-search .ai4geo-map').dataset.catalogue === '1'",
-                           timeout=30_000)
-    panel.locator(".ai4geo-zoom-catalogue a").click()
-    page.wait_for_timeout(600)
-    extent = panel.locator("path.ai4geo-catalogue-extent").bounding_box()
-    panel.locator(".leaflet-pm-icon-rectangle").click()
-    x0, y0 = extent["x"] + 0.2 * extent["width"], extent["y"] + 0.2 * extent["height"]
-    x1, y1 = extent["x"] + 0.8 * extent["width"], extent["y"] + 0.8 * extent["height"]
-    page.mouse.move(x1, y1)
-    page.mouse.down()
-    page.mouse.up()
-    page.mouse.move(x0, y0, steps=12)
-    page.mouse.down()
-    page.mouse.up()
-    page.wait_for_selector("#ai4geo-search .ai4geo-aoi-status[data-aoi='drawn']")
-    panel.locator(".ai4geo-search-button").click()
-    page.wait_for_function("() => document.querySelector('#ai4geo-search .ai4geo-summary').dataset.count === '9'",
-                           timeout=60_000)
+    search_over_city(page, panel)
     count = panel.locator(".ai4geo-results-count")
     assert count.inner_text() == "9 of 9 results"
     assert panel.locator(".ai4geo-results tbody tr").count() == 9
@@ -245,11 +255,9 @@ def _drive(page) -> None:
     ix0, iy0 = int(box["x"] - origin["x"] + 0.2 * box["width"]), int(box["y"] - origin["y"] + 0.2 * box["height"])
     ix1, iy1 = int(box["x"] - origin["x"] + 0.8 * box["width"]), int(box["y"] - origin["y"] + 0.8 * box["height"])
     inside_before, inside_after = before[iy0:iy1, ix0:ix1], after[iy0:iy1, ix0:ix1]
-    def colours(a: np.ndarray) -> int:
-        return len(np.unique(a.reshape(-1, 3), axis=0))
-
     # before: the plain map under a faint fill (and the AOI's outline); after: the image, many colours
-    assert colours(inside_after) > 4 * colours(inside_before), (colours(inside_after), colours(inside_before))
+    assert distinct_colours(inside_after) > 4 * distinct_colours(inside_before), (
+        distinct_colours(inside_after), distinct_colours(inside_before))
     assert np.abs(inside_after - inside_before).mean() > 20
     # the image lies on the footprint: it covers the footprint's box, not the map around it
     look = panel.locator("img.ai4geo-quicklook-overlay").bounding_box()

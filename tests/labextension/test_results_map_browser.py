@@ -9,8 +9,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.labextension.test_map_browser import ARTIFACTS, _lab_args
-from tests.labextension.test_results_browser import FOOTPRINT, _outline_pixels, _pixels, _series_catalogue
+from tests.labextension.test_map_browser import ARTIFACTS
+from tests.labextension.test_results_browser import (
+    FOOTPRINT,
+    _outline_pixels,
+    _pixels,
+    distinct_colours,
+    search_over_city,
+    series_lab,
+)
 
 SELECTED = "#17bebb"
 MAIN = ".ai4geo-mapview"
@@ -19,16 +26,7 @@ MAIN = ".ai4geo-mapview"
 @pytest.mark.browser
 @pytest.mark.slow
 def test_results_drawn_on_the_main_map(tmp_path, small_city, jupyter_lab, chromium):
-    from ai4geo_lab.catalog import add_local_catalog
-
-    ws = tmp_path / "ws"
-    add_local_catalog(_series_catalogue(small_city.root, tmp_path / "series"), workspace=ws)
-    root = tmp_path / "lab"
-    root.mkdir()
-    args, _ = _lab_args(tmp_path)
-    url, token, _ = jupyter_lab(root, {"AI4GEO_WORKSPACE": str(ws)}, tuple(args))
-    page = chromium.new_page(viewport={"width": 1600, "height": 1100})
-    page.goto(f"{url}/lab?token={token}")
+    page = series_lab(tmp_path, small_city, jupyter_lab, chromium, 1600, 1100)
     try:
         _drive(page)
     except Exception:
@@ -46,26 +44,6 @@ def _main_map_shot(page, name: str | None = None) -> np.ndarray:
     page.wait_for_timeout(400)
     the_map = page.locator(f"{MAIN} .ai4geo-mapview-map")
     return _pixels(the_map.screenshot(path=str(ARTIFACTS / name) if name else None))
-
-
-def _search(page, panel) -> None:
-    """Draw an AOI over the sample city on the panel's map and search: nine items."""
-    page.wait_for_function("() => document.querySelector('#ai4geo-search .ai4geo-map').dataset.catalogue === '1'",
-                           timeout=30_000)
-    panel.locator(".ai4geo-zoom-catalogue a").click()
-    page.wait_for_timeout(600)
-    extent = panel.locator("path.ai4geo-catalogue-extent").bounding_box()
-    panel.locator(".leaflet-pm-icon-rectangle").click()
-    page.mouse.move(extent["x"] + 0.8 * extent["width"], extent["y"] + 0.8 * extent["height"])
-    page.mouse.down()
-    page.mouse.up()
-    page.mouse.move(extent["x"] + 0.2 * extent["width"], extent["y"] + 0.2 * extent["height"], steps=12)
-    page.mouse.down()
-    page.mouse.up()
-    page.wait_for_selector("#ai4geo-search .ai4geo-aoi-status[data-aoi='drawn']")
-    panel.locator(".ai4geo-search-button").click()
-    page.wait_for_function("() => document.querySelector('#ai4geo-search .ai4geo-summary').dataset.count === '9'",
-                           timeout=60_000)
 
 
 def _drive(page) -> None:
@@ -86,7 +64,7 @@ def _drive(page) -> None:
     assert _footprint_share(empty) < 20
 
     # the search draws the footprints on the main map, as the "Search results" layer
-    _search(page, panel)
+    search_over_city(page, panel)
     entry = page.locator(f"{MAIN} .ai4geo-results-layer")
     entry.wait_for(timeout=30_000)
     assert entry.locator(".ai4geo-layer-title").inner_text() == "Search results"
@@ -124,10 +102,7 @@ def _drive(page) -> None:
     look_shot = _main_map_shot(page, "lab_results_map_quicklook.png")
     after = look_shot[iy0:iy1, ix0:ix1]
 
-    def colours(a: np.ndarray) -> int:
-        return len(np.unique(a.reshape(-1, 3), axis=0))
-
-    assert colours(after) > 4 * colours(before), (colours(after), colours(before))
+    assert distinct_colours(after) > 4 * distinct_colours(before), (distinct_colours(after), distinct_colours(before))
     assert np.abs(after - before).mean() > 20
     look = page.locator(f"{MAIN} img.ai4geo-quicklook-overlay").bounding_box()
     assert abs(look["x"] - box["x"]) < 4 and abs(look["width"] - box["width"]) < 6, (look, box)

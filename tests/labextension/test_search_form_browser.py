@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.labextension.test_map_browser import ARTIFACTS, _lab_args
+from tests.labextension.test_map_browser import ARTIFACTS, lab_page
 
 BOWTIE = {"type": "Polygon", "coordinates": [[[1.0, 43.0], [1.01, 43.01], [1.01, 43.0], [1.0, 43.01], [1.0, 43.0]]]}
 
@@ -45,10 +45,7 @@ def test_the_search_form_guides(tmp_path, small_city, jupyter_lab, chromium):
     add_local_catalog(small_city.root, workspace=ws)
     root = tmp_path / "lab"
     root.mkdir()
-    args, _ = _lab_args(tmp_path)
-    url, token, _ = jupyter_lab(root, {"AI4GEO_WORKSPACE": str(ws)}, tuple(args))
-    page = chromium.new_page(viewport={"width": 1500, "height": 1000})
-    page.goto(f"{url}/lab?token={token}")
+    page = lab_page(tmp_path, root, jupyter_lab, chromium, {"AI4GEO_WORKSPACE": str(ws)})
     panel = page.locator("#ai4geo-search")
     try:
         # the side bar's globe is drawn as an outline (the theme's icon rules once filled it into a grey dot)
