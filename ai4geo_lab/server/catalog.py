@@ -136,7 +136,11 @@ class QueryablesHandler(BaseHandler):
             raise InvalidInputError("no collection given", "add ?collection=ID")
         provider = self.get_argument("provider", None) or None
         no_paths(provider)
-        self.reply(await self.call(queryables, collection, provider, self.workspace))
+        from ai4geo_lab.catalog.table import field_label
+
+        found = await self.call(queryables, collection, provider, self.workspace)
+        # each with the words a form shows for it (`label`), not its API name
+        self.reply({k: {**v, "label": field_label(k, v)} if isinstance(v, dict) else v for k, v in found.items()})
 
 
 class SearchHandler(BaseHandler):

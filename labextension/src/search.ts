@@ -604,7 +604,7 @@ export class SearchPanel extends Widget {
               type: schema.type === 'number' || schema.type === 'integer' ? 'number' : 'text',
               dataset: { queryable: key, kind: schema.type ?? 'string' }
             });
-        this.extra.append(field(schema.title ?? key, input, 'ai4geo-queryable'));
+        this.extra.append(field(schema.label ?? schema.title ?? key, input, 'ai4geo-queryable'));
       }
     } catch {
       // no queryables: the common fields still work

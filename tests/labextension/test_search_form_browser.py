@@ -56,6 +56,10 @@ def test_the_search_form_guides(tmp_path, small_city, jupyter_lab, chromium):
         page.wait_for_selector("#ai4geo-search[data-ready='true']", timeout=60_000)
         page.wait_for_function("() => document.querySelector('.ai4geo-collection').value === 'sample-ortho'")
         search = panel.locator(".ai4geo-search-button")
+        # the collection's own filters are labelled in words, not by their API names (gsd, proj:code, …)
+        panel.locator(".ai4geo-queryable").first.wait_for(timeout=30_000)
+        labels = panel.locator(".ai4geo-queryable > span").all_inner_texts()
+        assert "Ground sample distance (m)" in labels and not any(":" in t for t in labels), labels
         # the primary button stands out in the theme's accent colour, the others do not
         accent, plain = page.evaluate("() => ['.ai4geo-search-button', '.ai4geo-insert'].map(s => getComputedStyle("
                                       "document.querySelector('#ai4geo-search ' + s)).backgroundColor)")

@@ -77,6 +77,8 @@ async def test_search_pages_by_token_and_code(jp_fetch):
     assert "sample-ortho" in [c["id"] for c in cols]
     q = await api_json(jp_fetch, "queryables", params={"collection": "sample-ortho", "provider": "local"})
     assert {"aoi", "start", "end", "max_cloud"} <= set(q)
+    assert q["max_cloud"]["label"] == "Max cloud cover (%)"  # in words for forms, not the API name
+    assert all(v["label"] and ":" not in v["label"] for v in q.values())
 
     first = await api_json(jp_fetch, "search", method="POST",
                         body={"collection": "sample-ortho", "provider": "local", "limit": 1})
