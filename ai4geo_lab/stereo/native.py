@@ -23,6 +23,7 @@ from pyproj import Transformer
 from rasterio.windows import Window
 
 from ai4geo_lab.errors import ProcessingError
+from ai4geo_lab.geo.ortho import ortho_window
 from ai4geo_lab.geo.raster import read_window
 from ai4geo_lab.geo.sensor import SensorImage, read_sensor
 from ai4geo_lab.stereo.epipolar import Rectification, rectify
@@ -178,7 +179,8 @@ def pair_surface(a: SensorImage, b: SensorImage, grid: GroundGrid, window: Windo
 def native_tile(tile: Tile, grid: GroundGrid, images: list[str], pairs: list[tuple[int, int]], hmin: float,
                 hmax: float, params: dict[str, Any], weights: list[float] | None = None,
                 tie_points: np.ndarray | None = None, precision_m: float = 0.0) -> dict[str, np.ndarray]:
-    """The surface, confidence and filled mask of one tile's core, from every pair (runs on a Dask worker);
+    """The surface, confidence and filled mask of one tile's core, from every pair, and the first image
+    projected on the surface (``ortho``, :func:`~ai4geo_lab.geo.ortho.ortho_window`) (runs on a Dask worker);
     several pairs are fused with ``weights`` (their squared height sensitivity). With ``tie_points`` (x, y, h in
     the grid's CRS) the tile searches the heights of the tie points around it only."""
     settings = NativeStereoParams.model_validate(params)
@@ -207,7 +209,8 @@ def native_tile(tile: Tile, grid: GroundGrid, images: list[str], pairs: list[tup
     mask = np.select([filled, ~np.isfinite(height), coarse], [FILLED, EMPTY, COARSE], MEASURED).astype(np.uint8)
     confidence = np.where(np.isfinite(height) & ~filled, np.clip(confidence, 0, 1), np.nan).astype(np.float32)
     core = tile.core_in_halo
-    return {"dsm": height[core], "dsm_confidence": confidence[core], "dsm_filled": mask[core]}
+    ortho = ortho_window(sensors[0], grid.window_transform(tile.core), grid.crs, height[core])
+    return {"dsm": height[core], "dsm_confidence": confidence[core], "dsm_filled": mask[core], "ortho": ortho}
 
 
 def bytes_per_px(disparities: float) -> float:

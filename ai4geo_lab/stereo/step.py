@@ -71,7 +71,8 @@ def run_native(ctx: StepContext, inputs: dict[str, Path], params: NativeStereoPa
             f"{hmax:.1f} m (about {disparities:.0f} px of disparity)")
     outputs = {"dsm": RasterOut("float32", np.nan, "ZSTD"),
                "dsm_confidence": RasterOut("float32", np.nan, "ZSTD"),
-               "dsm_filled": RasterOut("uint8", None, tags={"VALUES": FILLED_LEGEND})}
+               "dsm_filled": RasterOut("uint8", None, tags={"VALUES": FILLED_LEGEND}),
+               "ortho": RasterOut("float32", np.nan, "ZSTD")}
     made = ctx.tiled_rasters(outputs, native_tile, overlap=HALO_PX, bytes_per_px=bytes_per_px(disparities),
                              images=image_paths(images), pairs=pairs, hmin=hmin, hmax=hmax,
                              params=params.model_dump(), weights=[s * s for s in sensitivity],
@@ -82,7 +83,8 @@ def run_native(ctx: StepContext, inputs: dict[str, Path], params: NativeStereoPa
                              "disparities_px": round(disparities, 1)}
     ctx.log(f"[{ctx.step_id}] {stats['valid']:.1%} of the grid has a height: {stats['matched']:.1%} matched, "
             f"{stats['matched_coarse']:.1%} matched at half resolution, {stats['interpolated']:.1%} interpolated")
-    return {"dsm": made["dsm"], "confidence": made["dsm_confidence"], "filled": made["dsm_filled"]}
+    return {"dsm": made["dsm"], "ortho": made["ortho"], "confidence": made["dsm_confidence"],
+            "filled": made["dsm_filled"]}
 
 
 class DsmParams(EngineParams):

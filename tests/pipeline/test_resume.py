@@ -67,7 +67,7 @@ def test_products_carry_stac_lineage(small_city, dask_client, tmp_path):
                  log=lambda _: None)
     catalog = pystac.Catalog.from_file(str(result.catalog))
     items = {i.id: i for i in catalog.get_items(recursive=True)}
-    assert set(items) == {"dsm-dsm", "dsm-confidence", "dsm-filled", "terrain-dtm", "terrain-ndsm"}
+    assert set(items) == {"dsm-dsm", "dsm-ortho", "dsm-confidence", "dsm-filled", "terrain-dtm", "terrain-ndsm"}
     dsm = items["dsm-dsm"]
     assert dsm.properties["ai4geo:step"] == "dsm"
     assert dsm.properties["ai4geo:parameters"]["native"]["block"] == 7

@@ -1,5 +1,5 @@
 """The shipped run configuration of the Kahramanmaraş pre-event chain, as a user runs it: real Pléiades pair →
-DSM (native engine) → DTM, nDSM → buildings → LOD1/LOD2 CityJSON → report, over the whole overlap."""
+DSM and ortho (native engine) → DTM, nDSM → buildings → LOD1/LOD2 CityJSON → report, over the whole overlap."""
 
 from __future__ import annotations
 
@@ -9,10 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import rasterio
 
 from ai4geo_lab.buildings.cityjson import validate_cityjson
 from ai4geo_lab.errors import ConfigError
+from ai4geo_lab.geo.ortho import ortho_window
+from ai4geo_lab.geo.raster import read_window
+from ai4geo_lab.geo.sensor import read_sensor
 from ai4geo_lab.pipeline import load_config
 from tests.conftest import shared_data
 
@@ -38,6 +43,16 @@ def test_shipped_configuration_runs_the_whole_chain(tmp_path):
     heights = [o["attributes"]["measuredHeight"] for o in doc["CityObjects"].values()]
     assert 6 < sorted(heights)[len(heights) // 2] < 30
     assert "report.html" in proc.stdout and (out / "report.html").stat().st_size > 10_000
+    # the left image projected on the DSM meets the right one projected on it, and not on a flat surface
+    with rasterio.open(out / "dsm" / "dsm.tif") as src:
+        dsm, transform, crs = src.read(1), src.transform, src.crs.to_string()
+    left, _ = read_window(out / "dsm" / "ortho.tif")
+    right_image = data / "pleiades" / "kahramanmaras" / "pre_event_img2.tif"
+    right = ortho_window(read_sensor(right_image), transform, crs, dsm)
+    flat = ortho_window(read_sensor(right_image), transform, crs, np.full_like(dsm, np.nanmedian(dsm)))
+    ok = np.isfinite(left) & np.isfinite(right) & np.isfinite(flat) & np.isfinite(dsm)
+    on_dsm, on_flat = (float(np.corrcoef(left[ok], r[ok])[0, 1]) for r in (right, flat))
+    assert ok.mean() > 0.7 and on_dsm > 0.8 and on_dsm > on_flat + 0.1
 
 
 def test_configuration_paths_name_environment_variables(monkeypatch, tmp_path):

@@ -116,7 +116,7 @@ def test_chain_steps_are_registered_with_their_parameters(small_city, tmp_path):
     spec = get_step("dsm")
     assert spec.inputs == ("left", "right") and spec.optional_inputs == ("third",)
     assert spec.outputs_of(spec.params(engine="cars")) == ("dsm", "ortho")
-    assert spec.outputs_of(spec.params()) == ("dsm", "confidence", "filled")
+    assert spec.outputs_of(spec.params()) == ("dsm", "ortho", "confidence", "filled")
     assert get_step("terrain").outputs == ("dtm", "ndsm")
     base = {"output": str(tmp_path), "grid": {"like": str(small_city.image("date1", "ortho"))},
             "inputs": {"a": str(small_city.image("date1", "pan_fwd")), "b": str(small_city.image("date1", "pan_bwd"))},

@@ -16,6 +16,7 @@ from shapely.ops import unary_union
 
 from ai4geo_lab.errors import InvalidInputError
 from ai4geo_lab.geo.grid import GroundGrid
+from ai4geo_lab.geo.ortho import ortho_window
 from ai4geo_lab.geo.raster import read_window, write_raster
 from ai4geo_lab.geo.sensor import centre_box, read_sensor
 from ai4geo_lab.pipeline import run_step
@@ -166,6 +167,9 @@ def test_tri_stereo_set_through_the_dsm_step(tri_scene, tmp_path):
             assert "interpolated" in src.tags()["VALUES"]
         conf, _ = read_window(products["confidence"])
         assert np.nanmedian(conf) > 0.8 and np.isnan(conf[mask == EMPTY]).all()
+        ortho, _ = read_window(products["ortho"])  # the forward view projected on the DSM the pair made
+        on_truth = ortho_window(read_sensor(fwd), grid.transform, grid.crs, truth)
+        assert _ncc(ortho, on_truth, inner) > 0.9
     assert errors["tri"] <= errors["pair"] * 1.2  # fusing three views is no worse than the best pair
     item = json.loads((tmp_path / "tri" / "stac" / "dsm-dsm" / "dsm-dsm.json").read_text())
     stats = item["properties"]["ai4geo:statistics"]
@@ -191,3 +195,26 @@ def test_tiles_search_the_heights_around_them():
     lo, hi = local_height_range(points, (0, 0, 100, 100), 80.0, 1200.0, precision_m=1.0)
     assert 80 <= lo < 100 and 120 < hi < 120 + 1 + 30 + 100 + 1  # margins and room for a tower
     assert local_height_range(points, (400, 0, 500, 100), 80.0, 1200.0, 1.0) == (80.0, 1200.0)
+
+
+def _ncc(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
+    ok = where & np.isfinite(a) & np.isfinite(b)
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])
+
+
+def test_ortho_images_of_three_views_agree_on_the_true_surface_only(tri_scene):
+    """Projected on the true surface, the forward, backward and nadir views give the same ortho image; 20 m too
+    high, the forward and backward orthos slide apart (about 4 m each way) and stop agreeing."""
+    scene, paths, grid = tri_scene
+    sensors = [read_sensor(p) for p in paths]
+    inner = np.zeros(grid.shape, bool)
+    inner[10:-10, 10:-10] = True
+    true = [ortho_window(s, grid.transform, grid.crs, scene.dsm) for s in sensors]
+    high = [ortho_window(s, grid.transform, grid.crs, scene.dsm + 20.0) for s in sensors]
+    assert all(np.isfinite(o[inner]).all() for o in true)
+    agree = _ncc(true[0], true[1], inner)
+    assert agree > 0.8 and _ncc(true[0], true[2], inner) > 0.8
+    assert _ncc(high[0], high[1], inner) < agree - 0.2
+    holes = scene.dsm.copy()
+    holes[40:60, 40:60] = np.nan  # cells without a height take the window's median: still inside the image
+    assert np.isfinite(ortho_window(sensors[0], grid.transform, grid.crs, holes)[inner]).all()
