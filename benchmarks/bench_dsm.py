@@ -9,7 +9,10 @@ child process (fixed costs included: start-up, tie points, a local Dask cluster 
 ``--workers`` processes, the native engine where ``--native-cluster`` says (default: in process, one core). Timed
 by wall clock; peak memory is the largest sum of RSS over the process tree (sampled every 0.2 s). Printed per
 site: time, km² of DSM per core-hour, peak memory, the share of the grid with a height, and the native DSM minus
-the CARS DSM on the cells both have: median, NMAD and the share off by more than 5 m (after removing the median).
+the CARS DSM on the cells both have: median, NMAD and the share off by more than 5 m (after removing the median);
+and for each engine how well its DSM lays the two images on each other: the correlation of its ortho image (the left
+image on its DSM) with the right image projected on its DSM (``geo/ortho.py``), beside the same on a flat surface at
+the DSM's median height, and the shift (px) between the two orthos by phase correlation.
 Then the native engine over the whole overlap of the Kahramanmaraş pre-event pair.
 Data: Pléiades © CNES (Kahramanmaraş: Etalab Open Licence 2.0; see ../shared/data/pleiades).
 """
@@ -141,7 +144,32 @@ def run_site(site: str, args: argparse.Namespace, work: Path) -> dict:
         out[engine].update(valid=float(valid.mean()), km2=km2, cores=cores,
                            km2_per_core_hour=km2 / (out[engine]["seconds"] / 3600 * cores))
     out["native"]["matched"] = float((filled <= 1).mean())
+    for engine in ("native", "cars"):
+        out[engine]["ortho"] = ortho_agreement(out[engine]["dsm"], out[engine]["dsm"].with_name("ortho.tif"),
+                                               Path(images[1]))
     return out
+
+
+def ortho_agreement(dsm_path: Path, ortho_path: Path, right: Path) -> dict:
+    """Correlation of an ortho image (the left image on the DSM) with the right image projected on the same DSM,
+    and on a flat surface at its median height; the shift (px) between the two orthos."""
+    import cv2
+
+    from ai4geo_lab.geo.ortho import ortho_window
+    from ai4geo_lab.geo.sensor import read_sensor
+
+    with rasterio.open(dsm_path) as src:
+        dsm, transform, crs = src.read(1), src.transform, src.crs.to_string()
+    with rasterio.open(ortho_path) as src:
+        left = src.read(1).astype(np.float32)
+    sensor = read_sensor(right)
+    on_dsm = ortho_window(sensor, transform, crs, dsm)
+    on_flat = ortho_window(sensor, transform, crs, np.full_like(dsm, np.nanmedian(dsm)))
+    ok = np.isfinite(left) & np.isfinite(on_dsm) & np.isfinite(on_flat) & np.isfinite(dsm)
+    (dx, dy), _ = cv2.phaseCorrelate(np.where(ok, left, 0).astype(np.float32),
+                                     np.where(ok, on_dsm, 0).astype(np.float32))
+    return {"ncc": float(np.corrcoef(left[ok], on_dsm[ok])[0, 1]),
+            "ncc_flat": float(np.corrcoef(left[ok], on_flat[ok])[0, 1]), "shift_px": float(np.hypot(dx, dy))}
 
 
 def whole_overlap(args: argparse.Namespace, work: Path) -> tuple[float, float, dict]:
@@ -202,6 +230,12 @@ def main() -> None:
               f"{100 * r['blunders_matched']:.2f} %)")
     print(f"targets: NMAD ≤ {NMAD_TARGET} m, > 5 m ≤ {100 * BLUNDER_TARGET:g} %, valid ≥ CARS − "
           f"{100 * COMPLETENESS_SLACK:g} points, ≥ {SPEEDUP_TARGET:g}× faster")
+    print("\northo images: the left image on each engine's DSM against the right image projected on the same DSM")
+    print(f"{'site':19} {'engine':7} {'correlation':>11} {'on a flat surface':>17} {'shift px':>8}")
+    for r in rows:
+        for engine in ("native", "cars"):
+            o = r[engine]["ortho"]
+            print(f"{r['site']:19} {engine:7} {o['ncc']:11.3f} {o['ncc_flat']:17.3f} {o['shift_px']:8.2f}")
     if not args.no_whole:
         seconds, peak, summary = whole_overlap(args, work)
         print(f"\nwhole Kahramanmaraş pre-event overlap, native engine: {seconds:.1f} s (target < 60 s), "

@@ -37,8 +37,8 @@ def _dsm(
                                                      "default: one after the other")] = None,
     **settings: Any,
 ) -> None:
-    """DSM (COG) and STAC items from a stereo pair or tri-stereo set: the native engine (with its confidence and
-    filled mask) or CARS (with its ortho image)."""
+    """DSM (COG), its ortho image (the first image projected on it) and STAC items from a stereo pair or
+    tri-stereo set: the native engine (with its confidence and filled mask) or CARS."""
     from ai4geo_lab.cluster import connect
     from ai4geo_lab.stereo.cars_engine import CarsDsmParams
     from ai4geo_lab.stereo.native import NativeStereoParams
@@ -92,7 +92,7 @@ def _native_dsm(specs: list[Any], out: Path, resolution: float, roi: object, par
                         tile_size=tile_size, log=lambda m: typer.echo(m, err=True))
     dsm_px, _ = read_window(products["dsm"])
     valid = np.isfinite(dsm_px)
-    return {"dsm": str(products["dsm"]), "confidence": str(products["confidence"]),
+    return {"dsm": str(products["dsm"]), "ortho": str(products["ortho"]), "confidence": str(products["confidence"]),
             "filled": str(products["filled"]), "stac": str(Path(out) / "stac" / "catalog.json"),
             "valid_fraction": round(float(valid.mean()), 4),
             "area_km2": round(float(valid.sum()) * resolution * resolution / 1e6, 4),

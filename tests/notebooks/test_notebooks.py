@@ -54,6 +54,7 @@ def test_notebook_runs(notebook: Path, tmp_path: Path, request: pytest.FixtureRe
     if notebook.stem == "06_pleiades_dsm_dtm":
         products = products / "dsm" / "dsm"
         assert (products / "dsm.tif").is_file() and (products / "dsm_confidence.tif").is_file()
+        assert (products / "ortho.tif").is_file()  # shown on the map
         assert (tmp_path / "out" / "terrain" / "terrain" / "ndsm.tif").is_file()
         shown = json.dumps([o.get("data", {}) for c in cells for o in c.get("outputs", [])])
         assert "application/vnd.jupyter.widget-view+json" in shown  # the map was displayed
