@@ -136,19 +136,48 @@ def quantize_cmd(
 @segment_app.command("dataset")
 def dataset_cmd(
     image: Annotated[Path, typer.Argument(help="a georeferenced raster (GeoTIFF)")],
-    labels: Annotated[Path, typer.Argument(help="building polygons (any vector format, any CRS)")],
+    labels: Annotated[Path, typer.Argument(help="building polygons (any vector format, any CRS), or a building "
+                                                "mask GeoTIFF (non-zero building, nodata unlabelled)")],
     out: Annotated[Path, typer.Option("--out", help="folder to write the STAC collection into")],
     chip_size: Annotated[int, typer.Option("--chip-size", help="chip side (px)")] = 512,
     region: Annotated[str | None, typer.Option(help="region name of the chips (default: the image's name)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace a dataset already in --out")] = False,
 ) -> None:
-    """Cut an image and its building polygons into a labelled dataset: GeoTIFF chips, GeoJSON labels per chip,
-    and a STAC collection whose label items (label extension) link to the chips."""
+    """Cut an image and its building polygons or mask into a labelled dataset: GeoTIFF chips, labels per chip
+    (GeoJSON, or a mask), and a STAC collection whose label items (label extension) link to the chips."""
     from ai4geo_lab.segmentation.stac_labels import write_label_dataset
 
     path = write_label_dataset(image, labels, out, chip_size=chip_size, region=region, overwrite=overwrite)
     n = sum(1 for p in path.parent.glob("*-labels/*.json"))
     typer.echo(f"{n} labelled chips of {image.name} written to {path}")
+
+
+@segment_app.command("labels-from-ndsm")
+def labels_from_ndsm_cmd(
+    ndsm: Annotated[Path, typer.Argument(help="an nDSM (heights above the ground, m) on a projected grid")],
+    out: Annotated[Path, typer.Option("--out", help="the label mask to write (GeoTIFF)")],
+    high_m: Annotated[float, typer.Option("--high-m", help="building from this height (m)")] = 8.0,
+    low_m: Annotated[float, typer.Option("--low-m", help="ground under this height (m)")] = 2.0,
+    min_area_m2: Annotated[float, typer.Option("--min-area-m2", help="smallest building (m²)")] = 75.0,
+) -> None:
+    """Building labels from an nDSM (1 building, 0 ground, 255 unlabelled between), to train a model on a
+    stereo pair's own ortho image: `ai4geo segment dataset ORTHO LABELS.tif --out DS`."""
+    import rasterio
+    from pydantic import ValidationError
+
+    from ai4geo_lab.errors import ConfigError
+    from ai4geo_lab.segmentation.ndsm_labels import NdsmLabelParams, write_ndsm_labels
+
+    try:
+        params = NdsmLabelParams(high_m=high_m, low_m=low_m, min_area_m2=min_area_m2)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+    path = write_ndsm_labels(ndsm, out, params)
+
+    with rasterio.open(path) as src:
+        mask = src.read(1)
+    typer.echo(f"{path}: {(mask == 1).mean():.1%} building, {(mask == 0).mean():.1%} ground, "
+               f"{(mask == 255).mean():.1%} unlabelled")
 
 
 @segment_app.command("datasets")

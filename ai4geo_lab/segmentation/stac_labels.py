@@ -290,6 +290,44 @@ def read_label_dataset(path: str | Path, region: str | None = None, bands: Seque
 # ---- writing ---------------------------------------------------------------------------------------------------------
 
 
+#: Label files read as masks by :func:`write_label_dataset` (others are read as vectors).
+MASK_SUFFIXES = (".tif", ".tiff", ".vrt")
+
+
+def _write_chip_polygons(vector: Any, bounds: tuple[float, float, float, float], crs: Any,
+                         path: Path) -> tuple[Any, dict[str, Any]]:
+    """A chip's building polygons as WGS84 GeoJSON at ``path``; its label asset and label fields."""
+    import pystac
+
+    feats = _chip_labels(vector, bounds, crs)
+    path.write_text(feats.to_json(drop_id=True) if len(feats) else
+                    json.dumps({"type": "FeatureCollection", "features": []}))
+    fields = {"label:description": "building footprints", "label:type": "vector",
+              "label:properties": [CLASS_PROPERTY],
+              "label:classes": [{"name": CLASS_PROPERTY, "classes": [BUILDING]}],
+              "label:overviews": [{"property_key": CLASS_PROPERTY,
+                                   "counts": [{"name": BUILDING, "count": len(feats)}]}]}
+    return pystac.Asset(str(path.resolve()), media_type=pystac.MediaType.GEOJSON, roles=["labels"],
+                        title="building footprints"), fields
+
+
+def _write_chip_mask(mask_file: Path, path: Path, transform: Any, shape: tuple[int, int],
+                     crs: Any) -> tuple[Any, dict[str, Any]]:
+    """A chip's building mask (1/0, :data:`IGNORE` unlabelled) on its grid at ``path``; its label asset and fields."""
+    import pystac
+
+    from ai4geo_lab.geo.raster import write_raster
+
+    mask = raster_mask(mask_file, transform, shape, crs)
+    write_raster(path, mask, transform, crs, IGNORE, cog=False)
+    fields = {"label:description": f"building mask: 1 building, 0 not, {IGNORE} unlabelled", "label:type": "raster",
+              "label:properties": None, "label:classes": [{"name": None, "classes": [0, 1]}],
+              "ai4geo:labelled_pixels": int((mask != IGNORE).sum()),
+              "ai4geo:building_pixels": int((mask == 1).sum())}
+    return pystac.Asset(str(path.resolve()), media_type=pystac.MediaType.GEOTIFF, roles=["labels"],
+                        title="building mask"), fields
+
+
 def _image_datetime(tags: dict[str, str]) -> dt.datetime:
     stamp = tags.get("TIFFTAG_DATETIME") or tags.get("ACQUISITIONDATETIME")
     if stamp:
@@ -317,17 +355,19 @@ def _chip_labels(vector: Any, bounds: tuple[float, float, float, float], crs: An
     return frame.to_crs("EPSG:4326")
 
 
-def write_label_dataset(image: str | Path, vector: str | Path, out: str | Path, chip_size: int = 512,
+def write_label_dataset(image: str | Path, labels: str | Path, out: str | Path, chip_size: int = 512,
                         region: str | None = None, min_valid: float = 0.5, overwrite: bool = False) -> Path:
-    """Cut ``image`` into chips of ``chip_size`` px with the building polygons of ``vector`` (any CRS), and write
+    """Cut ``image`` into chips of ``chip_size`` px with its ``labels`` — building polygons (any vector format
+    and CRS) or a building mask (a GeoTIFF: non-zero building, zero not, nodata unlabelled; any grid) — and write
     them as a STAC collection with the label extension; returns the path of ``collection.json``.
 
     Each chip has two items, each in its own folder: the image item (asset ``image``: the chip, a lossless
     GeoTIFF; its grid in the projection extension's fields) and the label item (``<id>-labels``: asset
-    ``labels``, the polygons clipped to the chip, WGS84 GeoJSON with property ``class`` = ``building``; a
-    ``source`` link to the image item). Windows smaller than half a chip, or with less than ``min_valid`` valid
-    pixels, are left out. Items are dated by the image's TIFF date tag, else by the time of writing; ``gsd`` is
-    the pixel size in metres, ``ai4geo:region`` the region.
+    ``labels``, the polygons clipped to the chip, WGS84 GeoJSON with property ``class`` = ``building``, or the
+    mask on the chip's grid, uint8 1/0 with nodata 255; a ``source`` link to the image item). Windows smaller
+    than half a chip, or with less than ``min_valid`` valid pixels, are left out. Items are dated by the
+    image's TIFF date tag, else by the time of writing; ``gsd`` is the pixel size in metres, ``ai4geo:region``
+    the region.
     """
     import pystac
     import rasterio
@@ -346,13 +386,15 @@ def write_label_dataset(image: str | Path, vector: str | Path, out: str | Path, 
     collection_file = out / "collection.json"
     if collection_file.exists() and not overwrite:
         raise OutputNotWritableError(f"{out} already holds a dataset", "choose another folder, or overwrite")
-    labels = read_vector(vector)
+    mask_file = Path(labels) if Path(labels).suffix.lower() in MASK_SUFFIXES else None
+    vector = None if mask_file is not None else read_vector(labels)
     with open_raster(image, georeferenced=True) as src:
         crs, profile = src.crs, src.profile
-        labels = labels.set_crs(crs) if labels.crs is None else labels.to_crs(crs)
-        labels = labels[labels.geometry.notna() & ~labels.geometry.is_empty]
-        labels = labels[labels.geom_type.isin(["Polygon", "MultiPolygon"])]
-        labels = labels.assign(geometry=labels.geometry.make_valid())
+        if vector is not None:
+            vector = vector.set_crs(crs) if vector.crs is None else vector.to_crs(crs)
+            vector = vector[vector.geometry.notna() & ~vector.geometry.is_empty]
+            vector = vector[vector.geom_type.isin(["Polygon", "MultiPolygon"])]
+            vector = vector.assign(geometry=vector.geometry.make_valid())
         when = _image_datetime(src.tags())
         lat = (src.bounds.top + src.bounds.bottom) / 2 if crs.is_geographic else None
         gsd = gsd_metres(src.transform, crs, lat)
@@ -364,7 +406,8 @@ def write_label_dataset(image: str | Path, vector: str | Path, out: str | Path, 
             raise OutputNotWritableError(f"cannot write to {out}: {exc.strerror}") from exc
         collection = pystac.Collection(
             id=f"{region}-buildings", title=f"Buildings of {region}",
-            description=f"Chips of {image.name} ({chip_size} px) with building footprints from {Path(vector).name}.",
+            description=f"Chips of {image.name} ({chip_size} px) with building "
+                        f"{'masks' if mask_file else 'footprints'} from {Path(labels).name}.",
             extent=pystac.Extent(pystac.SpatialExtent([[-180.0, -90.0, 180.0, 90.0]]),
                                  pystac.TemporalExtent([[when, None]])),
             license="other")
@@ -387,11 +430,15 @@ def write_label_dataset(image: str | Path, vector: str | Path, out: str | Path, 
                 with rasterio.open(out / item_id / f"{item_id}.tif", "w", **chip_profile) as dst:
                     dst.write(data)
                 bounds = window_bounds(win, src.transform)
-                feats = _chip_labels(labels, bounds, crs)
                 (out / f"{item_id}-labels").mkdir(exist_ok=True)
-                (out / f"{item_id}-labels" / f"{item_id}.geojson").write_text(
-                    feats.to_json(drop_id=True) if len(feats) else
-                    json.dumps({"type": "FeatureCollection", "features": []}))
+                if mask_file is not None:
+                    label_asset, label_fields = _write_chip_mask(
+                        mask_file, out / f"{item_id}-labels" / f"{item_id}.tif", transform,
+                        (int(win.height), int(win.width)), crs)
+                else:
+                    assert vector is not None
+                    label_asset, label_fields = _write_chip_polygons(
+                        vector, bounds, crs, out / f"{item_id}-labels" / f"{item_id}.geojson")
                 footprint = mapping(shape(transform_geom(crs, "EPSG:4326", mapping(box(*bounds)), precision=9)))
                 bbox = list(shape(footprint).bounds)
                 props = {REGION_PROPERTY: region, "gsd": gsd}
@@ -407,19 +454,12 @@ def write_label_dataset(image: str | Path, vector: str | Path, out: str | Path, 
                                                        title="image chip"))
                 item = pystac.Item(id=f"{item_id}-labels", geometry=footprint, bbox=bbox, datetime=when,
                                    properties=dict(props))
-                item.add_asset("labels", pystac.Asset(
-                    str((out / f"{item_id}-labels" / f"{item_id}.geojson").resolve()),
-                    media_type=pystac.MediaType.GEOJSON, roles=["labels"], title="building footprints"))
+                item.add_asset("labels", label_asset)
                 item.add_link(pystac.Link("source", source, media_type=pystac.MediaType.JSON,
                                           title="the labelled image chip"))
                 # the label extension's fields written as they are (pystac's helper for it is deprecated)
                 item.stac_extensions.append(LABEL_SCHEMA)
-                item.properties |= {
-                    "label:description": "building footprints", "label:type": "vector",
-                    "label:properties": [CLASS_PROPERTY], "label:tasks": ["segmentation"],
-                    "label:classes": [{"name": CLASS_PROPERTY, "classes": [BUILDING]}],
-                    "label:overviews": [{"property_key": CLASS_PROPERTY,
-                                         "counts": [{"name": BUILDING, "count": len(feats)}]}]}
+                item.properties |= {"label:tasks": ["segmentation"], **label_fields}
                 collection.add_item(source)
                 collection.add_item(item)
                 n_items += 1
