@@ -100,13 +100,21 @@ def train_satellite_cmd(
                                              "buildings_pan.pt)")] = None,
     max_minutes: Annotated[float, typer.Option(help="stop training after this many minutes")] = 26.0,
     work: Annotated[Path | None, typer.Option(help="folder for checkpoints and sample cities")] = None,
+    dataset: Annotated[list[str] | None, typer.Option(
+        "--dataset", help="a training dataset as NAME[:WEIGHT] (repeat; default: the recipe's "
+        "kampala-train:1, banepa:1, sample-city-train:0.5), e.g. to add a STAC label dataset of your own")] = None,
 ) -> None:
     """Train the panchromatic satellite model by its recipe (see its card), score it and write it."""
-    from ai4geo_lab.segmentation.satellite_model import SATELLITE_MODEL, build_satellite_model, satellite_recipe
+    from ai4geo_lab.segmentation.satellite_model import (
+        SATELLITE_DATASETS,
+        SATELLITE_MODEL,
+        build_satellite_model,
+        satellite_recipe,
+    )
 
     target = out or SATELLITE_MODEL
     spec, params = satellite_recipe(max_minutes)
-    res = build_satellite_model(data, target, work, spec=spec, params=params)
+    res = build_satellite_model(data, target, work, datasets=dataset or SATELLITE_DATASETS, spec=spec, params=params)
     typer.echo(json.dumps({"model": str(target), "seconds": round(res.seconds, 1), "stopped": res.stopped,
                            **res.summary}, indent=1))
     from ai4geo_lab.segmentation.evaluation import format_scores

@@ -273,6 +273,8 @@ def test_cli_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
         (["segment", "dataset", str(tif), str(tmp_path / "no.geojson"), "--out", str(tmp_path / "o")],
          "does not exist"),
         (["segment", "dataset", str(tif), str(labels), "--out", str(tmp_path / "ds")], "already holds a dataset"),
+        (["segment", "train-satellite", "--data", str(shared_data("buildings")), "--out", str(tmp_path / "p.pt"),
+          "--dataset", "kampala-train", "--dataset", "atlanta:0.5"], "must not train on it"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv
