@@ -52,7 +52,7 @@ def test_demo_command_at_default_size(tmp_path):
                                                for g in o["geometry"]} == {"1.2", "2.2"}
     catalog = pystac.Catalog.from_file(str(out / "products" / "stac" / "catalog.json"))
     items = {i.id: i for i in catalog.get_items(recursive=True)}
-    assert len(items) == 19 and "mask_1-probability" in items and "dsm_1-confidence" in items  # every product file
+    assert len(items) == 21 and "mask_1-probability" in items and "dsm_1-ortho" in items  # every product file
     # qualified products carry their accuracy class; the others say they were not assessed
     assert items["dsm_1-dsm"].properties["ai4geo:accuracy_class"].startswith("ASPRS 2023")
     assert items["dsm_1-dsm"].properties["ai4geo:quality"]["nmad_m"] == metrics["dsm_date1.nmad_m"]

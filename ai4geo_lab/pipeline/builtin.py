@@ -14,10 +14,11 @@ from ai4geo_lab.terrain import step as terrain
 from ai4geo_lab.vectorize import step as footprints
 
 BUILTIN_STEPS = [
-    StepSpec("dsm", dsm.DsmParams, ("left", "right"), ("dsm", "ortho"), dsm.run,
-             "DSM from a stereo pair or tri-stereo set with RPC models and the left image projected on it (ortho; "
+    StepSpec("dsm", dsm.DsmParams, ("left", "right"), ("dsm",), dsm.run,
+             "DSM from a stereo pair or tri-stereo set with RPC models, and the left image projected on it (ortho; "
              "engine: native semi-global matching, with its confidence and filled mask; or CARS)",
-             optional_inputs=("third",), engine_outputs={"native": ("confidence", "filled")}),
+             optional_inputs=("third",), engine_outputs={"native": ("ortho", "confidence", "filled"),
+                                                         "cars": ("ortho",)}),
     StepSpec("terrain", terrain.TerrainParams, ("dsm",), ("dtm", "ndsm"), terrain.run,
              "DTM from the DSM (engine: morphological filtering, or bulldozer) and nDSM"),
     StepSpec("building_mask", building_mask.BuildingMaskParams, ("ndsm",), ("mask",), building_mask.run,

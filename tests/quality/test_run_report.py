@@ -65,8 +65,8 @@ def test_report_without_references_is_a_notebook_object(run_dir):
     report = build_run_report(run_dir)
     assert not report.assessments and not report.metrics
     html = report._repr_html_()
-    # quicklooks: dsm, its confidence and filled mask, dtm, ndsm, land cover
-    assert "not assessed" in html and html.count("<img") == 6
+    # quicklooks: dsm, its ortho image, confidence and filled mask, dtm, ndsm, land cover
+    assert "not assessed" in html and html.count("<img") == 7
 
 
 @pytest.mark.parametrize("ref, message", [("nodot=x.tif", "PRODUCT=PATH"), ("dsm.dsm", "PRODUCT=PATH"),
