@@ -145,31 +145,22 @@ def run_site(site: str, args: argparse.Namespace, work: Path) -> dict:
                            km2_per_core_hour=km2 / (out[engine]["seconds"] / 3600 * cores))
     out["native"]["matched"] = float((filled <= 1).mean())
     for engine in ("native", "cars"):
-        out[engine]["ortho"] = ortho_agreement(out[engine]["dsm"], out[engine]["dsm"].with_name("ortho.tif"),
+        out[engine]["ortho"] = engine_ortho_agreement(out[engine]["dsm"], out[engine]["dsm"].with_name("ortho.tif"),
                                                Path(images[1]))
     return out
 
 
-def ortho_agreement(dsm_path: Path, ortho_path: Path, right: Path) -> dict:
+def engine_ortho_agreement(dsm_path: Path, ortho_path: Path, right: Path) -> dict:
     """Correlation of an ortho image (the left image on the DSM) with the right image projected on the same DSM,
     and on a flat surface at its median height; the shift (px) between the two orthos."""
-    import cv2
-
-    from ai4geo_lab.geo.ortho import ortho_window
+    from ai4geo_lab.geo.ortho import ortho_agreement
     from ai4geo_lab.geo.sensor import read_sensor
 
     with rasterio.open(dsm_path) as src:
         dsm, transform, crs = src.read(1), src.transform, src.crs.to_string()
     with rasterio.open(ortho_path) as src:
         left = src.read(1).astype(np.float32)
-    sensor = read_sensor(right)
-    on_dsm = ortho_window(sensor, transform, crs, dsm)
-    on_flat = ortho_window(sensor, transform, crs, np.full_like(dsm, np.nanmedian(dsm)))
-    ok = np.isfinite(left) & np.isfinite(on_dsm) & np.isfinite(on_flat) & np.isfinite(dsm)
-    (dx, dy), _ = cv2.phaseCorrelate(np.where(ok, left, 0).astype(np.float32),
-                                     np.where(ok, on_dsm, 0).astype(np.float32))
-    return {"ncc": float(np.corrcoef(left[ok], on_dsm[ok])[0, 1]),
-            "ncc_flat": float(np.corrcoef(left[ok], on_flat[ok])[0, 1]), "shift_px": float(np.hypot(dx, dy))}
+    return ortho_agreement(left, read_sensor(right), transform, crs, dsm)
 
 
 def whole_overlap(args: argparse.Namespace, work: Path) -> tuple[float, float, dict]:

@@ -50,3 +50,20 @@ def ortho_window(sensor: SensorImage, transform: Affine, crs: str, heights: np.n
     values = map_coordinates(image, [r[inside] - r0, c[inside] - c0], order=1, mode="nearest")
     out[inside] = values
     return out
+
+
+def ortho_agreement(left: np.ndarray, right: SensorImage, transform: Affine, crs: str,
+                    heights: np.ndarray) -> dict[str, float]:
+    """How well a DSM lays two images on each other: the correlation of ``left`` (an ortho image on the grid of
+    ``heights``) with the ``right`` image projected on the same heights (``ncc``) and on a flat surface at their
+    median (``ncc_flat``), and the shift (px) between the two orthos by phase correlation (``shift_px``)."""
+    import cv2
+
+    on_dsm = ortho_window(right, transform, crs, heights)
+    on_flat = ortho_window(right, transform, crs, np.full_like(heights, np.nanmedian(heights)))
+    ok = np.isfinite(left) & np.isfinite(on_dsm) & np.isfinite(on_flat) & np.isfinite(heights)
+    (dx, dy), _ = cv2.phaseCorrelate(np.where(ok, left, 0).astype(np.float32),
+                                     np.where(ok, on_dsm, 0).astype(np.float32))
+    return {"ncc": float(np.corrcoef(left[ok], on_dsm[ok])[0, 1]),
+            "ncc_flat": float(np.corrcoef(left[ok], on_flat[ok])[0, 1]), "shift_px": float(np.hypot(dx, dy)),
+            "share": float(ok.mean())}
